@@ -1,0 +1,162 @@
+"""The front object: load -> propagate -> solve, kept together as an Analysis."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from . import engine, model, solve
+from .constraints import Constraint, Origin
+from .dims import free_symbols, substitute, to_str
+from .sets import Domain
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Analysis:
+    graph: model.Graph
+    propagation: engine.Propagation
+    domain: Domain
+    spec_domain: Domain | None
+    timings: dict = field(default_factory=dict)
+
+    # ---- shapes -----------------------------------------------------------------------
+    @property
+    def inputs(self) -> dict:
+        return {n: [_dim_out(d) for d in t.shape] for n, t in self.graph.inputs.items()}
+
+    @property
+    def shapes(self) -> dict:
+        """Every value name -> its symbolic shape (ints and expression strings; None when
+        unknown)."""
+        out = {}
+        for name, t in self.propagation.tensors.items():
+            out[name] = None if t.shape is None else [_dim_out(d) for d in t.shape]
+        return out
+
+    @property
+    def output_shapes(self) -> dict:
+        return {n: self.shapes.get(n) for n in self.graph.outputs}
+
+    def output_shapes_at(self, sizes: dict) -> dict:
+        """Concrete output shapes at ``sizes`` (None where data-dependent or unknown)."""
+        env = self.domain._env(sizes)
+        out = {}
+        for n in self.graph.outputs:
+            t = self.propagation.tensors.get(n)
+            if t is None or t.shape is None:
+                out[n] = None
+                continue
+            dims = []
+            for d in t.shape:
+                v = substitute(d, env)
+                dims.append(v if isinstance(v, int) else None)
+            out[n] = dims
+        return out
+
+    def input_shapes_at(self, sizes: dict) -> dict:
+        env = self.domain._env(sizes)
+        return {n: [substitute(d, env) for d in t.shape] for n, t in self.graph.inputs.items()}
+
+    # ---- explanations -------------------------------------------------------------------
+    def explain(self, sizes: dict) -> dict:
+        verdict = self.domain.check(sizes)
+        out = {"sizes": dict(sizes), "verdict": verdict}
+        if verdict == "invalid":
+            if self.domain.impossible:
+                out["violations"] = [{"node": e.node, "op": e.op, "reason": e.detail,
+                                      "numbers": ""} for e in self.domain.impossible]
+            else:
+                out["violations"] = [
+                    {"node": c.origins[0].node, "op": c.origins[0].op,
+                     "reason": c.origins[0].reason, "condition": str(c.constraint),
+                     "numbers": nums, "also": [o.node for o in c.origins[1:]]}
+                    for c, nums in self.domain.violations(sizes)]
+        else:
+            out["output_shapes"] = self.output_shapes_at(sizes)
+            if verdict == "unproven":
+                out["unproven"] = [u.describe() for u in self.domain.unproven] + [
+                    f"{c} ({c.origin.describe()})" for c in self.domain.dd_conditions]
+        return out
+
+    def constraints_table(self) -> list:
+        rows = []
+        for c in self.domain.solved.conditions:
+            o = c.origins[0]
+            rows.append({"condition": str(c.constraint), "node": o.node, "op": o.op,
+                         "reason": o.reason, "also": [x.node for x in c.origins[1:]],
+                         "closed_form": c.isl_text is not None})
+        return rows
+
+    def spec_differences(self) -> str | None:
+        """Where the ONNX spec's answer differs from onnxruntime's (None when it does not)."""
+        if self.spec_domain is None:
+            return None
+        if self.spec_domain.isl_set.is_equal(self.domain.isl_set):
+            return None
+        return str(self.spec_domain)
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": self.graph.path,
+            "opsets": {k or "ai.onnx": v for k, v in self.graph.opsets.items()},
+            "nodes": self.propagation.node_count,
+            "inputs": self.inputs,
+            "outputs": self.output_shapes,
+            "domain": self.domain.to_json(),
+            "spec_domain": None if self.spec_differences() is None else {
+                "closed_form": str(self.spec_domain),
+                "note": "sizes the ONNX spec rejects but onnxruntime accepts "
+                        "(pooling windows overhanging the input)"},
+            "constraints": self.constraints_table(),
+            "unproven": [{"node": u.node, "op": u.op, "reason": u.reason}
+                         for u in self.propagation.unproven],
+            "data_dependent": [{"symbol": str(d.symbol), "node": d.node, "op": d.op,
+                                "what": d.what} for d in self.propagation.data_dependent],
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def _dim_out(d):
+    return d if isinstance(d, int) else to_str(d)
+
+
+def _split_dd(constraints, dd_symbols):
+    proven, dd = [], []
+    for c in constraints:
+        (dd if c.symbols() & dd_symbols else proven).append(c)
+    return proven, dd
+
+
+def analyze(source, dims=None) -> Analysis:
+    """Analyse an ONNX model (path or ModelProto). ``dims`` re-symbolises fixed axes:
+    {"input:2": "H"} or ["input:2=H"]."""
+    t0 = time.perf_counter()
+    g = model.load(source, dims)
+    t1 = time.perf_counter()
+    prop = engine.propagate(g)
+    t2 = time.perf_counter()
+    constraints = list(prop.constraints)
+    # graph outputs must not be empty unless their size is data-dependent
+    dd_syms = {d.symbol for d in prop.data_dependent}
+    for name in g.outputs:
+        t = prop.tensors.get(name)
+        if t is None or t.shape is None:
+            continue
+        for axis, d in enumerate(t.shape):
+            if isinstance(d, int) or free_symbols(d) & dd_syms:
+                continue
+            constraints.append(Constraint.ge(d, 1, Origin(
+                name, "graph output", f"output '{name}' axis {axis} must not be empty")))
+    proven, dd = _split_dd(constraints, dd_syms)
+    solved = solve.solve(proven, g.symbols)
+    domain = Domain(solved, prop.unproven, dd, prop.impossible)
+    spec_domain = None
+    if prop.spec_notes:
+        spec_solved = solve.solve(proven + _split_dd(prop.spec_notes, dd_syms)[0], g.symbols)
+        spec_domain = Domain(spec_solved, prop.unproven, dd, prop.impossible)
+    t3 = time.perf_counter()
+    return Analysis(g, prop, domain, spec_domain,
+                    {"load": t1 - t0, "propagate": t2 - t1, "solve": t3 - t2})

@@ -1,0 +1,169 @@
+"""Symbolic dims: plain ints stay ints; everything else is a canonical sympy expression.
+
+Every helper here keeps the invariant that a dim which is a number is a Python ``int``,
+never a sympy Integer, so the common case (constant shapes) never touches sympy.
+Floor/ceil divisions are canonicalised while they are built:
+``floor(floor(x/a)/b) == floor(x/(a*b))`` and ``floor((x + k*a)/a) == floor(x/a) + k``
+(sympy does the second itself once integer parts are split off).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Union
+
+import sympy
+
+Dim = Union[int, sympy.Expr]
+
+_SYMBOLS: dict[str, sympy.Symbol] = {}
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """The interned positive-integer symbol called ``name``."""
+    s = _SYMBOLS.get(name)
+    if s is None:
+        s = sympy.Symbol(name, integer=True, positive=True)
+        _SYMBOLS[name] = s
+    return s
+
+
+def nonneg_symbol(name: str) -> sympy.Symbol:
+    """A symbol that may be zero (data-dependent counts: NonZero, TopK with computed k)."""
+    key = "\0" + name
+    s = _SYMBOLS.get(key)
+    if s is None:
+        s = sympy.Symbol(name, integer=True, nonnegative=True)
+        _SYMBOLS[key] = s
+    return s
+
+
+def norm(x) -> Dim:
+    """Canonical form: sympy numbers become ints; expressions stay expressions."""
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, int):
+        return x
+    if isinstance(x, sympy.Basic):
+        if x.is_Integer:
+            return int(x)
+        if x.is_Number:
+            raise ValueError(f"non-integer dim {x}")
+        return x
+    if hasattr(x, "__index__"):
+        return int(x)
+    raise TypeError(f"not a dim: {x!r}")
+
+
+def is_const(x) -> bool:
+    return isinstance(x, int)
+
+
+def free_symbols(x) -> set:
+    return set() if isinstance(x, int) else set(x.free_symbols)
+
+
+@functools.lru_cache(maxsize=65536)
+def _floordiv_expr(a: sympy.Expr, b: int) -> Dim:
+    # floor(floor(y/c)/b) == floor(y/(c*b)) for positive ints b, c (y integer valued)
+    if isinstance(a, sympy.floor):
+        inner = a.args[0]
+        num, den = inner.as_numer_denom()
+        if den.is_Integer and int(den) > 0:
+            return norm(sympy.floor(num / (int(den) * b)))
+    return norm(sympy.floor(a / b))
+
+
+def floordiv(a: Dim, b: Dim) -> Dim:
+    """floor(a / b); b must be a positive constant for a symbolic a."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b
+    if not isinstance(b, int):
+        return norm(sympy.floor(sympy.sympify(a) / b))
+    if b == 1:
+        return a
+    return _floordiv_expr(a, b)
+
+
+def ceildiv(a: Dim, b: Dim) -> Dim:
+    """ceil(a / b), written as -floor(-a/b) so that one function form is canonical."""
+    if isinstance(a, int) and isinstance(b, int):
+        return -((-a) // b)
+    return norm(-floordiv(norm(-a), b))
+
+
+def truncdiv(a: Dim, b: int) -> Dim:
+    """C integer division (toward zero), for constant ints only."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def mod(a: Dim, b: int) -> Dim:
+    """a mod b (Python sign convention, b > 0)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a % b
+    return norm(a - b * floordiv(a, b))
+
+
+def dmin(*xs: Dim) -> Dim:
+    xs = [norm(x) for x in xs]
+    if all(isinstance(x, int) for x in xs):
+        return min(xs)
+    return norm(sympy.Min(*xs))
+
+
+def dmax(*xs: Dim) -> Dim:
+    xs = [norm(x) for x in xs]
+    if all(isinstance(x, int) for x in xs):
+        return max(xs)
+    return norm(sympy.Max(*xs))
+
+
+def add(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    return norm(a + b)
+
+
+def sub(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b
+    return norm(a - b)
+
+
+def mul(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    return norm(a * b)
+
+
+def prod(xs) -> Dim:
+    out: Dim = 1
+    for x in xs:
+        out = mul(out, x)
+    return out
+
+
+def substitute(x: Dim, env: dict) -> Dim:
+    """Value of ``x`` when symbols take the ints in ``env`` (keys: symbols or names)."""
+    if isinstance(x, int):
+        return x
+    subs = {}
+    for s in x.free_symbols:
+        if s in env:
+            subs[s] = env[s]
+        elif s.name in env:
+            subs[s] = env[s.name]
+    return norm(x.xreplace({k: sympy.Integer(v) for k, v in subs.items()}))
+
+
+def to_str(x: Dim) -> str:
+    if isinstance(x, int):
+        return str(x)
+    return sympy.sstr(x)
+
+
+def structurally_equal(a: Dim, b: Dim) -> bool:
+    if isinstance(a, int) or isinstance(b, int):
+        return a == b
+    return sympy.expand(a - b) == 0

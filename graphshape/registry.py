@@ -1,0 +1,66 @@
+"""Rule registration: @rule("Conv", since=1, domain="") and lookup by opset."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+_RULES: dict = {}
+
+
+@dataclass
+class RuleEntry:
+    op: str
+    domain: str
+    since: int
+    until: Optional[int]
+    fn: Callable
+    params: frozenset
+    var_keyword: bool
+
+
+def _norm_domain(d: str) -> str:
+    return "" if d in ("", "ai.onnx") else d
+
+
+def rule(*ops: str, since: int = 1, until: Optional[int] = None, domain: str = ""):
+    """Register ``fn`` as the shape rule of ``ops`` for opsets since..until (inclusive)."""
+
+    def deco(fn):
+        sig = inspect.signature(fn)
+        params = frozenset(
+            n for n, p in sig.parameters.items() if p.kind == inspect.Parameter.KEYWORD_ONLY)
+        var_kw = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        for op in ops:
+            _RULES.setdefault((_norm_domain(domain), op), []).append(
+                RuleEntry(op, _norm_domain(domain), since, until, fn, params, var_kw))
+        return fn
+
+    return deco
+
+
+def lookup(domain: str, op: str, opset: int) -> Optional[RuleEntry]:
+    entries = _RULES.get((_norm_domain(domain), op))
+    if not entries:
+        return None
+    best = None
+    for e in entries:
+        if e.since <= opset and (e.until is None or opset <= e.until):
+            if best is None or e.since > best.since:
+                best = e
+    return best
+
+
+def claimed_ops() -> list:
+    """(domain, op, since, until) for every registered rule, sorted."""
+    _load_all()
+    out = []
+    for (d, op), entries in _RULES.items():
+        for e in entries:
+            out.append((d or "ai.onnx", op, e.since, e.until))
+    return sorted(out)
+
+
+def _load_all():
+    from . import rules  # noqa: F401  (importing registers every rule module)

@@ -1,0 +1,98 @@
+"""Helpers shared by rule modules: axes, broadcasting, reading constant inputs."""
+
+from __future__ import annotations
+
+import sympy
+
+from ..constraints import Constraint
+from ..dims import Dim, dmax, norm, structurally_equal
+from ..errors import Unsupported
+from ..tensor import Tensor
+
+
+def norm_axis(ctx, axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        ctx.fail(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank if rank else 0
+
+
+def ints(t, what: str = "input") -> list:
+    """The known integer contents of ``t`` (a Tensor, list or None); Unsupported if unknown."""
+    if t is None:
+        raise Unsupported(f"{what} is missing")
+    if isinstance(t, Tensor):
+        if t.value is None:
+            raise Unsupported(f"{what} is computed at run time and graphshape cannot track it")
+        vals = t.value
+    else:
+        vals = list(t.reshape(-1)) if hasattr(t, "reshape") else list(t)
+    out = []
+    for v in vals:
+        if isinstance(v, float):
+            if v != int(v):
+                raise Unsupported(f"{what} holds a non-integer {v}")
+            v = int(v)
+        out.append(norm(v))
+    return out
+
+
+def const_ints(t, what: str = "input") -> list:
+    """Like ints() but every entry must be a number (no symbols)."""
+    vals = ints(t, what)
+    for v in vals:
+        if not isinstance(v, int):
+            raise Unsupported(f"{what} depends on the input size ({v}); not supported here")
+    return vals
+
+
+def broadcast_dim(ctx, a: Dim, b: Dim, where: str) -> Dim:
+    """One axis of multidirectional broadcasting: a == b or a == 1 or b == 1."""
+    if isinstance(a, int) and isinstance(b, int):
+        if a == b or b == 1:
+            return a
+        if a == 1:
+            return b
+        ctx.fail(f"cannot broadcast {where}: sizes {a} and {b}")
+    if structurally_equal(a, b):
+        return a
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    parts = [Constraint.eq(a, b), Constraint.eq(a, 1), Constraint.eq(b, 1)]
+    ctx.any_of(parts, f"broadcasting {where} needs equal sizes or a size of 1 "
+                      f"({_s(a)} vs {_s(b)})")
+    if isinstance(a, int):
+        return a
+    if isinstance(b, int):
+        return b
+    return dmax(a, b)
+
+
+def _s(x) -> str:
+    return str(x) if isinstance(x, int) else sympy.sstr(x)
+
+
+def broadcast_shapes(ctx, shapes, what="inputs") -> tuple:
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = list(padded[0])
+    for s in padded[1:]:
+        for i in range(rank):
+            out[i] = broadcast_dim(ctx, out[i], s[i], f"{what} at axis {i}")
+    return tuple(out)
+
+
+def unidirectional(ctx, target: tuple, shape: tuple, what: str) -> None:
+    """``shape`` must broadcast to ``target`` without changing it (Gemm's C, PRelu slope)."""
+    if len(shape) > len(target):
+        ctx.fail(f"{what} has rank {len(shape)} > {len(target)}")
+    off = len(target) - len(shape)
+    for i, d in enumerate(shape):
+        t = target[off + i]
+        if isinstance(d, int) and d == 1:
+            continue
+        if structurally_equal(d, t):
+            continue
+        ctx.any_of([Constraint.eq(d, t), Constraint.eq(d, 1)],
+                   f"{what} axis {i} must be 1 or equal the output's {_s(t)} (found {_s(d)})")

@@ -1,0 +1,186 @@
+"""Conv, ConvTranspose and pooling: output sizes exactly as onnxruntime computes them.
+
+onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the arbiter:
+- Conv: out = (in + pads - dk) / s + 1 in float, truncated, and out <= 0 is an error, so
+  out = floor((in + pads - dk)/s) + 1 with in + pads - dk >= 0.
+- Pool (floor mode): num = in + pads - dk; out = num / s + 1 with C truncation, so a
+  window wider than its input by < s still yields 1 (spec: floor, i.e. 0). Valid iff
+  num >= -(s-1); out = max(floor(num/s), 0) + 1.
+- Pool (ceil mode): c = ceil(num/s), out = c + 1, minus 1 when the last window starts at
+  or after in + pad_head: out = max(min(c, floor((in + pad_head - 1)/s)), c - 1) + 1.
+"""
+
+from __future__ import annotations
+
+from ..constraints import Constraint
+from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, sub
+from ..registry import rule
+from ..tensor import Tensor
+from ._common import const_ints
+
+
+def _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations):
+    k = list(kernel_shape)
+    s = list(strides) if strides else [1] * nsp
+    d = list(dilations) if dilations else [1] * nsp
+    p = list(pads) if pads else [0] * (2 * nsp)
+    if len(k) != nsp or len(s) != nsp or len(d) != nsp or len(p) != 2 * nsp:
+        ctx.fail(f"attribute lengths do not match {nsp} spatial dims "
+                 f"(kernel {k}, strides {s}, dilations {d}, pads {p})")
+    for name, vals, lo in (("kernel_shape", k, 1), ("strides", s, 1), ("dilations", d, 1),
+                           ("pads", p, 0)):
+        for v in vals:
+            if v < lo:
+                ctx.fail(f"{name} must be >= {lo}, found {vals}")
+    return k, s, p, d
+
+
+def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
+    dk = d * (k - 1) + 1
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        target = ceildiv(size, s)
+        pad_needed = dmax(0, sub(add(mul(sub(target, 1), s), dk), size))
+        num = sub(add(size, pad_needed), dk)
+    else:
+        if auto_pad == "VALID":
+            ph = pt = 0
+        num = sub(add(size, ph + pt), dk)
+    ctx.ge(num, 0, f"spatial axis {axis}: input size {size} plus padding {ph + pt} must "
+                   f"cover the dilated kernel {dk}")
+    return add(floordiv(num, s), 1)
+
+
+@rule("Conv")
+def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: int = 1,
+         kernel_shape=None, pads=None, strides=None):
+    """Y[i] = floor((X[i] + pads - ((k-1)*d+1)) / s) + 1 (onnx.ai/onnx/operators/onnx__Conv)."""
+    if len(X.shape) < 3:
+        ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
+    if len(W.shape) != len(X.shape):
+        ctx.fail(f"W has rank {len(W.shape)} but X has rank {len(X.shape)}")
+    nsp = len(X.shape) - 2
+    ks = list(kernel_shape) if kernel_shape else list(W.shape[2:])
+    for a, b in zip(ks, W.shape[2:]):
+        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
+    if any(not isinstance(v, int) for v in ks):
+        ctx.fail("kernel size is not a constant")
+    k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
+    if group < 1:
+        ctx.fail(f"group must be >= 1, found {group}")
+    ctx.eq(X.shape[1], mul(W.shape[1], group),
+           f"input channels must equal weight channels x group ({W.shape[1]} x {group})")
+    if isinstance(W.shape[0], int) and W.shape[0] % group:
+        ctx.fail(f"output channels {W.shape[0]} are not a multiple of group {group}")
+    if B is not None:
+        ctx.eq(B.shape[0] if B.shape else 1, W.shape[0], "bias length must equal output channels")
+    out = [X.shape[0], W.shape[0]]
+    for i in range(nsp):
+        out.append(_conv_out(ctx, i + 2, X.shape[i + 2], k[i], s[i], p[i], p[i + nsp], d[i],
+                             auto_pad))
+    return Tensor(tuple(out), X.dtype)
+
+
+def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad):
+    dk = d * (k - 1) + 1
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        target = ceildiv(size, s)
+        pad_needed = sub(add(mul(sub(target, 1), s), k), size)  # runtime: kernel w/o dilation
+        ph_expr = floordiv(pad_needed, 2) if auto_pad == "SAME_UPPER" else ceildiv(pad_needed, 2)
+        pads = pad_needed
+    else:
+        if auto_pad == "VALID":
+            ph = pt = 0
+        ph_expr = ph
+        pads = ph + pt
+    num = sub(add(size, pads), dk)
+    where = f"spatial axis {axis}: input size {size}, padding {pads}, window {dk}, stride {s}"
+    if not ceil_mode:
+        q = floordiv(num, s)
+        out = add(q if isinstance(num, int) and num >= 0 else dmax(q, 0), 1)
+        ctx.ge(num, 1 - s, f"{where}: the window may overhang the input by at most "
+                           f"{s - 1} (onnxruntime truncates the division)")
+        ctx.spec_note(Constraint.ge(num, 0, ctx.origin(
+            f"{where}: the ONNX spec (and PyTorch) need the window to fit inside the padded "
+            "input; onnxruntime accepts an overhang and yields one output")))
+        return out
+    c = ceildiv(num, s)
+    last = floordiv(sub(add(size, ph_expr), 1), s)
+    out = add(dmax(dmin(c, last), sub(c, 1)), 1)
+    ctx.ge(out, 1, f"{where}: ceil-mode output must be at least 1")
+    return out
+
+
+@rule("MaxPool", "AveragePool", "LpPool")
+def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None,
+         kernel_shape=(), pads=None, storage_order: int = 0, strides=None,
+         count_include_pad: int = 0, p: int = 2):
+    """Y[i] = floor((X[i] + pads - ((k-1)*d+1)) / s + 1), runtime truncation (module doc)."""
+    if len(X.shape) < 3:
+        ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
+    nsp = len(X.shape) - 2
+    if not kernel_shape:
+        ctx.fail("kernel_shape is required")
+    k, s, pd, d = _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations)
+    out = [X.shape[0], X.shape[1]]
+    for i in range(nsp):
+        if pd[i] >= k[i] or pd[i + nsp] >= k[i]:
+            ctx.fail(f"pad {pd[i]}/{pd[i + nsp]} must be smaller than the kernel {k[i]}")
+        out.append(_pool_out(ctx, i + 2, X.shape[i + 2], k[i], s[i], pd[i], pd[i + nsp], d[i],
+                             ceil_mode, auto_pad))
+    outs = [Tensor(tuple(out), X.dtype)]
+    if ctx.op == "MaxPool" and ctx.n_outputs > 1:
+        outs.append(Tensor(tuple(out), 7))
+    return outs
+
+
+@rule("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+def global_pool(ctx, X, *, p: int = 2):
+    """Y = [N, C, 1, ..., 1]."""
+    if len(X.shape) < 2:
+        ctx.fail(f"X must have rank >= 2, found {len(X.shape)}")
+    return Tensor(tuple(X.shape[:2]) + (1,) * (len(X.shape) - 2), X.dtype)
+
+
+@rule("ConvTranspose")
+def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None,
+                   group: int = 1, kernel_shape=None, output_padding=None, output_shape=None,
+                   pads=None, strides=None):
+    """Y[i] = s*(X[i]-1) + output_padding + ((k-1)*d+1) - pads (onnx__ConvTranspose)."""
+    if len(X.shape) < 3:
+        ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
+    nsp = len(X.shape) - 2
+    ks = list(kernel_shape) if kernel_shape else list(W.shape[2:])
+    if any(not isinstance(v, int) for v in ks):
+        ctx.fail("kernel size is not a constant")
+    k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
+    op = list(output_padding) if output_padding else [0] * nsp
+    ctx.eq(X.shape[1], W.shape[0], "input channels must equal the weight's first dim")
+    out = [X.shape[0], mul(W.shape[1], group)]
+    if B is not None:
+        ctx.eq(B.shape[0], out[1], "bias length must equal output channels")
+    for i in range(nsp):
+        dk = d[i] * (k[i] - 1) + 1
+        full = add(mul(sub(X.shape[i + 2], 1), s[i]), op[i] + dk)
+        if output_shape:
+            size = list(output_shape)[-nsp:][i]
+            ctx.ge(full, size, f"spatial axis {i + 2}: output_shape {size} exceeds what the "
+                               "input can produce")
+        elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            size = mul(X.shape[i + 2], s[i])
+        else:
+            if auto_pad == "VALID":
+                size = full
+            else:
+                size = sub(full, p[i] + p[i + nsp])
+        ctx.ge(size, 1, f"spatial axis {i + 2}: output size must be at least 1")
+        out.append(size)
+    return Tensor(tuple(out), X.dtype)
+
+
+@rule("MaxRoiPool")
+def max_roi_pool(ctx, X, rois, *, pooled_shape, spatial_scale: float = 1.0):
+    """Y = [num_rois, C, ph, pw]."""
+    return Tensor((rois.shape[0], X.shape[1]) + tuple(pooled_shape), X.dtype)
+
+
+_ = const_ints

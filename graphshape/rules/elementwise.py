@@ -1,0 +1,196 @@
+"""Elementwise ops: unary activations (shape preserved) and broadcasting binaries, with
+symbolic values carried through integer shape arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+from ..dims import Dim, add, dmax, dmin, floordiv, mul, norm, sub
+from ..errors import Unsupported
+from ..registry import rule
+from ..tensor import BOOL, FLOAT, MAX_VALUE_ELEMENTS, Tensor
+from ._common import broadcast_shapes
+
+UNARY = [
+    "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Erf",
+    "Softplus", "Softsign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh",
+    "Asinh", "Acosh", "Atanh", "Sign", "Round", "IsNaN", "Not", "BitwiseNot", "Mish",
+]
+
+
+@rule(*UNARY)
+def unary(ctx, X):
+    """Y has X's shape (spec: elementwise)."""
+    value = None
+    if X.value is not None and ctx.op == "Neg":
+        value = tuple(norm(-v) if not isinstance(v, float) else -v for v in X.value)
+    if X.value is not None and ctx.op == "Abs" and all(isinstance(v, int) for v in X.value):
+        value = tuple(abs(v) for v in X.value)
+    dtype = BOOL if ctx.op in ("IsNaN", "Not") else X.dtype
+    return Tensor(X.shape, dtype, value)
+
+
+@rule("Floor", "Ceil")
+def floor_ceil(ctx, X):
+    """Y has X's shape; integer-valued contents are unchanged."""
+    value = None
+    if X.value is not None:
+        if all(isinstance(v, (int,)) or hasattr(v, "free_symbols") for v in X.value):
+            value = X.value
+        elif all(isinstance(v, float) for v in X.value):
+            f = math.floor if ctx.op == "Floor" else math.ceil
+            value = tuple(float(f(v)) for v in X.value)
+    return Tensor(X.shape, X.dtype, value)
+
+
+@rule("LeakyRelu", "Elu", "Selu", "HardSigmoid", "ThresholdedRelu", "Celu", "Gelu",
+      "HardSwish", "Shrink", "Clip", "Dropout", "Identity")
+def unary_attrs(ctx, X, *rest, **attrs):
+    """Y has X's shape; extra inputs (Clip min/max, Dropout ratio) are scalars."""
+    if ctx.op == "Dropout" and ctx.n_outputs > 1:
+        return [Tensor(X.shape, X.dtype), Tensor(X.shape, BOOL)]
+    return Tensor(X.shape, X.dtype, X.value if ctx.op in ("Identity", "Dropout") else None)
+
+
+def _arith(op: str, a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        a, b = float(a), float(b)
+        return {"Add": a + b, "Sub": a - b, "Mul": a * b,
+                "Div": a / b if b else float("nan")}.get(op)
+    if op == "Add":
+        return add(a, b)
+    if op == "Sub":
+        return sub(a, b)
+    if op == "Mul":
+        return mul(a, b)
+    if op == "Div":
+        if isinstance(b, int) and b > 0:
+            if isinstance(a, int) and a < 0:
+                raise Unsupported("negative integer division")
+            return floordiv(a, b)
+        raise Unsupported("division by a symbolic or non-positive value")
+    if op == "Mod":
+        if isinstance(a, int) and isinstance(b, int) and b:
+            return a % b
+        raise Unsupported("symbolic Mod")
+    if op == "Max":
+        return dmax(a, b)
+    if op == "Min":
+        return dmin(a, b)
+    if op == "Equal":
+        if isinstance(a, int) and isinstance(b, int):
+            return int(a == b)
+        raise Unsupported("symbolic comparison")
+    if op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
+        if isinstance(a, int) and isinstance(b, int):
+            return int({"Less": a < b, "Greater": a > b, "LessOrEqual": a <= b,
+                        "GreaterOrEqual": a >= b}[op])
+        raise Unsupported("symbolic comparison")
+    if op in ("And", "Or", "Xor"):
+        if isinstance(a, int) and isinstance(b, int):
+            return int({"And": a and b, "Or": a or b, "Xor": bool(a) != bool(b)}[op])
+        raise Unsupported("symbolic logic")
+    if op == "Pow":
+        if isinstance(a, int) and isinstance(b, int) and b >= 0:
+            return a ** b
+        raise Unsupported("symbolic Pow")
+    raise Unsupported(f"no value rule for {op}")
+
+
+def broadcast_values(op: str, shape, tensors) -> tuple | None:
+    """Elementwise value of a broadcasting op when every input's contents are known."""
+    if any(t.value is None for t in tensors):
+        return None
+    n = 1
+    for d in shape:
+        if not isinstance(d, int):
+            return None
+        n *= d
+    if n > MAX_VALUE_ELEMENTS:
+        return None
+    rank = len(shape)
+    out = []
+    for flat in range(n):
+        idx = []
+        r = flat
+        for d in reversed(shape):
+            idx.append(r % d)
+            r //= d
+        idx = idx[::-1]
+        vals = []
+        for t in tensors:
+            ts = (1,) * (rank - len(t.shape)) + tuple(t.shape)
+            off = 0
+            for i, d in enumerate(ts):
+                off = off * d + (idx[i] if d != 1 else 0)
+            vals.append(t.value[off])
+        try:
+            v = vals[0]
+            for w in vals[1:]:
+                v = _arith(op, v, w)
+        except Unsupported:
+            return None
+        out.append(v)
+    return tuple(out)
+
+
+BINARY = ["Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less", "Greater",
+          "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "BitShift", "BitwiseAnd",
+          "BitwiseOr", "BitwiseXor", "PRelu"]
+COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"}
+
+
+@rule(*BINARY)
+def binary(ctx, A, B, **_attrs):
+    """C = A (op) B with multidirectional broadcasting (opset >= 7)."""
+    if ctx.op == "PRelu" and ctx.opset < 7:
+        return Tensor(A.shape, A.dtype)
+    shape = broadcast_shapes(ctx, [A.shape, B.shape])
+    dtype = BOOL if ctx.op in COMPARE else A.dtype
+    value = None if ctx.op == "PRelu" else broadcast_values(ctx.op, shape, [A, B])
+    return Tensor(shape, dtype, value)
+
+
+@rule("Sum", "Mean", "Max", "Min")
+def variadic(ctx, *data_0):
+    """Broadcast all inputs together (spec: multidirectional broadcasting)."""
+    if not data_0:
+        ctx.fail("needs at least one input")
+    shape = broadcast_shapes(ctx, [t.shape for t in data_0])
+    op = {"Sum": "Add", "Max": "Max", "Min": "Min"}.get(ctx.op)
+    value = broadcast_values(op, shape, list(data_0)) if op else None
+    return Tensor(shape, data_0[0].dtype, value)
+
+
+@rule("Where")
+def where(ctx, condition, X, Y):
+    """Broadcast condition, X, Y together; values when the condition is known."""
+    shape = broadcast_shapes(ctx, [condition.shape, X.shape, Y.shape])
+    value = None
+    if condition.value is not None and X.value is not None and Y.value is not None:
+        c = broadcast_values("Max", shape, [condition])
+        xs = broadcast_values("Max", shape, [X])
+        ys = broadcast_values("Max", shape, [Y])
+        if c is not None and xs is not None and ys is not None and all(
+                isinstance(v, int) for v in c):
+            value = tuple(x if cv else y for cv, x, y in zip(c, xs, ys))
+    return Tensor(shape, X.dtype, value)
+
+
+@rule("Cast", "CastLike")
+def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, round_mode=None):
+    """Same shape; integer contents survive casts between integer/float types."""
+    dtype = target_type.dtype if ctx.op == "CastLike" else to
+    value = input.value
+    if value is not None:
+        if dtype in (1, 10, 11, 16):  # to float: exprs stay exact integers
+            value = tuple(v for v in value)
+        elif dtype == BOOL:
+            value = tuple(int(bool(v)) if isinstance(v, (int, float)) else None for v in value)
+            value = None if None in value else value
+        else:
+            if any(isinstance(v, float) and v != int(v) for v in value):
+                value = None
+            else:
+                value = tuple(int(v) if isinstance(v, float) else v for v in value)
+    return Tensor(input.shape, dtype, value)

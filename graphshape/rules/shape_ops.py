@@ -1,0 +1,434 @@
+"""Shape-manipulating ops and shape arithmetic carried through Tensor.value."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from ..constraints import Constraint
+from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub
+from ..errors import Unsupported
+from ..registry import rule
+from ..tensor import INT64, MAX_VALUE_ELEMENTS, Tensor
+from ._common import broadcast_shapes, const_ints, ints, norm_axis
+
+BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
+
+
+def _np_dtype_code(arr) -> int:
+    return {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,
+            "int64": 7, "bool": 9, "float16": 10, "float64": 11, "uint32": 12,
+            "uint64": 13}.get(str(arr.dtype), 1)
+
+
+def tensor_from_array(arr) -> Tensor:
+    arr = np.asarray(arr)
+    value = None
+    if arr.size <= MAX_VALUE_ELEMENTS:
+        if arr.dtype.kind in "iub":
+            value = tuple(int(x) for x in arr.reshape(-1))
+        elif arr.dtype.kind == "f":
+            value = tuple(float(x) for x in arr.reshape(-1))
+    return Tensor(tuple(int(d) for d in arr.shape), _np_dtype_code(arr), value)
+
+
+@rule("Constant")
+def constant(ctx, *, value=None, value_int=None, value_ints=None, value_float=None,
+             value_floats=None, sparse_value=None, value_string=None, value_strings=None):
+    """The attribute's tensor."""
+    if value is not None:
+        return tensor_from_array(value)
+    if value_int is not None:
+        return Tensor((), INT64, (int(value_int),))
+    if value_ints is not None:
+        return Tensor((len(value_ints),), INT64, tuple(int(v) for v in value_ints))
+    if value_float is not None:
+        return Tensor((), 1, (float(value_float),))
+    if value_floats is not None:
+        return Tensor((len(value_floats),), 1, tuple(float(v) for v in value_floats))
+    raise Unsupported("Constant without a numeric value attribute")
+
+
+@rule("Shape")
+def shape(ctx, data, *, start: int = 0, end=None):
+    """The shape of ``data`` as a 1-D int64 tensor (optionally sliced, opset 15)."""
+    dims = list(data.shape)
+    r = len(dims)
+    s = max(0, min(r, start + r if start < 0 else start))
+    e = r if end is None else max(0, min(r, end + r if end < 0 else end))
+    vals = dims[s:e] if e > s else []
+    return Tensor((len(vals),), INT64, tuple(vals))
+
+
+@rule("Size")
+def size(ctx, data):
+    """The number of elements of ``data``, a scalar."""
+    return Tensor((), INT64, (data.numel(),))
+
+
+def _reshape_target(ctx, data, target, allowzero):
+    out = []
+    neg = None
+    for i, v in enumerate(target):
+        if isinstance(v, int) and v == 0 and not allowzero:
+            if i >= len(data.shape):
+                ctx.fail(f"shape entry {i} is 0 (copy) but the input has rank {len(data.shape)}")
+            out.append(data.shape[i])
+        elif isinstance(v, int) and v == -1:
+            if neg is not None:
+                ctx.fail("at most one shape entry may be -1")
+            neg = i
+            out.append(None)
+        elif isinstance(v, int) and v < -1:
+            ctx.fail(f"shape entry {v} is invalid")
+        else:
+            out.append(v)
+    return out, neg
+
+
+@rule("Reshape")
+def reshape(ctx, data, shape=None, *, allowzero: int = 0, **legacy):
+    """Element counts must match; a -1 entry takes numel / prod(others), which must divide."""
+    target = ints(shape if shape is not None else legacy.get("shape"), "the target shape")
+    out, neg = _reshape_target(ctx, data, target, allowzero)
+    numel = data.numel()
+    known = prod(d for d in out if d is not None)
+    what = f"input of {_s(numel)} elements"
+    if neg is None:
+        ctx.eq(numel, known, f"reshape to {_shape_str(out)} needs the element count of the "
+                             f"{what} to equal {_s(known)}")
+    else:
+        out[neg] = _exact_quotient(ctx, numel, known,
+                                   f"reshape to {_shape_str(out, neg)}: the {what} must be a "
+                                   f"multiple of {_s(known)} to fill the -1 axis")
+    value = data.value if data.value is not None and len(out) <= 1 else None
+    return Tensor(tuple(out), data.dtype, value)
+
+
+def _exact_quotient(ctx, numel, known, reason):
+    """numel / known, imposing divisibility; supports symbolic factors that cancel."""
+    if isinstance(known, int):
+        if known == 0:
+            ctx.fail("cannot infer -1 with a zero-sized entry")
+        if isinstance(numel, int):
+            if numel % known:
+                ctx.fail(reason + f" ({numel} is not)")
+            return numel // known
+        coeff, rest = sympy.sympify(numel).as_coeff_Mul()
+        if coeff.is_Integer:
+            g = math.gcd(int(coeff), known)
+            m = known // g
+            reduced = norm(int(coeff) // g * rest)
+            ctx.divides(m, reduced, reason)
+            return floordiv(reduced, m) if m > 1 else reduced
+        ctx.divides(known, numel, reason)
+        return floordiv(numel, known)
+    q = sympy.cancel(sympy.sympify(numel) / known)
+    num, den = sympy.fraction(q)
+    if den.is_Integer:
+        return _exact_quotient(ctx, norm(num), int(den), reason)
+    raise Unsupported(f"cannot divide {numel} by symbolic {known} exactly")
+
+
+def _s(x):
+    return str(x) if isinstance(x, int) else sympy.sstr(x)
+
+
+def _shape_str(out, neg=None):
+    return "[" + ", ".join("-1" if i == neg else _s(d) for i, d in enumerate(out)) + "]"
+
+
+@rule("Flatten")
+def flatten(ctx, input, *, axis: int = 1):
+    """[prod(shape[:axis]), prod(shape[axis:])]."""
+    r = len(input.shape)
+    if not -r <= axis <= r:
+        ctx.fail(f"axis {axis} out of range for rank {r}")
+    a = axis + r if axis < 0 else axis
+    return Tensor((prod(input.shape[:a]), prod(input.shape[a:])), input.dtype)
+
+
+@rule("Gather")
+def gather(ctx, data, indices, *, axis: int = 0):
+    """data.shape[:axis] + indices.shape + data.shape[axis+1:]; indices within +-dim."""
+    r = len(data.shape)
+    a = norm_axis(ctx, axis, r)
+    dim = data.shape[a]
+    if indices.value is not None:
+        for v in set(indices.value):
+            if isinstance(v, float):
+                raise Unsupported("float indices")
+            ctx.ge(sub(dim, 1), v, f"index {_s(v)} must be < the axis size {_s(dim)}")
+            ctx.ge(v, norm(-dim), f"index {_s(v)} must be >= -{_s(dim)}")
+    out = tuple(data.shape[:a]) + tuple(indices.shape) + tuple(data.shape[a + 1:])
+    value = None
+    if data.value is not None and indices.value is not None and r == 1:
+        try:
+            vals = []
+            for v in indices.value:
+                if not isinstance(v, int):
+                    raise Unsupported("symbolic index")
+                vals.append(data.value[v])
+            value = tuple(vals)
+        except (IndexError, Unsupported):
+            value = None
+    return Tensor(out, data.dtype, value)
+
+
+@rule("Concat")
+def concat(ctx, *inputs, axis: int):
+    """Non-axis dims equal; the axis dim is the sum."""
+    inputs = [t for t in inputs if t is not None]
+    if not inputs:
+        ctx.fail("needs at least one input")
+    r = len(inputs[0].shape)
+    a = norm_axis(ctx, axis, r)
+    for j, t in enumerate(inputs[1:], 1):
+        if len(t.shape) != r:
+            ctx.fail(f"input {j} has rank {len(t.shape)}, input 0 has rank {r}")
+    out = list(inputs[0].shape)
+    for j, t in enumerate(inputs[1:], 1):
+        for i in range(r):
+            if i == a:
+                continue
+            if isinstance(out[i], int) and out[i] == t.shape[i]:
+                continue
+            ctx.eq(t.shape[i], out[i], f"input {j} must match input 0 on axis {i} "
+                                       f"({_s(t.shape[i])} vs {_s(out[i])})")
+    out[a] = prod([1]) and _sum(t.shape[a] for t in inputs)
+    value = None
+    if r == 1 and all(t.value is not None for t in inputs):
+        value = tuple(v for t in inputs for v in t.value)
+    elif r == 0:
+        ctx.fail("cannot concatenate scalars")
+    return Tensor(tuple(out), inputs[0].dtype, value)
+
+
+def _sum(xs):
+    total = 0
+    for x in xs:
+        total = add(total, x)
+    return total
+
+
+def _axes(ctx, axes_in, axes_attr):
+    if axes_in is not None:
+        return const_ints(axes_in, "axes")
+    return list(axes_attr) if axes_attr is not None else None
+
+
+@rule("Unsqueeze")
+def unsqueeze(ctx, data, axes=None, **attrs):
+    """Insert 1s at ``axes`` (attribute before opset 13, input after)."""
+    ax = _axes(ctx, axes, attrs.get("axes"))
+    if ax is None:
+        ctx.fail("axes are required")
+    r = len(data.shape) + len(ax)
+    ax = sorted(norm_axis(ctx, a, r) for a in ax)
+    if len(set(ax)) != len(ax):
+        ctx.fail(f"repeated axes {ax}")
+    out = list(data.shape)
+    for a in ax:
+        out.insert(a, 1)
+    return Tensor(tuple(out), data.dtype, data.value)
+
+
+@rule("Squeeze")
+def squeeze(ctx, data, axes=None, **attrs):
+    """Remove the size-1 ``axes`` (all size-1 axes when none given)."""
+    ax = _axes(ctx, axes, attrs.get("axes"))
+    r = len(data.shape)
+    if ax is None:
+        if any(not isinstance(d, int) for d in data.shape):
+            raise Unsupported("Squeeze without axes on a symbolic shape")
+        ax = [i for i, d in enumerate(data.shape) if d == 1]
+    ax = {norm_axis(ctx, a, r) for a in ax}
+    for a in ax:
+        ctx.eq(data.shape[a], 1, f"axis {a} must have size 1 to be squeezed")
+    out = tuple(d for i, d in enumerate(data.shape) if i not in ax)
+    return Tensor(out, data.dtype, data.value)
+
+
+@rule("Transpose")
+def transpose(ctx, data, *, perm=None):
+    """Permute dims (reverse when perm is absent)."""
+    r = len(data.shape)
+    p = list(perm) if perm is not None else list(range(r))[::-1]
+    if sorted(p) != list(range(r)):
+        ctx.fail(f"perm {p} is not a permutation of {r} axes")
+    value = data.value if r <= 1 else None
+    return Tensor(tuple(data.shape[i] for i in p), data.dtype, value)
+
+
+def _clamp_index(v, n, lo_bias: int, step_pos: bool):
+    """onnxruntime's Slice clamping of one start/end index against a dim of size n."""
+    if isinstance(v, int):
+        if v >= BIG:
+            return n if step_pos else sub(n, 1)
+        if v <= -BIG:
+            return 0 if step_pos else -1
+        if v < 0:
+            v = add(v, n)
+            return dmax(v, lo_bias) if not isinstance(v, int) else max(v, lo_bias)
+    hi = n if step_pos else sub(n, 1)
+    if isinstance(v, int) and isinstance(hi, int):
+        return max(lo_bias, min(v, hi))
+    v = dmin(v, hi)
+    if isinstance(v, int):
+        return max(v, lo_bias)
+    return v if lo_bias <= 0 and _nonneg(v) else dmax(v, lo_bias)
+
+
+def _nonneg(x):
+    return bool(sympy.sympify(x).is_nonnegative)
+
+
+@rule("Slice")
+def slice_(ctx, data, starts=None, ends=None, axes=None, steps=None, **attrs):
+    """Per axis: clamp start/end to the dim (onnxruntime's rules), len = ceil((e-s)/step)."""
+    if ctx.opset < 10:
+        st, en = list(attrs.get("starts", [])), list(attrs.get("ends", []))
+        ax = attrs.get("axes")
+        sp = None
+    else:
+        st, en = ints(starts, "starts"), ints(ends, "ends")
+        ax = const_ints(axes, "axes") if axes is not None else None
+        sp = const_ints(steps, "steps") if steps is not None else None
+    r = len(data.shape)
+    ax = list(range(len(st))) if ax is None else [norm_axis(ctx, a, r) for a in ax]
+    sp = sp or [1] * len(st)
+    if not (len(st) == len(en) == len(ax) == len(sp)):
+        ctx.fail("starts, ends, axes and steps must have equal lengths")
+    out = list(data.shape)
+    plan = {}
+    for s, e, a, k in zip(st, en, ax, sp):
+        if k == 0:
+            ctx.fail("slice step cannot be 0")
+        n = data.shape[a]
+        if k > 0:
+            s2 = _clamp_index(s, n, 0, True)
+            e2 = _clamp_index(e, n, 0, True)
+            length = dmax(ceildiv(sub(e2, s2), k), 0)
+        else:
+            s2 = _clamp_index(s, n, -1, False)
+            e2 = _clamp_index(e, n, -1, False)
+            length = dmax(ceildiv(sub(s2, e2), -k), 0)
+        out[a] = length
+        plan[a] = (s2, e2, k)
+    value = None
+    if data.value is not None and r == 1 and 0 in plan:
+        s2, e2, k = plan[0]
+        if isinstance(s2, int) and isinstance(e2, int):
+            value = tuple(data.value[s2:e2:k] if k > 0 else
+                          data.value[s2:(e2 if e2 >= 0 else None):k])
+    elif data.value is not None and not plan:
+        value = data.value
+    return Tensor(tuple(out), data.dtype, value)
+
+
+@rule("ConstantOfShape")
+def constant_of_shape(ctx, input, *, value=None):
+    """A tensor of the given (possibly symbolic) shape filled with ``value``."""
+    shp = ints(input, "the shape")
+    for d in shp:
+        if isinstance(d, int) and d < 0:
+            ctx.fail(f"negative dim {d}")
+    fill = 0.0
+    dtype = 1
+    if value is not None:
+        arr = np.asarray(value).reshape(-1)
+        fill = arr[0].item() if arr.size else 0
+        dtype = _np_dtype_code(arr)
+    n = prod(shp)
+    val = None
+    if isinstance(n, int) and n <= MAX_VALUE_ELEMENTS:
+        val = (int(fill) if isinstance(fill, (int, bool)) else fill,) * n
+    return Tensor(tuple(shp), dtype, val)
+
+
+@rule("Range")
+def range_(ctx, start, limit, delta):
+    """len = max(ceil((limit - start) / delta), 0)."""
+    s, l_, d = ints(start, "start")[0], ints(limit, "limit")[0], ints(delta, "delta")[0]
+    if not isinstance(d, int) or d == 0:
+        raise Unsupported("Range with a symbolic or zero delta")
+    if d > 0:
+        n = dmax(ceildiv(sub(l_, s), d), 0)
+    else:
+        n = dmax(ceildiv(sub(s, l_), -d), 0)
+    val = None
+    if isinstance(n, int) and n <= MAX_VALUE_ELEMENTS:
+        val = tuple(add(s, mul(i, d)) for i in range(n))
+    elif not isinstance(n, int):
+        val = None
+    return Tensor((n,), start.dtype, val)
+
+
+@rule("Expand")
+def expand(ctx, input, shape):
+    """Bidirectional broadcast of input's shape with ``shape``."""
+    shp = ints(shape, "the target shape")
+    out = broadcast_shapes(ctx, [input.shape, tuple(shp)], "input and target shape")
+    return Tensor(out, input.dtype)
+
+
+@rule("Tile")
+def tile(ctx, input, repeats):
+    """out[i] = input[i] * repeats[i]."""
+    rep = ints(repeats, "repeats")
+    if len(rep) != len(input.shape):
+        ctx.fail(f"repeats has {len(rep)} entries for rank {len(input.shape)}")
+    return Tensor(tuple(mul(a, b) for a, b in zip(input.shape, rep)), input.dtype)
+
+
+@rule("Split")
+def split(ctx, input, split=None, *, axis: int = 0, num_outputs=None, **attrs):
+    """Sizes from ``split``; otherwise equal parts (the dim must divide, opset < 18)."""
+    r = len(input.shape)
+    a = norm_axis(ctx, axis, r)
+    dim = input.shape[a]
+    parts = ints(split, "split") if split is not None else attrs.get("split")
+    n = ctx.n_outputs
+    if parts:
+        parts = list(parts)
+        ctx.eq(_sum(parts), dim, f"split sizes {parts} must add up to the axis size")
+    elif num_outputs is not None and ctx.opset >= 18:
+        n = int(num_outputs)
+        chunk = ceildiv(dim, n)
+        parts = [chunk] * (n - 1) + [sub(dim, mul(chunk, n - 1))]
+        ctx.ge(parts[-1], 1, f"splitting into {n} parts leaves an empty last part")
+    else:
+        ctx.divides(n, dim, f"axis {a} of size {_s(dim)} must split into {n} equal parts")
+        parts = [floordiv(dim, n)] * n
+    outs = []
+    for p in parts:
+        s = list(input.shape)
+        s[a] = p
+        outs.append(Tensor(tuple(s), input.dtype))
+    return outs
+
+
+@rule("Pad")
+def pad(ctx, data, pads=None, constant_value=None, axes=None, *, mode: str = "constant",
+        **attrs):
+    """out[i] = in[i] + pad_begin[i] + pad_end[i]."""
+    p = ints(pads, "pads") if pads is not None else list(attrs.get("pads", []))
+    r = len(data.shape)
+    ax = const_ints(axes, "axes") if axes is not None else list(range(r))
+    ax = [norm_axis(ctx, a, r) for a in ax]
+    if len(p) != 2 * len(ax):
+        ctx.fail(f"pads has {len(p)} entries for {len(ax)} axes")
+    out = list(data.shape)
+    for j, a in enumerate(ax):
+        size = add(add(out[a], p[j]), p[j + len(ax)])
+        if mode in ("reflect",) and (p[j] != 0 or p[j + len(ax)] != 0):
+            ctx.ge(sub(out[a], 1), dmax(p[j], p[j + len(ax)]),
+                   f"reflect padding of axis {a} needs the axis longer than the pad")
+        ctx.ge(size, 0, f"axis {a}: negative padding removes more than the axis holds")
+        out[a] = size
+    return Tensor(tuple(out), data.dtype)
+
+
+_ = (Constraint, np)

@@ -1,0 +1,280 @@
+"""Constraints -> Domain, exactly, with isl.
+
+Quasi-affine conditions (integer linear terms, floor/ceil by constants, mod, min/max,
+and/or) are Presburger and go to isl as they are. Products of symbolic factors are split
+exactly before isl sees them:
+    c * f1 * ... * fn == K   ->  one case per signed ordered factorisation of K/c
+    c * f1 * ... * fn == 0   ->  f1 == 0 or ... or fn == 0
+    f * g % m == 0           ->  one case per divisor d of m: f % d == 0 and g % (m/d) == 0
+(the last holds because with d = gcd(f, m), m/d divides (f/d)*g and is coprime to f/d).
+A condition that is still not Presburger (a product compared with a product, a product
+inside a floor) is kept out of the closed form, evaluated exactly point by point by
+Domain.contains, and listed as such: never silently approximated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import islpy as isl
+import sympy
+
+from .constraints import AND, DIV, EQ, GE, OR, Constraint, dedupe
+
+MAX_CASES = 4096
+
+
+class NonPresburger(Exception):
+    pass
+
+
+@dataclass
+class Condition:
+    """One distinct condition with every origin that imposes it."""
+
+    constraint: Constraint
+    origins: list
+    isl_text: str | None = None  # None: not Presburger (checked point by point)
+    moduli: set = field(default_factory=set)
+
+
+class IslPrinter:
+    """sympy quasi-affine expression -> isl syntax, collecting the moduli it meets."""
+
+    def __init__(self, names: dict):
+        self.names = names  # sympy Symbol -> isl identifier
+        self.moduli: set = set()
+
+    def expr(self, e) -> str:
+        if isinstance(e, int):
+            return str(e)
+        e = sympy.sympify(e)
+        if e.is_Integer:
+            return str(int(e))
+        if e.is_Symbol:
+            if e not in self.names:
+                raise NonPresburger(f"symbol {e} is not an input dim")
+            return self.names[e]
+        if e.is_Add:
+            return "(" + " + ".join(self.expr(a) for a in e.args) + ")"
+        if e.is_Mul:
+            coeff, rest = e.as_coeff_Mul()
+            if rest.is_Mul and sum(1 for a in rest.args if a.free_symbols) > 1:
+                raise NonPresburger(f"product of symbolic factors {e}")
+            if rest.is_Pow:
+                raise NonPresburger(f"power {e}")
+            if not coeff.is_Integer:
+                raise NonPresburger(f"rational coefficient outside floor: {e}")
+            return f"{int(coeff)}*{self.expr(rest)}"
+        if isinstance(e, (sympy.floor, sympy.ceiling)):
+            arg = e.args[0]
+            den = _lcm_denominator(arg)
+            num = sympy.expand(arg * den)
+            fn = "floor" if isinstance(e, sympy.floor) else "ceil"
+            if den == 1:
+                return self.expr(num)
+            self.moduli.add(den)
+            return f"{fn}(({self.expr(num)})/{den})"
+        if isinstance(e, sympy.Mod):
+            a, m = e.args
+            if not m.is_Integer:
+                raise NonPresburger(f"mod by a symbol: {e}")
+            self.moduli.add(int(m))
+            return f"(({self.expr(a)}) mod {int(m)})"
+        if isinstance(e, (sympy.Min, sympy.Max)):
+            fn = "min" if isinstance(e, sympy.Min) else "max"
+            args = [self.expr(a) for a in e.args]
+            out = args[0]
+            for a in args[1:]:
+                out = f"{fn}({out}, {a})"
+            return out
+        raise NonPresburger(f"unsupported expression {e}")
+
+
+def _lcm_denominator(e) -> int:
+    den = 1
+    for term in sympy.Add.make_args(sympy.expand(e)):
+        c, _ = term.as_coeff_Mul()
+        if c.is_Rational:
+            den = den * int(c.q) // math.gcd(den, int(c.q))
+    return den
+
+
+@lru_cache(maxsize=4096)
+def _divisors(n: int) -> tuple:
+    n = abs(n)
+    small, large = [], []
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            small.append(i)
+            if i * i != n:
+                large.append(n // i)
+        i += 1
+    return tuple(small + large[::-1])
+
+
+def _factorisations(k: int, n: int, signed: bool):
+    """Ordered n-tuples of integers whose product is k (k != 0)."""
+    if n == 1:
+        yield (k,)
+        return
+    for d in _divisors(k):
+        for sign in ((1, -1) if signed else (1,)):
+            for rest in _factorisations(k // (sign * d), n - 1, signed):
+                yield (sign * d,) + rest
+
+
+def _product_form(expr):
+    """expr == c * prod(factors) with every factor free of products, or None."""
+    e = sympy.factor_terms(sympy.sympify(expr))
+    coeff, rest = e.as_coeff_Mul()
+    if not coeff.is_Integer:
+        return None
+    factors = []
+    for f in sympy.Mul.make_args(rest):
+        if f.is_Pow and f.exp.is_Integer and f.exp > 0:
+            factors.extend([f.base] * int(f.exp))
+        else:
+            factors.append(f)
+    if len([f for f in factors if f.free_symbols]) < 2:
+        return None
+    return int(coeff), factors
+
+
+class ConditionPrinter:
+    def __init__(self, printer: IslPrinter):
+        self.p = printer
+        self.cases = 0
+
+    def cond(self, c: Constraint) -> str:
+        if c.kind == OR:
+            return "(" + " or ".join(self.cond(x) for x in c.parts) + ")"
+        if c.kind == AND:
+            return "(" + " and ".join(self.cond(x) for x in c.parts) + ")"
+        try:
+            return self._atomic(c)
+        except NonPresburger:
+            return self._split(c)
+
+    def _atomic(self, c: Constraint) -> str:
+        a, b = self.p.expr(c.lhs), self.p.expr(c.rhs)
+        if c.kind == EQ:
+            return f"({a} = {b})"
+        if c.kind == GE:
+            return f"({a} >= {b})"
+        if c.kind == DIV:
+            self.p.moduli.add(int(c.rhs))
+            return f"(({a}) mod {int(c.rhs)} = 0)"
+        raise NonPresburger(c.kind)
+
+    def _split(self, c: Constraint) -> str:
+        if c.kind == EQ:
+            diff = sympy.sympify(c.lhs) - sympy.sympify(c.rhs)
+            const, rest = diff.as_coeff_Add()
+            form = _product_form(rest)
+            if form is None:
+                raise NonPresburger(f"not a product of affine factors: {c}")
+            coeff, factors = form
+            target = -int(const)
+            if target == 0:
+                return "(" + " or ".join(f"({self.p.expr(f)} = 0)" for f in factors) + ")"
+            if target % coeff:
+                return "(1 = 0)"
+            target //= coeff
+            alts = []
+            for tup in _factorisations(target, len(factors), signed=True):
+                self.cases += 1
+                if self.cases > MAX_CASES:
+                    raise NonPresburger("too many factorisation cases")
+                alts.append("(" + " and ".join(
+                    f"{self.p.expr(f)} = {v}" for f, v in zip(factors, tup)) + ")")
+            return "(" + " or ".join(alts) + ")" if alts else "(1 = 0)"
+        if c.kind == DIV:
+            form = _product_form(c.lhs)
+            if form is None:
+                raise NonPresburger(f"not a product of affine factors: {c}")
+            coeff, factors = form
+            m = int(c.rhs) // math.gcd(int(c.rhs), abs(coeff))
+            if m == 1:
+                return "(1 = 1)"
+            return self._div_product(factors, m)
+        raise NonPresburger(f"a product in an inequality: {c}")
+
+    def _div_product(self, factors, m) -> str:
+        if m == 1:
+            return "(1 = 1)"
+        f = factors[0]
+        fx = self.p.expr(f)
+        if len(factors) == 1:
+            self.p.moduli.add(m)
+            return f"(({fx}) mod {m} = 0)"
+        alts = []
+        for d in _divisors(m):
+            self.cases += 1
+            if self.cases > MAX_CASES:
+                raise NonPresburger("too many divisor cases")
+            self.p.moduli.add(d)
+            head = "(1 = 1)" if d == 1 else f"(({fx}) mod {d} = 0)"
+            alts.append(f"({head} and {self._div_product(factors[1:], m // d)})")
+        return "(" + " or ".join(alts) + ")"
+
+
+@dataclass
+class Solved:
+    isl_set: object  # isl.Set over the input symbols (Presburger part)
+    symbols: list  # sympy Symbols, in isl order
+    conditions: list  # Condition, all distinct ones
+    inexact: list  # Conditions outside the closed form (checked point by point)
+    moduli: set
+
+
+def isl_names(symbols) -> dict:
+    return {s: f"v{i}" for i, s in enumerate(symbols)}
+
+
+def solve(constraints, symbols) -> Solved:
+    names = isl_names(symbols)
+    conditions = []
+    inexact = []
+    texts = []
+    moduli: set = set()
+    for c, also in dedupe(constraints):
+        printer = IslPrinter(names)
+        cp = ConditionPrinter(printer)
+        cond = Condition(c, [c.origin] + [o for o in also if o is not None])
+        try:
+            cond.isl_text = cp.cond(c)
+            cond.moduli = printer.moduli
+            moduli |= printer.moduli
+            texts.append(cond.isl_text)
+        except NonPresburger:
+            inexact.append(cond)
+        conditions.append(cond)
+    vars_ = ", ".join(names[s] for s in symbols)
+    base = " and ".join(f"{names[s]} >= 1" for s in symbols) or "1 = 1"
+    body = " and ".join([base] + texts)
+    space = f"{{ [{vars_}] : {body} }}"
+    try:
+        s = isl.Set(space)
+    except isl.Error as e:  # a printer bug must never turn into a wrong answer
+        raise RuntimeError(f"isl rejected the condition set: {e}") from None
+    s = _simplify(s)
+    return Solved(s, list(symbols), conditions, inexact, moduli)
+
+
+def _simplify(s):
+    s = s.coalesce()
+    s = s.detect_equalities()
+    s = s.remove_redundancies() if hasattr(s, "remove_redundancies") else s
+    return s.coalesce()
+
+
+def condition_set(cond: Condition, symbols) -> object:
+    """The isl set of one condition alone (for witnesses and per-bound explanations)."""
+    names = isl_names(symbols)
+    vars_ = ", ".join(names[s] for s in symbols)
+    base = " and ".join(f"{names[s]} >= 1" for s in symbols) or "1 = 1"
+    return isl.Set(f"{{ [{vars_}] : {base} and {cond.isl_text} }}")
