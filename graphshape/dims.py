@@ -13,6 +13,7 @@ import functools
 from typing import Union
 
 import sympy
+from sympy.printing.str import StrPrinter
 
 Dim = Union[int, sympy.Expr]
 
@@ -66,11 +67,12 @@ def free_symbols(x) -> set:
 @functools.lru_cache(maxsize=65536)
 def _floordiv_expr(a: sympy.Expr, b: int) -> Dim:
     # floor(floor(y/c)/b) == floor(y/(c*b)) for positive ints b, c (y integer valued)
-    if isinstance(a, sympy.floor):
-        inner = a.args[0]
-        num, den = inner.as_numer_denom()
+    # floor((floor(y/c) + k)/b) == floor((y + k*c)/(c*b)) for ints k and positive b, c
+    k, rest = a.as_coeff_Add()
+    if isinstance(rest, sympy.floor) and k.is_Integer:
+        num, den = rest.args[0].as_numer_denom()
         if den.is_Integer and int(den) > 0:
-            return norm(sympy.floor(num / (int(den) * b)))
+            return norm(sympy.floor((num + int(k) * den) / (int(den) * b)))
     return norm(sympy.floor(a / b))
 
 
@@ -157,10 +159,41 @@ def substitute(x: Dim, env: dict) -> Dim:
     return norm(x.xreplace({k: sympy.Integer(v) for k, v in subs.items()}))
 
 
+class _Printer(StrPrinter):
+    """floor((H - 1)/2) rather than floor(H/2 - 1/2); min/max in lower case."""
+
+    def _print_floor(self, e):
+        return self._div("floor", e.args[0])
+
+    def _print_ceiling(self, e):
+        return self._div("ceil", e.args[0])
+
+    def _div(self, fn, arg):
+        num, den = sympy.fraction(sympy.together(arg))
+        if den != 1 and den.is_Integer:
+            return f"{fn}(({self._print(sympy.expand(num))})/{den})" if num.is_Add \
+                else f"{fn}({self._print(num)}/{den})"
+        return f"{fn}({self._print(arg)})"
+
+    def _print_Min(self, e):
+        return "min(" + ", ".join(self._print(a) for a in e.args) + ")"
+
+    def _print_Max(self, e):
+        return "max(" + ", ".join(self._print(a) for a in e.args) + ")"
+
+
+_PRINTER = _Printer()
+
+
+@functools.lru_cache(maxsize=65536)
+def _expr_str(x) -> str:
+    return _PRINTER.doprint(x)
+
+
 def to_str(x: Dim) -> str:
     if isinstance(x, int):
         return str(x)
-    return sympy.sstr(x)
+    return _expr_str(x)
 
 
 def structurally_equal(a: Dim, b: Dim) -> bool:

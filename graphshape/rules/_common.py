@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sympy
 
+from ..dims import to_str
+
 from ..constraints import Constraint
 from ..dims import Dim, dmax, norm, structurally_equal
 from ..errors import Unsupported
@@ -70,7 +72,7 @@ def broadcast_dim(ctx, a: Dim, b: Dim, where: str) -> Dim:
 
 
 def _s(x) -> str:
-    return str(x) if isinstance(x, int) else sympy.sstr(x)
+    return to_str(x)
 
 
 def broadcast_shapes(ctx, shapes, what="inputs") -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..dims import to_str
 from ..registry import rule
 from ..tensor import Tensor
 from ._common import broadcast_shapes, unidirectional
@@ -15,7 +16,8 @@ def gemm(ctx, A, B, C=None, *, alpha: float = 1.0, beta: float = 1.0, transA: in
         ctx.fail(f"A and B must be 2-D, found ranks {len(A.shape)} and {len(B.shape)}")
     m, ka = (A.shape[1], A.shape[0]) if transA else A.shape
     kb, n = (B.shape[1], B.shape[0]) if transB else B.shape
-    ctx.eq(ka, kb, f"inner dims must agree: A gives K = {ka}, B expects K = {kb}")
+    ctx.eq(ka, kb, f"A's inner dim K (the features reaching this layer) must equal B's "
+                   f"K = {to_str(kb)}")
     if C is not None and C.shape is not None:
         unidirectional(ctx, (m, n), C.shape, "C")
     return Tensor((m, n), A.dtype)
@@ -33,7 +35,7 @@ def matmul(ctx, A, B, a_zero_point=None, b_zero_point=None):
         a = [1] + a
     if b1:
         b = b + [1]
-    ctx.eq(a[-1], b[-2], f"inner dims must agree ({a[-1]} vs {b[-2]})")
+    ctx.eq(a[-1], b[-2], f"A's last dim must equal B's second-to-last dim ({to_str(b[-2])})")
     batch = broadcast_shapes(ctx, [tuple(a[:-2]), tuple(b[:-2])], "batch dims") \
         if (len(a) > 2 or len(b) > 2) else ()
     out = list(batch) + [a[-2], b[-1]]

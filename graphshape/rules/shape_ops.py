@@ -8,7 +8,7 @@ import numpy as np
 import sympy
 
 from ..constraints import Constraint
-from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub
+from ..dims import to_str, add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Tensor
@@ -132,8 +132,8 @@ def _exact_quotient(ctx, numel, known, reason):
     raise Unsupported(f"cannot divide {numel} by symbolic {known} exactly")
 
 
-def _s(x):
-    return str(x) if isinstance(x, int) else sympy.sstr(x)
+def _s(x) -> str:
+    return to_str(x)
 
 
 def _shape_str(out, neg=None):

@@ -1,0 +1,35 @@
+# `make demo` and `make test` do all set-up themselves on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+MODELS := .cache/models
+
+.PHONY: install demo test test-fast fuzz bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[torch,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@$(PY) -m models build toy > /dev/null
+	$(VENV)/bin/graphshape analyze $(MODELS)/toy.onnx --verify
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not large and not fuzz" tests
+
+fuzz: install
+	GRAPHSHAPE_FUZZ_GRAPHS=2000 $(PY) -m pytest -q -p no:cacheprovider -m fuzz tests
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .cache

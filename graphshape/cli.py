@@ -1,0 +1,326 @@
+"""The graphshape command: analyze, check, explain, verify, audit, ops.
+
+Data goes to stdout, logs and errors to stderr (one line, never a traceback). Exit codes
+are decided here and only here (EXIT_*)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+
+import click
+
+from .errors import GraphShapeError, UsageError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_UNPROVEN, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\b
+Examples:
+  graphshape analyze model.onnx
+  graphshape analyze resnet.onnx --dim input:2=H --dim input:3=W --verify
+  graphshape check model.onnx --size H=300 --size W=300
+  graphshape explain model.onnx --size H=225 --size W=225
+  graphshape verify model.onnx --random 20
+  graphshape audit model.onnx --json
+\b
+Exit codes: 0 valid/agree, 1 invalid/disagree, 2 bad usage or unreadable model,
+3 unproven, 4 internal error, 130 interrupted."""
+
+
+def _fail(msg: str, code: int) -> None:
+    click.echo(f"graphshape: {msg}", err=True)
+    sys.exit(code)
+
+
+def guarded(fn):
+    """Map every failure to one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except GraphShapeError as e:
+            _fail(f"error: {e}", e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except RecursionError:
+            _fail("error: the model's shape expressions nest too deeply to analyse",
+                  EXIT_INTERNAL)
+        except MemoryError:
+            _fail("error: out of memory while analysing the model", EXIT_INTERNAL)
+        except Exception as e:  # noqa: BLE001  never a traceback
+            if os.environ.get("GRAPHSHAPE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                  " (set GRAPHSHAPE_DEBUG=1 for a traceback)", EXIT_INTERNAL)
+
+    return wrapper
+
+
+def model_options(fn):
+    """MODEL and --dim, shared by every command."""
+    fn = click.option("--dim", "dims", multiple=True, metavar="INPUT:AXIS=NAME",
+                      help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")(fn)
+    fn = click.argument("model", type=click.Path(dir_okay=True))(fn)
+    return fn
+
+
+def size_option(required: bool):
+    return click.option("--size", "sizes", multiple=True, required=required,
+                        metavar="NAME=INT", help="A value for a symbolic dim (repeatable).")
+
+
+def output_option(fn):
+    return click.option("-o", "--output", type=click.Path(dir_okay=False),
+                        help="Write the report here (atomically) instead of stdout.")(fn)
+
+
+def parse_sizes(items) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"bad --size '{item}': expected NAME=INT, e.g. H=300")
+        k, v = item.split("=", 1)
+        k, v = k.strip(), v.strip()
+        try:
+            n = int(v, 10)
+        except ValueError:
+            raise UsageError(f"bad --size {k}={v!r}: not an integer") from None
+        if n < 1:
+            raise UsageError(f"bad --size {k}={n}: sizes start at 1")
+        if n > 2 ** 31 - 1:
+            raise UsageError(f"bad --size {k}={n}: larger than any tensor dim onnxruntime "
+                             "can allocate (2**31 - 1)")
+        out[k] = n
+    return out
+
+
+def emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text)
+        return
+    d = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".graphshape-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+
+    def show(i, n, p):
+        if p is None:
+            click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+            return
+        width = 30
+        done = int(width * i / max(n, 1))
+        click.echo(f"\rverifying [{'#' * done}{'.' * (width - done)}] {i}/{n}", err=True,
+                   nl=False)
+
+    return show
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="graphshape")
+def main():
+    """Prove which input sizes an ONNX model accepts, and why."""
+
+
+@main.command(epilog=EPILOG)
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--markdown", is_flag=True, help="Markdown report.")
+@click.option("--verify", "do_verify", is_flag=True, help="Also run onnxruntime at the edges.")
+@click.option("--all", "show_all", is_flag=True, help="List every condition, not only bounds.")
+@output_option
+@guarded
+def analyze(model, dims, as_json, markdown, do_verify, show_all, output):
+    """Derive the domain of valid input sizes, with the node behind every bound."""
+    from . import analyze as run, report
+
+    a = run(model, dims=list(dims))
+    ver = None
+    if do_verify:
+        from .verify import verify
+
+        ver = verify(a, progress=_progress())
+    if as_json:
+        emit(report.to_json(a, ver), output)
+    elif markdown:
+        emit(report.markdown(a, ver), output)
+    else:
+        emit(report.text(a, ver, show_all), output)
+    if ver is not None and ver.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if ver is not None and not ver.ok:
+        sys.exit(EXIT_INVALID)
+    if not a.domain.exact:
+        sys.exit(EXIT_UNPROVEN)
+
+
+@main.command(epilog=EPILOG)
+@model_options
+@size_option(required=True)
+@guarded
+def check(model, dims, sizes):
+    """Exit 0 if the size is valid, 1 if not (saying which node rejects it), 3 if unproven."""
+    from . import analyze as run
+
+    a = run(model, dims=list(dims))
+    s = parse_sizes(sizes)
+    ex = a.explain(s)
+    if ex["verdict"] == "valid":
+        shapes = "; ".join(f"{k}: {v}" for k, v in ex["output_shapes"].items())
+        click.echo(f"valid: {_sizes(s)} -> {shapes}")
+        sys.exit(EXIT_OK)
+    if ex["verdict"] == "unproven":
+        click.echo(f"unproven: {_sizes(s)} passes every proven condition, but:")
+        for u in ex["unproven"]:
+            click.echo(f"  because {u}")
+        sys.exit(EXIT_UNPROVEN)
+    click.echo(f"invalid: {_sizes(s)}")
+    for v in ex["violations"]:
+        click.echo(f"  {v['op']} (node '{v['node']}'): {v['reason']}")
+        if v["numbers"]:
+            click.echo(f"      {v['numbers']}")
+    sys.exit(EXIT_INVALID)
+
+
+def _sizes(s):
+    return ", ".join(f"{k}={v}" for k, v in s.items())
+
+
+@main.command(epilog=EPILOG)
+@model_options
+@size_option(required=False)
+@click.option("--json", "as_json", is_flag=True)
+@guarded
+def explain(model, dims, sizes, as_json):
+    """Why a size is rejected (every violated condition with its numbers), or the output
+    shapes it produces; without --size, the nearest valid sizes."""
+    import json
+
+    from . import analyze as run
+
+    a = run(model, dims=list(dims))
+    if not sizes:
+        w = a.domain.witness()
+        info = {"domain": str(a.domain), "witness": w}
+        click.echo(json.dumps(info, indent=2) if as_json else
+                   f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
+                   f"smallest invalid per dim: {w['smallest_invalid']}")
+        return
+    s = parse_sizes(sizes)
+    ex = a.explain(s)
+    if as_json:
+        click.echo(json.dumps(ex, indent=2, default=str))
+    else:
+        click.echo(f"{ex['verdict']}: {_sizes(s)}")
+        for v in ex.get("violations", []):
+            click.echo(f"  {v['op']} (node '{v['node']}'): {v['reason']}")
+            if v["numbers"]:
+                click.echo(f"      {v['numbers']}")
+        for k, v in (ex.get("output_shapes") or {}).items():
+            click.echo(f"  output {k}: {v}")
+        for u in ex.get("unproven", []):
+            click.echo(f"  unproven because {u}")
+    sys.exit({"valid": EXIT_OK, "invalid": EXIT_INVALID}.get(ex["verdict"], EXIT_UNPROVEN))
+
+
+@main.command(epilog=EPILOG)
+@model_options
+@size_option(required=False)
+@click.option("--random", "n_random", default=6, show_default=True,
+              help="Random members and non-members to add to the edge points.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds per run.")
+@click.option("--memory-budget", default=2.0, show_default=True,
+              help="GiB; larger sizes are skipped with a reason.")
+@click.option("--opt-level", type=click.Choice(["disable", "basic", "extended", "all"]),
+              default="all", show_default=True, help="onnxruntime graph optimisation level.")
+@click.option("--cpu", is_flag=True, help="Use the CPU provider even when a GPU is present.")
+@click.option("--json", "as_json", is_flag=True)
+@output_option
+@guarded
+def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level, cpu,
+           as_json, output):
+    """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
+    import json
+
+    from . import analyze as run, report
+    from .verify import verify as run_verify
+
+    a = run(model, dims=list(dims))
+    points = [parse_sizes(sizes)] if sizes else None
+    rep = run_verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
+                     memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
+                     providers=["CPUExecutionProvider"] if cpu else None,
+                     progress=_progress())
+    if as_json:
+        emit(json.dumps(rep.to_json(), indent=2, default=str), output)
+    else:
+        emit("\n".join(report.verification_lines(rep)), output)
+    if rep.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if rep.ok else EXIT_INVALID)
+
+
+@main.command(epilog=EPILOG)
+@model_options
+@click.option("--json", "as_json", is_flag=True)
+@output_option
+@guarded
+def audit(model, dims, as_json, output):
+    """Framework-agnostic audit: fixed sizes, exporter claims, spec/runtime differences,
+    internal resizing, unproven parts."""
+    import json
+
+    from . import analyze as run
+    from .audit import audit as run_audit
+
+    a = run(model, dims=list(dims))
+    findings = run_audit(a)
+    if as_json:
+        emit(json.dumps({"schema_version": 1, "domain": str(a.domain),
+                         "findings": findings}, indent=2), output)
+    else:
+        lines = [f"domain: {ln}" if i == 0 else f"        {ln}"
+                 for i, ln in enumerate(str(a.domain).splitlines())]
+        for f in findings:
+            lines.append(f"[{f['level']}] {f['title']}: {f['detail']}")
+        if not findings:
+            lines.append("no findings")
+        emit("\n".join(lines), output)
+    sys.exit(EXIT_OK if a.domain.exact else EXIT_UNPROVEN)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@guarded
+def ops(as_json):
+    """The ops graphshape has rules for (domain, op, opset range)."""
+    import json
+
+    from .registry import claimed_ops
+
+    rows = claimed_ops()
+    if as_json:
+        click.echo(json.dumps([{"domain": d, "op": o, "since": s, "until": u}
+                               for d, o, s, u in rows], indent=2))
+        return
+    for d, o, s, u in rows:
+        click.echo(f"{d:<24} {o:<28} opset {s}" + (f"..{u}" if u else "+"))
+
+
+if __name__ == "__main__":
+    main()
