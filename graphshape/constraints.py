@@ -15,9 +15,10 @@ from typing import Optional
 
 import sympy
 
-from .dims import Dim, free_symbols, norm, substitute, to_str
+from .dims import Dim, compile_dim, free_symbols, norm, substitute, to_str
 
 EQ, GE, DIV, OR, AND = "EQ", "GE", "DIV", "OR", "AND"
+_FNS: dict = {}  # id(constraint) -> (constraint, compiled lhs, compiled rhs)
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,14 @@ class Constraint:
             return any(p.evaluate(env) for p in self.parts)
         if self.kind == AND:
             return all(p.evaluate(env) for p in self.parts)
-        a = substitute(self.lhs, env)
-        b = substitute(self.rhs, env)
+        fns = _FNS.get(id(self))
+        if fns is None or fns[0] is not self:
+            fns = _FNS[id(self)] = (self, compile_dim(self.lhs), compile_dim(self.rhs))
+        try:
+            a = fns[1](env)
+            b = fns[2](env)
+        except KeyError as e:
+            raise ValueError(f"unbound symbol {e} in {self}") from None
         if not isinstance(a, int) or not isinstance(b, int):
             raise ValueError(f"unbound symbols in {self}")
         if self.kind == EQ:

@@ -200,3 +200,76 @@ def structurally_equal(a: Dim, b: Dim) -> bool:
     if isinstance(a, int) or isinstance(b, int):
         return a == b
     return sympy.expand(a - b) == 0
+
+
+# ---- exact evaluation -----------------------------------------------------------------
+# Dims are evaluated at concrete sizes millions of times (verification plans, the solver's
+# cross-check), so each expression is compiled once to Python integer arithmetic: floor
+# and ceil divisions become //, never floats.
+
+
+def _py(e) -> str:
+    if isinstance(e, int):
+        return str(e)
+    if e.is_Integer:
+        return str(int(e))
+    if e.is_Symbol:
+        return f"env[{e.name!r}]"
+    if e.is_Add:
+        return "(" + " + ".join(_py(a) for a in e.args) + ")"
+    if e.is_Mul:
+        coeff, rest = e.as_coeff_Mul()
+        if coeff.is_Integer:
+            if coeff == 1:
+                return "(" + " * ".join(_py(a) for a in sympy.Mul.make_args(rest)) + ")"
+            return f"({int(coeff)} * " + " * ".join(
+                _py(a) for a in sympy.Mul.make_args(rest)) + ")"
+        raise ValueError(f"rational coefficient outside a floor: {e}")
+    if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
+        return f"({_py(e.base)} ** {int(e.exp)})"
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        arg = sympy.expand(e.args[0])
+        den = 1
+        for term in sympy.Add.make_args(arg):
+            c, _ = term.as_coeff_Mul()
+            if c.is_Rational:
+                den = den * int(c.q) // _gcd(den, int(c.q))
+        num = sympy.expand(arg * den)
+        if den == 1:
+            return _py(num)
+        if isinstance(e, sympy.floor):
+            return f"(({_py(num)}) // {den})"
+        return f"(-((-({_py(num)})) // {den}))"
+    if isinstance(e, sympy.Mod):
+        return f"(({_py(e.args[0])}) % ({_py(e.args[1])}))"
+    if isinstance(e, sympy.Min):
+        return "min(" + ", ".join(_py(a) for a in e.args) + ")"
+    if isinstance(e, sympy.Max):
+        return "max(" + ", ".join(_py(a) for a in e.args) + ")"
+    raise ValueError(f"cannot compile {e}")
+
+
+def _gcd(a, b):
+    import math
+
+    return math.gcd(a, b)
+
+
+_COMPILED: dict = {}
+
+
+def compile_dim(x: Dim):
+    """A function env -> int (env maps symbol names to ints), exact integer arithmetic."""
+    if isinstance(x, int):
+        return lambda env, _v=x: _v
+    f = _COMPILED.get(x)
+    if f is None:
+        try:
+            f = eval(f"lambda env: {_py(x)}")  # noqa: S307  source built from sympy above
+        except ValueError:
+            f = None
+        if f is None:
+            def f(env, _x=x):
+                return substitute(_x, env)
+        _COMPILED[x] = f
+    return f

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import islpy as isl
-
-from .solve import condition_set
 
 
 def _fmt_sizes(sizes: dict) -> str:
@@ -17,27 +14,8 @@ def _fmt_sizes(sizes: dict) -> str:
 def binding_conditions(analysis) -> list:
     """Conditions that exclude some size on their own (not implied by dims >= 1)."""
     dom = analysis.domain
-    out = []
-    for c in dom.solved.conditions:
-        if c.isl_text is None:
-            out.append(c)
-            continue
-        try:
-            s = condition_set(c, dom.symbols)
-        except isl.Error:
-            out.append(c)
-            continue
-        universe = condition_set_universe(dom.symbols)
-        if not universe.is_subset(s):
-            out.append(c)
-    return out
-
-
-def condition_set_universe(symbols):
-    n = len(symbols)
-    vars_ = ", ".join(f"v{i}" for i in range(n))
-    base = " and ".join(f"v{i} >= 1" for i in range(n)) or "1 = 1"
-    return isl.Set(f"{{ [{vars_}] : {base} }}")
+    keep = {id(c) for c, _ in dom.binding()}
+    return [c for c in dom.solved.conditions if c.isl_text is None or id(c) in keep]
 
 
 def verdict_line(analysis) -> str:

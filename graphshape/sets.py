@@ -115,10 +115,10 @@ class Domain:
             return "the model has no symbolic dims" + (
                 "" if not self.isl_set.is_empty() else " and cannot run")
         if self.isl_set.is_empty():
-            nodes = sorted({o.describe() for c in self.solved.conditions for o in c.origins
-                            if o is not None})
-            return "no size is valid: the conditions contradict each other (" + "; ".join(
-                nodes[:6]) + ("; ..." if len(nodes) > 6 else "") + ")"
+            core = self.conflict() or self.solved.conditions
+            parts = [f"{c.origins[0].describe()} [{c.constraint}]" for c in core[:6]]
+            return "no size is valid: these conditions contradict each other: " + "; ".join(
+                parts) + ("; ..." if len(core) > 6 else "")
         bx = self.boxes()
         if bx is None:
             text = isl_text(self.isl_set, self.names)
@@ -213,23 +213,84 @@ class Domain:
                 break
         return out
 
+    # ---- per-condition sets ------------------------------------------------------------
+    def _condition_sets(self):
+        from .solve import condition_set
+
+        if getattr(self, "_csets", None) is None:
+            self._csets = [(c, condition_set(c, self.symbols)) for c in self.solved.conditions
+                           if c.isl_text is not None]
+        return self._csets
+
+    def _universe(self):
+        n = len(self.symbols)
+        return isl.Set("{ [" + ", ".join(f"v{i}" for i in range(n)) + "] : " +
+                       (" and ".join(f"v{i} >= 1" for i in range(n)) or "1 = 1") + " }")
+
+    def binding(self) -> list:
+        """(Condition, its set) for conditions that exclude some size on their own."""
+        u = self._universe()
+        return [(c, s) for c, s in self._condition_sets() if not u.is_subset(s)]
+
+    def conflict(self) -> list:
+        """For an empty domain: a minimal set of conditions that cannot hold together."""
+        if not self.symbols or not self.isl_set.is_empty():
+            return []
+        sets = self.binding()
+        # shortest prefix that is already empty, then drop every member not needed
+        cur = self._universe()
+        prefix = []
+        for c, s in sets:
+            prefix.append((c, s))
+            cur = cur.intersect(s)
+            if cur.is_empty():
+                break
+        core = list(prefix)
+        for item in list(prefix):
+            trial = [x for x in core if x is not item]
+            acc = self._universe()
+            for _, s in trial:
+                acc = acc.intersect(s)
+            if acc.is_empty():
+                core = trial
+        return [c for c, _ in core]
+
     def witness(self) -> dict:
-        """The smallest valid size (lexicographic) and, per symbol, the smallest invalid
-        size with the others held at the smallest valid one."""
-        out = {"smallest_valid": None, "smallest_invalid": {}}
+        """The smallest valid size (lexicographic); per symbol, the smallest invalid size
+        with the others held at the smallest valid one; per bounding condition, the smallest
+        size that only it rejects."""
+        out = {"smallest_valid": None, "smallest_invalid": {}, "per_condition": []}
         if self.is_empty() or not self.symbols:
             return out
         p = self.isl_set.lexmin().sample_point()
         best = {n: _val(p.get_coordinate_val(isl.dim_type.set, i))
                 for i, n in enumerate(self.names)}
         out["smallest_valid"] = best
-        for n in self.names:
-            for v in range(1, 1 << 16):
-                q = dict(best)
-                q[n] = v
-                if not self.contains(q):
-                    out["smallest_invalid"][n] = v
-                    break
+        for i, n in enumerate(self.names):
+            line = self._universe()
+            for j, m in enumerate(self.names):
+                if j != i:
+                    line = _fix(line, j, best[m])
+            outside = line.subtract(self.isl_set)
+            if not outside.is_empty():
+                pt = outside.lexmin().sample_point()
+                out["smallest_invalid"][n] = _val(pt.get_coordinate_val(isl.dim_type.set, i))
+        binding = self.binding()
+        if len(binding) <= 40:
+            for c, s in binding:
+                others = self._universe()
+                for c2, s2 in binding:
+                    if c2 is not c:
+                        others = others.intersect(s2)
+                rejected = others.subtract(s)
+                if rejected.is_empty():
+                    continue
+                pt = rejected.lexmin().sample_point()
+                o = c.origins[0]
+                out["per_condition"].append({
+                    "node": o.node, "op": o.op, "condition": str(c.constraint),
+                    "smallest_rejected": {n: _val(pt.get_coordinate_val(isl.dim_type.set, i))
+                                          for i, n in enumerate(self.names)}})
         return out
 
     def to_json(self) -> dict:

@@ -100,8 +100,12 @@ def _gpu_present() -> bool:
 
 class Worker:
     def __init__(self, path, providers, opt_level):
-        self.args = [sys.executable, "-m", "graphshape._worker", path, ",".join(providers),
-                     opt_level]
+        # run _worker.py by path, not with -m: -m imports the graphshape package first
+        # (sympy, islpy), which costs more than a second per worker start
+        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.py")
+        boot = ("import runpy, sys; sys.path = [p for p in sys.path if p]; "
+                f"runpy.run_path({worker!r}, run_name='__main__')")
+        self.args = [sys.executable, "-c", boot, path, ",".join(providers), opt_level]
         self.proc = None
         self.providers = providers
 
@@ -203,26 +207,101 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
     if points is None:
         points = plan_points(analysis.domain, n_random, seed)
     worker = Worker(os.path.abspath(path), providers, opt_level)
+    watcher = _Watcher(analysis, providers, opt_level)
     report = VerificationReport([], providers, opt_level)
     t0 = time.perf_counter()
     try:
-        worker.start()
+        try:
+            worker.start()
+        except VerificationError as e:
+            # onnxruntime refuses the model at load time: no size can run
+            refused = str(e)
+            worker.stop()
+            report.verdicts = [_refused(analysis, p, refused) for p in points]
+            report.seconds = time.perf_counter() - t0
+            return report
         report.providers = worker.providers
         for i, p in enumerate(points):
             if progress:
                 progress(i, len(points), p)
-            report.verdicts.append(_one(analysis, worker, p, timeout, memory_budget))
+            report.verdicts.append(_one(analysis, worker, p, timeout, memory_budget, watcher))
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
         worker.stop()
+        watcher.stop()
         if progress:
             progress(len(points), len(points), None)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _one(analysis, worker, sizes, timeout, budget) -> Verdict:
+def _refused(analysis, sizes, why) -> Verdict:
+    predicted = analysis.domain.check(sizes)
+    agree = None if predicted == UNPROVEN else predicted == INVALID
+    return Verdict(sizes, predicted, INVALID, agree, why)
+
+
+WATCHED_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"}
+
+
+class _Watcher:
+    """A second worker on a copy of the model whose Conv/Pool outputs are also graph
+    outputs. Used only when onnxruntime accepts a size that graphshape rejects: by
+    definition (DESIGN.md) a size is invalid when a Conv/Pool output is empty, even if a
+    later op (Concat skips empty inputs) hides it and the run completes."""
+
+    def __init__(self, analysis, providers, opt_level):
+        self.analysis, self.providers, self.opt_level = analysis, providers, opt_level
+        self.worker = None
+        self.path = None
+        self.failed = False
+
+    def empty_outputs(self, inputs, timeout):
+        if self.failed:
+            return None
+        if self.worker is None:
+            try:
+                self._start()
+            except Exception:  # noqa: BLE001  the check is an extra; never fatal
+                self.failed = True
+                self.stop()
+                return None
+        reply = self.worker.run(inputs, timeout)
+        if not reply.get("ok"):
+            return None
+        return [n for n, shp in reply["shapes"].items() if n in self.watched and 0 in shp]
+
+    def _start(self):
+        import onnx
+        from onnx import helper
+
+        src = self.analysis.graph.path
+        m = onnx.load(src, load_external_data=False)
+        have = {o.name for o in m.graph.output}
+        self.watched = []
+        for node in m.graph.node:
+            if node.op_type in WATCHED_OPS and node.output and node.output[0] not in have:
+                t = self.analysis.propagation.tensors.get(node.output[0])
+                dtype = t.dtype if t is not None and t.dtype else 1
+                m.graph.output.append(helper.make_tensor_value_info(node.output[0], dtype, None))
+                self.watched.append(node.output[0])
+        d = os.path.dirname(os.path.abspath(src))
+        self.path = os.path.join(d, f".graphshape-watch-{os.getpid()}.onnx")
+        onnx.save(m, self.path)
+        self.worker = Worker(self.path, self.providers, self.opt_level)
+        self.worker.start()
+
+    def stop(self):
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
+        self.path = None
+
+
+def _one(analysis, worker, sizes, timeout, budget, watcher=None) -> Verdict:
     predicted = analysis.domain.check(sizes)
     pred_nodes = []
     if predicted == INVALID:
@@ -261,16 +340,29 @@ def _one(analysis, worker, sizes, timeout, budget) -> Verdict:
         dd = {d.symbol for d in analysis.propagation.data_dependent}
         for name, got in reply["shapes"].items():
             t = analysis.propagation.tensors.get(name)
-            is_dd = t is None or t.shape is None or any(
-                not isinstance(d, int) and d.free_symbols & dd for d in t.shape)
+            if t is None or t.shape is None:
+                # unknown because a rule could not decide (maybe data-dependent), or because
+                # the model can never run (impossible): only the former excuses emptiness
+                is_dd = bool(analysis.propagation.unproven) or \
+                    bool(analysis.propagation.data_dependent)
+            else:
+                is_dd = any(not isinstance(d, int) and d.free_symbols & dd for d in t.shape)
             if 0 in got and not is_dd:
                 observed = INVALID
                 detail = f"output '{name}' is empty {got}"
+        if observed == VALID and predicted == INVALID and watcher is not None:
+            empty = watcher.empty_outputs(inputs, timeout)
+            if empty:
+                observed = INVALID
+                detail = (f"onnxruntime completed, but the Conv/Pool output '{empty[0]}' is "
+                          "empty (a later op ignored it)")
     if predicted == UNPROVEN:
         agree = None if observed == VALID else False
         agree = None
     else:
-        agree = (predicted == observed) and shapes_ok is not False
+        # shapes are predictions only where the size is predicted valid: an empty output at
+        # a size predicted invalid is an agreement, whatever its other dims are
+        agree = (predicted == observed) and (shapes_ok is not False or predicted == INVALID)
     return Verdict(sizes, predicted, observed, agree, detail, blamed, pred_nodes, shapes_ok,
                    secs)
 

@@ -1,3 +1,13 @@
 """Shape rules, one module per op family. Importing this package registers them all."""
 
-from . import conv_pool, elementwise, linalg, shape_ops  # noqa: F401
+from . import (  # noqa: F401
+    control_flow,
+    conv_pool,
+    data_dependent,
+    elementwise,
+    linalg,
+    misc,
+    reduce_norm,
+    resize,
+    shape_ops,
+)

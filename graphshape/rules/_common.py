@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import sympy
-
-from ..dims import to_str
-
 from ..constraints import Constraint
-from ..dims import Dim, dmax, norm, structurally_equal
+from ..dims import Dim, dmax, norm, structurally_equal, to_str
 from ..errors import Unsupported
 from ..tensor import Tensor
 

@@ -8,15 +8,35 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
   num >= -(s-1); out = max(floor(num/s), 0) + 1.
 - Pool (ceil mode): c = ceil(num/s), out = c + 1, minus 1 when the last window starts at
   or after in + pad_head: out = max(min(c, floor((in + pad_head - 1)/s)), c - 1) + 1.
+- auto_pad SAME_*: pad_needed = (ceil(in/s) - 1)*s + k - in (undilated kernel). Conv
+  refuses any dilation != 1 on such an axis ("Dilation not supported for AutoPadType::
+  SAME_UPPER or AutoPadType::SAME_LOWER"), at every size. MaxPool on its MLAS path (all
+  dilations 1, no Indices output, storage_order 0; not AveragePool) refuses a negative
+  pad_needed ("padding values must be non-negative"), which happens when s > k at sizes
+  where the last window would end past the input.
+- ConvTranspose (onnxruntime 1.31, found by graphshape.fuzz): full = s*(in-1) + dk + op;
+  output_padding must be < stride (not only < max(stride, dilation) as the spec says);
+  SAME_* gives min(in*s, full) (total padding max(0, full - in*s)), not in*s; with
+  output_shape O the runtime recomputes the input size as floor((O + pads - dk)/s) + 1
+  with pads = max(0, full - O), so it accepts exactly O <= in*s + dk - 1.
 """
 
 from __future__ import annotations
 
+import sympy
+
 from ..constraints import Constraint
-from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, sub
+from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, sub, to_str
+from ..errors import InvalidModelError
 from ..registry import rule
 from ..tensor import Tensor
 from ._common import const_ints
+
+
+def _malformed(ctx, message: str):
+    """An attribute no runtime accepts (onnxruntime refuses the model at load): the model
+    is malformed, which is not the same as 'no size is valid'."""
+    raise InvalidModelError(f"{ctx.op} (node '{ctx.name}'): {message}")
 
 
 def _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations):
@@ -30,17 +50,19 @@ def _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations):
     for name, vals, lo in (("kernel_shape", k, 1), ("strides", s, 1), ("dilations", d, 1),
                            ("pads", p, 0)):
         for v in vals:
-            if v < lo:
-                ctx.fail(f"{name} must be >= {lo}, found {vals}")
+            if not isinstance(v, int) or v < lo:
+                _malformed(ctx, f"{name} must be >= {lo}, found {vals}")
     return k, s, p, d
 
 
 def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
     dk = d * (k - 1) + 1
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        target = ceildiv(size, s)
-        pad_needed = dmax(0, sub(add(mul(sub(target, 1), s), dk), size))
-        num = sub(add(size, pad_needed), dk)
+        if d != 1:
+            ctx.fail(f"auto_pad={auto_pad} with dilation {d} on spatial axis {axis}: "
+                     "onnxruntime supports SAME padding only without dilation")
+        # out = (in + pad_needed - k)/s + 1 = ceil(in/s) with pad_needed as in the module doc
+        return ceildiv(size, s)
     else:
         if auto_pad == "VALID":
             ph = pt = 0
@@ -66,7 +88,7 @@ def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: 
         ctx.fail("kernel size is not a constant")
     k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
     if group < 1:
-        ctx.fail(f"group must be >= 1, found {group}")
+        _malformed(ctx, f"group must be >= 1, found {group}")
     ctx.eq(X.shape[1], mul(W.shape[1], group),
            f"input channels must equal weight channels x group ({W.shape[1]} x {group})")
     if isinstance(W.shape[0], int) and W.shape[0] % group:
@@ -80,13 +102,31 @@ def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: 
     return Tensor(tuple(out), X.dtype)
 
 
-def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad):
+def _pool_input_nonempty(ctx, X):
+    """onnxruntime's pools (Global ones too) refuse an empty input unless its batch is 0
+    ("Invalid input shape. Only N can be zero"); Conv and ConvTranspose accept one."""
+    n = X.shape[0]
+    batch_positive = (n >= 1) if isinstance(n, int) else bool(sympy.sympify(n).is_positive)
+    for axis, dim in enumerate(X.shape[1:], 1):
+        reason = (f"input axis {axis} (size {to_str(dim)}) must not be empty: onnxruntime's "
+                  "pooling accepts an empty input only with batch 0")
+        if batch_positive:
+            ctx.ge(dim, 1, reason)
+        else:
+            ctx.any_of([Constraint.eq(n, 0), Constraint.ge(dim, 1)], reason)
+
+
+def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad, mlas_maxpool):
     dk = d * (k - 1) + 1
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         target = ceildiv(size, s)
         pad_needed = sub(add(mul(sub(target, 1), s), k), size)  # runtime: kernel w/o dilation
         ph_expr = floordiv(pad_needed, 2) if auto_pad == "SAME_UPPER" else ceildiv(pad_needed, 2)
         pads = pad_needed
+        if mlas_maxpool:
+            ctx.ge(pad_needed, 0, f"spatial axis {axis}: auto_pad={auto_pad} with stride {s} > "
+                                  f"kernel {k} needs padding (ceil({size}/{s}) - 1)*{s} + {k} "
+                                  f"- {size} >= 0 (onnxruntime's MaxPool refuses negative pads)")
     else:
         if auto_pad == "VALID":
             ph = pt = 0
@@ -121,12 +161,17 @@ def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None
     if not kernel_shape:
         ctx.fail("kernel_shape is required")
     k, s, pd, d = _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations)
+    _pool_input_nonempty(ctx, X)
+    # onnxruntime's plain MaxPool (no dilation, no Indices output, row-major storage) runs
+    # on MLAS, which refuses the negative SAME padding that the other paths accept
+    mlas_maxpool = (ctx.op == "MaxPool" and ctx.n_outputs == 1 and not storage_order
+                    and all(x == 1 for x in d))
     out = [X.shape[0], X.shape[1]]
     for i in range(nsp):
         if pd[i] >= k[i] or pd[i + nsp] >= k[i]:
             ctx.fail(f"pad {pd[i]}/{pd[i + nsp]} must be smaller than the kernel {k[i]}")
         out.append(_pool_out(ctx, i + 2, X.shape[i + 2], k[i], s[i], pd[i], pd[i + nsp], d[i],
-                             ceil_mode, auto_pad))
+                             ceil_mode, auto_pad, mlas_maxpool))
     outs = [Tensor(tuple(out), X.dtype)]
     if ctx.op == "MaxPool" and ctx.n_outputs > 1:
         outs.append(Tensor(tuple(out), 7))
@@ -138,6 +183,7 @@ def global_pool(ctx, X, *, p: int = 2):
     """Y = [N, C, 1, ..., 1]."""
     if len(X.shape) < 2:
         ctx.fail(f"X must have rank >= 2, found {len(X.shape)}")
+    _pool_input_nonempty(ctx, X)
     return Tensor(tuple(X.shape[:2]) + (1,) * (len(X.shape) - 2), X.dtype)
 
 
@@ -145,33 +191,57 @@ def global_pool(ctx, X, *, p: int = 2):
 def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None,
                    group: int = 1, kernel_shape=None, output_padding=None, output_shape=None,
                    pads=None, strides=None):
-    """Y[i] = s*(X[i]-1) + output_padding + ((k-1)*d+1) - pads (onnx__ConvTranspose)."""
+    """Y[i] = s*(X[i]-1) + output_padding + ((k-1)*d+1) - pads (onnx__ConvTranspose);
+    SAME_* and output_shape as onnxruntime computes them (module doc)."""
     if len(X.shape) < 3:
         ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
+    if len(W.shape) != len(X.shape):
+        ctx.fail(f"W has rank {len(W.shape)} but X has rank {len(X.shape)}")
     nsp = len(X.shape) - 2
     ks = list(kernel_shape) if kernel_shape else list(W.shape[2:])
+    for a, b in zip(ks, W.shape[2:]):
+        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
     if any(not isinstance(v, int) for v in ks):
         ctx.fail("kernel size is not a constant")
     k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
+    if group < 1:
+        _malformed(ctx, f"group must be >= 1, found {group}")
     op = list(output_padding) if output_padding else [0] * nsp
+    if len(op) != nsp:
+        ctx.fail(f"output_padding {op} does not match {nsp} spatial dims")
+    for i in range(nsp):
+        if not 0 <= op[i] < s[i]:
+            ctx.fail(f"output_padding {op[i]} on spatial axis {i + 2} must be >= 0 and less "
+                     f"than the stride {s[i]} (onnxruntime)")
     ctx.eq(X.shape[1], W.shape[0], "input channels must equal the weight's first dim")
+    if isinstance(X.shape[1], int) and X.shape[1] % group:
+        ctx.fail(f"input channels {X.shape[1]} are not a multiple of group {group}")
     out = [X.shape[0], mul(W.shape[1], group)]
     if B is not None:
         ctx.eq(B.shape[0], out[1], "bias length must equal output channels")
+    shape_attr = list(output_shape)[-nsp:] if output_shape else None
+    if shape_attr is not None and len(shape_attr) != nsp:
+        ctx.fail(f"output_shape {list(output_shape)} does not match {nsp} spatial dims")
     for i in range(nsp):
+        size_in = X.shape[i + 2]
         dk = d[i] * (k[i] - 1) + 1
-        full = add(mul(sub(X.shape[i + 2], 1), s[i]), op[i] + dk)
-        if output_shape:
-            size = list(output_shape)[-nsp:][i]
-            ctx.ge(full, size, f"spatial axis {i + 2}: output_shape {size} exceeds what the "
-                               "input can produce")
+        full = add(mul(sub(size_in, 1), s[i]), op[i] + dk)
+        if shape_attr is not None:
+            size = shape_attr[i]
+            if size < 1:
+                ctx.fail(f"output_shape {size} on spatial axis {i + 2} must be >= 1")
+            # pads = max(0, full - O); the runtime re-derives the input size as
+            # floor((O + pads - dk)/s) + 1 and needs it to equal X[i]
+            ctx.ge(add(mul(size_in, s[i]), dk - 1), size,
+                   f"spatial axis {i + 2}: output_shape {size} needs input size * stride "
+                   f"{s[i]} + {dk - 1} >= {size} (onnxruntime recomputes the input size)")
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            size = mul(X.shape[i + 2], s[i])
+            # total padding max(0, full - in*s), and full - in*s = dk + op - s is constant
+            size = mul(size_in, s[i]) if dk + op[i] >= s[i] else full
+        elif auto_pad == "VALID":
+            size = full
         else:
-            if auto_pad == "VALID":
-                size = full
-            else:
-                size = sub(full, p[i] + p[i + nsp])
+            size = sub(full, p[i] + p[i + nsp])
         ctx.ge(size, 1, f"spatial axis {i + 2}: output size must be at least 1")
         out.append(size)
     return Tensor(tuple(out), X.dtype)

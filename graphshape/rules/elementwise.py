@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..dims import Dim, add, dmax, dmin, floordiv, mul, norm, sub
+from ..dims import add, dmax, dmin, floordiv, mul, norm, sub
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import BOOL, FLOAT, MAX_VALUE_ELEMENTS, Tensor
@@ -26,6 +26,8 @@ def unary(ctx, X):
         value = tuple(norm(-v) if not isinstance(v, float) else -v for v in X.value)
     if X.value is not None and ctx.op == "Abs" and all(isinstance(v, int) for v in X.value):
         value = tuple(abs(v) for v in X.value)
+    if X.value is not None and ctx.op == "Not" and all(isinstance(v, int) for v in X.value):
+        value = tuple(int(not v) for v in X.value)
     dtype = BOOL if ctx.op in ("IsNaN", "Not") else X.dtype
     return Tensor(X.shape, dtype, value)
 
@@ -54,9 +56,16 @@ def unary_attrs(ctx, X, *rest, **attrs):
 
 def _arith(op: str, a, b):
     if isinstance(a, float) or isinstance(b, float):
+        if not all(isinstance(v, (int, float)) for v in (a, b)):
+            raise Unsupported("mixed float and symbolic values")
         a, b = float(a), float(b)
-        return {"Add": a + b, "Sub": a - b, "Mul": a * b,
-                "Div": a / b if b else float("nan")}.get(op)
+        if op == "Div" and not b:
+            raise Unsupported("float division by zero")
+        funcs = {"Add": lambda: a + b, "Sub": lambda: a - b, "Mul": lambda: a * b,
+                 "Div": lambda: a / b, "Max": lambda: max(a, b), "Min": lambda: min(a, b)}
+        if op not in funcs:
+            raise Unsupported(f"no float value rule for {op}")
+        return funcs[op]()
     if op == "Add":
         return add(a, b)
     if op == "Sub":

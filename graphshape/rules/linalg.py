@@ -1,11 +1,12 @@
-"""Gemm and MatMul: inner dims must agree; batch dims broadcast."""
+"""Gemm, MatMul, QLinearMatMul, Det and Einsum: inner dims agree; batch dims broadcast."""
 
 from __future__ import annotations
 
-from ..dims import to_str
+from ..dims import structurally_equal, to_str
+from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import Tensor
-from ._common import broadcast_shapes, unidirectional
+from ._common import broadcast_dim, broadcast_shapes, unidirectional
 
 
 @rule("Gemm")
@@ -45,3 +46,93 @@ def matmul(ctx, A, B, a_zero_point=None, b_zero_point=None):
         out.pop(-1)
     dtype = 6 if ctx.op == "MatMulInteger" else A.dtype
     return Tensor(tuple(out), dtype)
+
+
+@rule("QLinearMatMul")
+def qlinear_matmul(ctx, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
+                   y_zero_point):
+    """MatMul of the quantized operands; the output takes y_zero_point's type."""
+    out = matmul(ctx, a, b)
+    return Tensor(out.shape, y_zero_point.dtype)
+
+
+@rule("Det")
+def det(ctx, X):
+    """X[..., M, M] -> X[...]; the two innermost dims must be equal."""
+    if len(X.shape) < 2:
+        ctx.fail(f"X must have rank >= 2, found {len(X.shape)}")
+    ctx.eq(X.shape[-1], X.shape[-2], "Det needs square matrices")
+    return Tensor(tuple(X.shape[:-2]), X.dtype)
+
+
+def _parse_einsum(ctx, equation: str, n: int):
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs, out = eq, None
+    terms = lhs.split(",")
+    if len(terms) != n:
+        ctx.fail(f"equation '{equation}' has {len(terms)} operands, found {n} inputs")
+    for t in terms + ([out] if out is not None else []):
+        body = t.replace("...", "")
+        if t.count("...") > 1 or not all(c.isalpha() for c in body):
+            raise Unsupported(f"cannot parse einsum term '{t}'")
+    return terms, out
+
+
+@rule("Einsum")
+def einsum(ctx, *Inputs, equation: str):
+    """Output dims by label; equal labels broadcast (a == b or one is 1), like onnxruntime."""
+    terms, out = _parse_einsum(ctx, equation, len(Inputs))
+    dims: dict = {}
+    ell = None
+    counts: dict = {}
+    for t, x in zip(terms, Inputs):
+        letters = t.replace("...", "")
+        shape = list(x.shape)
+        if "..." in t:
+            k = len(shape) - len(letters)
+            if k < 0:
+                ctx.fail(f"operand '{t}' has rank {len(shape)}, too small")
+            i = t.index("...")
+            e, shape = shape[i:i + k], shape[:i] + shape[i + k:]
+            if ell is None:
+                ell = e
+            elif len(ell) != len(e):
+                raise Unsupported("ellipses of different ranks")
+            else:
+                ell = [broadcast_dim(ctx, a, b, "einsum ellipsis") for a, b in zip(ell, e)]
+        elif len(shape) != len(letters):
+            ctx.fail(f"operand '{t}' has {len(letters)} labels for rank {len(shape)}")
+        seen: dict = {}
+        for c, d in zip(letters, shape):
+            counts[c] = counts.get(c, 0) + 1
+            if c in seen:
+                a = seen[c]
+                if isinstance(a, int) and isinstance(d, int):
+                    if a != d:
+                        ctx.fail(f"label '{c}' repeats in '{t}' with sizes {a} and {d}")
+                elif not structurally_equal(a, d):
+                    raise Unsupported(f"label '{c}' repeats in '{t}' with sizes that may differ")
+                continue
+            seen[c] = d
+            dims[c] = broadcast_dim(ctx, dims[c], d, f"einsum label '{c}'") if c in dims else d
+    if out is None:
+        once = sorted(c for c, k in counts.items() if k == 1)
+        if any(c.isupper() for c in once) and any(c.islower() for c in once):
+            raise Unsupported("implicit einsum output with mixed-case labels")
+        out = ("..." if ell is not None else "") + "".join(once)
+    shape = []
+    i = 0
+    while i < len(out):
+        if out.startswith("...", i):
+            shape.extend(ell or [])
+            i += 3
+            continue
+        c = out[i]
+        if c not in dims:
+            ctx.fail(f"output label '{c}' appears in no input")
+        shape.append(dims[c])
+        i += 1
+    return Tensor(tuple(shape), Inputs[0].dtype)

@@ -8,7 +8,7 @@ import numpy as np
 import sympy
 
 from ..constraints import Constraint
-from ..dims import to_str, add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub
+from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Tensor

@@ -1,0 +1,158 @@
+"""Control flow: If, Loop and Scan, by propagating their subgraphs.
+
+A subgraph's conditions apply when it runs: an If with a known condition takes its
+branch's conditions; with an unknown condition both branches must produce the same
+shapes and impose the same conditions, otherwise the node is unproven. Loop and Scan
+bodies must keep their loop-carried shapes unchanged (checked, else unproven); their
+conditions hold for every iteration, which is only sound when the body runs at least
+once (a trip count that may be 0 with conditions in the body is unproven).
+"""
+
+from __future__ import annotations
+
+from ..dims import dmax, structurally_equal
+from ..errors import Unsupported
+from ..registry import rule
+from ..tensor import BOOL, INT64, Tensor
+from ._common import ints
+
+
+def _run(ctx, graph, env: dict):
+    """Propagate ``graph``; merge its facts into ctx; return its output Tensors."""
+    if ctx.subgraph_runner is None:
+        raise Unsupported("no subgraph runner available")
+    prop = ctx.subgraph_runner(graph, env)
+    if prop.impossible:
+        ctx.fail(f"subgraph '{graph.name}' can never run: {prop.impossible[0]}")
+    if prop.unproven:
+        raise Unsupported(f"subgraph '{graph.name}': {prop.unproven[0].describe()}")
+    outs = []
+    for o in graph.output:
+        t = prop.tensors.get(o.name)
+        if t is None or t.shape is None:
+            raise Unsupported(f"subgraph output '{o.name}' has an unknown shape")
+        outs.append(t)
+    return outs, prop
+
+
+def _merge(ctx, prop):
+    ctx.constraints.extend(prop.constraints)
+    ctx.spec_notes.extend(prop.spec_notes)
+    ctx.fresh_symbols.extend(prop.data_dependent)
+
+
+def _same_shape(a, b) -> bool:
+    return a.shape is not None and b.shape is not None and len(a.shape) == len(b.shape) and \
+        all(structurally_equal(x, y) for x, y in zip(a.shape, b.shape))
+
+
+@rule("If")
+def if_(ctx, cond, *, then_branch, else_branch):
+    """The taken branch's outputs; an unknown condition needs branches that agree."""
+    if cond.value is not None and len(cond.value) == 1 and isinstance(cond.value[0], int):
+        outs, prop = _run(ctx, then_branch if cond.value[0] else else_branch, {})
+        _merge(ctx, prop)
+        return outs
+    t_outs, t_prop = _run(ctx, then_branch, {})
+    e_outs, e_prop = _run(ctx, else_branch, {})
+    if len(t_outs) != len(e_outs):
+        ctx.fail("then and else branches have different output counts")
+    if t_prop.data_dependent or e_prop.data_dependent:
+        raise Unsupported("a branch has data-dependent sizes and the condition is unknown")
+    keys_t = {c.key() for c in t_prop.constraints}
+    keys_e = {c.key() for c in e_prop.constraints}
+    if keys_t != keys_e:
+        raise Unsupported("the branches impose different conditions and the condition is "
+                          "computed at run time")
+    out = []
+    for i, (a, b) in enumerate(zip(t_outs, e_outs)):
+        if not _same_shape(a, b):
+            raise Unsupported(f"branch outputs {i} differ in shape and the condition is "
+                              "computed at run time")
+        out.append(Tensor(a.shape, a.dtype, a.value if a.value == b.value else None))
+    _merge(ctx, t_prop)
+    return out
+
+
+def _check_carried(carried_in, carried_out):
+    for i, (a, b) in enumerate(zip(carried_in, carried_out)):
+        if not _same_shape(a, b):
+            raise Unsupported(f"loop-carried value {i} changes shape across iterations")
+
+
+@rule("Loop")
+def loop(ctx, M=None, cond=None, *v_initial, body):
+    """Carried values keep their shapes; scan outputs gain a leading trip-count dim."""
+    names = [i.name for i in body.input]
+    if len(names) != 2 + len(v_initial):
+        ctx.fail(f"the body has {len(names)} inputs for {len(v_initial)} carried values")
+    cond_true = cond is None or cond.value == (1,)
+    # with a true initial condition, feeding ci = true and finding co = true proves by
+    # induction that every iteration continues: the trip count is exactly M
+    env = {names[0]: Tensor((), INT64), names[1]: Tensor((), BOOL, (1,) if cond_true else None)}
+    for n, t in zip(names[2:], v_initial):
+        env[n] = Tensor(t.shape, t.dtype)
+    outs, prop = _run(ctx, body, env)
+    n_carried = len(v_initial)
+    carried = outs[1:1 + n_carried]
+    _check_carried(v_initial, carried)
+    cond_out = prop.tensors.get(body.output[0].name)
+    passthrough = cond_out is not None and cond_out.value == (1,)
+    if M is not None and M.value is not None and passthrough and cond_true:
+        trips = dmax(ints(M, "M")[0], 0)
+    else:
+        trips = ctx.fresh("Loop trip count")
+        if prop.constraints:
+            raise Unsupported("the body imposes conditions and the trip count is unknown")
+    if isinstance(trips, int) and trips <= 0 and prop.constraints:
+        raise Unsupported("the body imposes conditions but runs zero times")
+    _merge(ctx, prop)
+    result = [Tensor(t.shape, t.dtype) for t in carried]
+    for t in outs[1 + n_carried:]:
+        result.append(Tensor((trips,) + tuple(t.shape), t.dtype))
+    return result
+
+
+@rule("Scan", since=9)
+def scan(ctx, *initial_state_and_scan_inputs, body, num_scan_inputs: int,
+         scan_input_axes=None, scan_input_directions=None, scan_output_axes=None,
+         scan_output_directions=None):
+    """States keep their shapes; scan outputs stack the per-iteration outputs on an axis."""
+    ins = list(initial_state_and_scan_inputs)
+    m = num_scan_inputs
+    n = len(ins) - m
+    if n < 0:
+        ctx.fail("fewer inputs than num_scan_inputs")
+    states, xs = ins[:n], ins[n:]
+    in_axes = list(scan_input_axes) if scan_input_axes else [0] * m
+    names = [i.name for i in body.input]
+    if len(names) != n + m:
+        ctx.fail(f"the body has {len(names)} inputs for {n} states and {m} scan inputs")
+    env = {nm: Tensor(t.shape, t.dtype) for nm, t in zip(names[:n], states)}
+    seq = None
+    for nm, t, a in zip(names[n:], xs, in_axes):
+        r = len(t.shape)
+        if not -r <= a < r:
+            ctx.fail(f"scan input axis {a} out of range for rank {r}")
+        a %= r
+        if seq is None:
+            seq = t.shape[a]
+        else:
+            ctx.eq(t.shape[a], seq, "all scan inputs must have the same sequence length")
+        env[nm] = Tensor(tuple(d for i, d in enumerate(t.shape) if i != a), t.dtype)
+    outs, prop = _run(ctx, body, env)
+    _check_carried(states, outs[:n])
+    if prop.constraints and isinstance(seq, int) and seq <= 0:
+        raise Unsupported("the body imposes conditions but runs zero times")
+    _merge(ctx, prop)
+    result = [Tensor(t.shape, t.dtype) for t in outs[:n]]
+    k = len(outs) - n
+    out_axes = list(scan_output_axes) if scan_output_axes else [0] * k
+    for t, a in zip(outs[n:], out_axes):
+        r = len(t.shape) + 1
+        if not -r <= a < r:
+            ctx.fail(f"scan output axis {a} out of range for rank {r}")
+        shp = list(t.shape)
+        shp.insert(a % r, seq if seq is not None else ctx.fresh("Scan length"))
+        result.append(Tensor(tuple(shp), t.dtype))
+    return result

@@ -1,0 +1,214 @@
+"""Ops whose output sizes depend on data (fresh symbols) and index-driven gathers/scatters.
+
+onnxruntime's checks, confirmed by experiment: TopK needs k <= the axis dim (k = 0 is
+fine); NonMaxSuppression needs boxes [B, N, 4] and scores [B, C, N]; RoiAlign needs rois
+[R, 4] and batch_indices [R]; OneHot needs depth >= 1 (float depths truncate);
+GatherElements/ScatterElements need indices no larger than data on non-axis dims;
+Compress counts the true entries among the first min(len, dim) conditions.
+"""
+
+from __future__ import annotations
+
+from ..dims import add, dmax, dmin, sub, to_str
+from ..errors import Unsupported
+from ..registry import rule
+from ..tensor import INT64, Tensor
+from ._common import ints, norm_axis
+
+
+def _axis(ctx, axis, rank):
+    if not -rank <= axis < rank:
+        ctx.fail(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+@rule("NonZero")
+def nonzero(ctx, X):
+    """[rank(X), n] with n the (data-dependent) count of non-zero entries."""
+    if not X.shape:
+        raise Unsupported("NonZero of a scalar")
+    n = None
+    if X.value is not None and all(isinstance(v, (int, float)) for v in X.value):
+        n = sum(1 for v in X.value if v)
+    if n is None:
+        n = ctx.fresh("number of non-zero entries")
+    return Tensor((len(X.shape), n), INT64)
+
+
+@rule("TopK")
+def topk(ctx, X, K=None, *, axis: int = -1, largest: int = 1, sorted: int = 1, k=None):
+    """Values and Indices: X's shape with the axis dim replaced by k (k <= dim)."""
+    r = len(X.shape)
+    a = _axis(ctx, axis, r)
+    if K is not None:
+        if K.value is None:
+            kk = ctx.fresh("TopK's k computed at run time")
+        else:
+            vals = ints(K, "K")
+            if len(vals) != 1:
+                ctx.fail(f"K must hold one value, found {len(vals)}")
+            kk = vals[0]
+    elif k is not None:
+        kk = int(k)
+    else:
+        ctx.fail("k is required")
+    if isinstance(kk, int) and kk < 0:
+        ctx.fail(f"k must be >= 0, found {kk}")
+    ctx.ge(X.shape[a], kk, f"k = {to_str(kk)} must not exceed the axis dim {to_str(X.shape[a])}")
+    out = list(X.shape)
+    out[a] = kk
+    return [Tensor(tuple(out), X.dtype), Tensor(tuple(out), INT64)]
+
+
+@rule("NonMaxSuppression")
+def nms(ctx, boxes, scores, max_output_boxes_per_class=None, iou_threshold=None,
+        score_threshold=None, *, center_point_box: int = 0):
+    """[n, 3] selected indices, n data-dependent; boxes [B, N, 4], scores [B, C, N]."""
+    if len(boxes.shape) != 3 or len(scores.shape) != 3:
+        ctx.fail("boxes and scores must be 3-D")
+    ctx.eq(boxes.shape[0], scores.shape[0], "boxes and scores must have the same batch")
+    ctx.eq(boxes.shape[1], scores.shape[2], "boxes and scores must have the same box count")
+    ctx.eq(boxes.shape[2], 4, "the innermost dim of boxes must be 4")
+    return Tensor((ctx.fresh("number of boxes NonMaxSuppression selects"), 3), INT64)
+
+
+@rule("RoiAlign")
+def roi_align(ctx, X, rois, batch_indices, *, coordinate_transformation_mode="half_pixel",
+              mode: str = "avg", output_height: int = 1, output_width: int = 1,
+              sampling_ratio: int = 0, spatial_scale: float = 1.0):
+    """[R, C, output_height, output_width]; rois [R, 4]; batch_indices [R]."""
+    if len(X.shape) != 4 or len(rois.shape) != 2 or len(batch_indices.shape) != 1:
+        ctx.fail("X must be 4-D, rois 2-D, batch_indices 1-D")
+    ctx.eq(rois.shape[1], 4, "the second dim of rois must be 4")
+    ctx.eq(batch_indices.shape[0], rois.shape[0], "batch_indices must have one entry per roi")
+    return Tensor((rois.shape[0], X.shape[1], output_height, output_width), X.dtype)
+
+
+@rule("Unique")
+def unique(ctx, X, *, axis=None, sorted: int = 1):
+    """Y: u unique entries (or slices along axis); indices, counts [u]; inverse [n]."""
+    u = ctx.fresh("number of unique entries")
+    if axis is None:
+        y = (u,)
+        n = X.numel()
+    else:
+        a = _axis(ctx, axis, len(X.shape))
+        y = tuple(u if i == a else d for i, d in enumerate(X.shape))
+        n = X.shape[a]
+    return [Tensor(y, X.dtype), Tensor((u,), INT64), Tensor((n,), INT64),
+            Tensor((u,), INT64)][:max(1, ctx.n_outputs)]
+
+
+@rule("Compress")
+def compress(ctx, input, condition, *, axis=None):
+    """The axis (or the flattened input) keeps the true entries of condition[:dim]."""
+    if axis is None:
+        dim = input.numel()
+    else:
+        a = _axis(ctx, axis, len(input.shape))
+        dim = input.shape[a]
+    n = None
+    if condition.value is not None and isinstance(dim, int):
+        n = sum(1 for v in condition.value[:dim] if v)
+    elif condition.value is not None and all(isinstance(v, int) for v in condition.value):
+        # a true entry at position p counts when dim > p: min(max(dim - p, 0), 1)
+        n = 0
+        for p, v in enumerate(condition.value):
+            if v:
+                n = add(n, 1 if p == 0 else dmin(dmax(sub(dim, p), 0), 1))
+    if n is None:
+        n = ctx.fresh("number of true conditions")
+    if axis is None:
+        return Tensor((n,), input.dtype)
+    out = list(input.shape)
+    out[a] = n
+    return Tensor(tuple(out), input.dtype)
+
+
+@rule("OneHot")
+def one_hot(ctx, indices, depth, values, *, axis: int = -1):
+    """indices.shape with depth inserted at axis; depth >= 1 (a float depth truncates)."""
+    r = len(indices.shape) + 1
+    if not -r <= axis < r:
+        ctx.fail(f"axis {axis} out of range for output rank {r}")
+    a = axis % r
+    if depth.value is None:
+        d = ctx.fresh("OneHot depth computed at run time")
+    else:
+        v = depth.value[0]
+        d = int(v) if isinstance(v, float) else v
+        ctx.ge(d, 1, "depth must be positive")
+    out = list(indices.shape)
+    out.insert(a, d)
+    return Tensor(tuple(out), values.dtype)
+
+
+def _bounded_by(ctx, small, big, skip, what):
+    for i, (s, b) in enumerate(zip(small, big)):
+        if i != skip:
+            ctx.ge(b, s, f"{what} dim {i} ({to_str(s)}) must not exceed data's ({to_str(b)})")
+
+
+@rule("GatherElements")
+def gather_elements(ctx, data, indices, *, axis: int = 0):
+    """Output has indices' shape; ranks equal; indices <= data on non-axis dims."""
+    r = len(data.shape)
+    a = _axis(ctx, axis, r)
+    if len(indices.shape) != r:
+        ctx.fail(f"indices must have rank {r}, found {len(indices.shape)}")
+    _bounded_by(ctx, indices.shape, data.shape, a, "indices")
+    return Tensor(indices.shape, data.dtype)
+
+
+@rule("ScatterElements", "Scatter")
+def scatter_elements(ctx, data, indices, updates, *, axis: int = 0, reduction="none"):
+    """Output has data's shape; indices == updates in shape; indices <= data off-axis."""
+    r = len(data.shape)
+    a = _axis(ctx, axis, r)
+    if len(indices.shape) != r or len(updates.shape) != r:
+        ctx.fail("data, indices and updates must have the same rank")
+    for i, (x, y) in enumerate(zip(indices.shape, updates.shape)):
+        ctx.eq(x, y, f"indices and updates must agree on dim {i}")
+    _bounded_by(ctx, indices.shape, data.shape, a, "indices")
+    return Tensor(data.shape, data.dtype)
+
+
+def _last_index_dim(ctx, data, indices, b):
+    if not indices.shape:
+        ctx.fail("indices must have rank >= 1")
+    q = indices.shape[-1]
+    if not isinstance(q, int):
+        raise Unsupported("the last dim of indices is symbolic")
+    if q > len(data.shape) - b:
+        ctx.fail(f"the last dim of indices ({q}) exceeds the rank of data minus batch_dims")
+    return q
+
+
+@rule("GatherND")
+def gather_nd(ctx, data, indices, *, batch_dims: int = 0):
+    """indices.shape[:-1] + data.shape[batch_dims + indices.shape[-1]:]."""
+    b = batch_dims
+    q = _last_index_dim(ctx, data, indices, b)
+    for i in range(b):
+        x, y = data.shape[i], indices.shape[i]
+        if isinstance(x, int) and isinstance(y, int):
+            if x != y:
+                raise Unsupported("batch dims differ (onnxruntime only needs divisibility)")
+        elif to_str(x) != to_str(y):
+            raise Unsupported("batch dims may differ (onnxruntime only needs divisibility)")
+    return Tensor(tuple(indices.shape[:-1]) + tuple(data.shape[b + q:]), data.dtype)
+
+
+@rule("ScatterND")
+def scatter_nd(ctx, data, indices, updates, *, reduction: str = "none"):
+    """Output has data's shape; updates.shape == indices.shape[:-1] + data.shape[q:]."""
+    q = _last_index_dim(ctx, data, indices, 0)
+    want = tuple(indices.shape[:-1]) + tuple(data.shape[q:])
+    if len(updates.shape) != len(want):
+        ctx.fail(f"updates must have rank {len(want)}, found {len(updates.shape)}")
+    for i, (u, w) in enumerate(zip(updates.shape, want)):
+        ctx.eq(u, w, f"updates dim {i} must equal {to_str(w)}")
+    return Tensor(data.shape, data.dtype)
+
+
+_ = (add, sub, norm_axis)
