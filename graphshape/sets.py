@@ -171,8 +171,13 @@ class Domain:
                         add(q)
         return pts[:limit]
 
-    def sample_members(self, k: int, seed: int = 0, hi: int = 1024) -> list:
+    def _default_hi(self) -> int:
+        # keep the product of sizes modest: 1024 for one symbol, 256 for two, 64 beyond
+        return {0: 1, 1: 1024, 2: 256}.get(len(self.symbols), 64)
+
+    def sample_members(self, k: int, seed: int = 0, hi: int | None = None) -> list:
         """Up to k random members with every size <= hi (deterministic for a seed)."""
+        hi = hi or self._default_hi()
         rng = random.Random(seed)
         names = self.names
         box = isl.Set("{ [" + ", ".join(f"v{i}" for i in range(len(names))) + "] : " +
@@ -202,7 +207,8 @@ class Domain:
                 break
         return out
 
-    def sample_nonmembers(self, k: int, seed: int = 0, hi: int = 1024) -> list:
+    def sample_nonmembers(self, k: int, seed: int = 0, hi: int | None = None) -> list:
+        hi = hi or self._default_hi()
         rng = random.Random(seed + 7)
         out = []
         for _ in range(k * 50):
