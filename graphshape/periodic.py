@@ -216,20 +216,39 @@ def product_set(factors_isl):
     return out
 
 
-def decompose_boxes(s, n, period_hint) -> list | None:
+def _boxes_of(s, n, period_hint, dedupe=False) -> list | None:
+    boxes, seen = [], []
+    for bs in s.get_basic_sets():
+        b = isl.Set.from_basic_set(bs).coalesce()
+        if b.is_empty():
+            continue
+        ps = [project_1d(b, i, n) for i in range(n)]
+        if not product_set(ps).is_equal(b):
+            return None
+        if dedupe:
+            if any(b.is_subset(o) for o in seen):
+                continue
+            seen.append(b)
+        boxes.append(Box([periodic_1d(p, period_hint) for p in ps]))
+        if len(boxes) > 64:
+            return None
+    return boxes
+
+
+def decompose_boxes(s, n, period_hint, raw=None) -> list | None:
     """Split an n-dim set into a union of product boxes, or None if some piece is not."""
     if s.is_empty():
         return []
     projs = [project_1d(s, i, n) for i in range(n)]
     if product_set(projs).is_equal(s):
         return [Box([periodic_1d(p, period_hint) for p in projs])]
-    boxes = []
-    for bs in s.get_basic_sets():
-        b = isl.Set.from_basic_set(bs)
-        ps = [project_1d(b, i, n) for i in range(n)]
-        if not product_set(ps).is_equal(b):
-            return None
-        boxes.append(Box([periodic_1d(p, period_hint) for p in ps]))
+    boxes = _boxes_of(s, n, period_hint)
+    if boxes is None and raw is not None:
+        # coalescing can merge product pieces into non-product ones: the disjuncts as
+        # written (one per factorisation case) often are products
+        boxes = _boxes_of(raw, n, period_hint, dedupe=True)
+    if boxes is None:
+        return None
     boxes.sort(key=lambda bx: tuple((f.min() or 0) for f in bx.factors))
     return boxes
 

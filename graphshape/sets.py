@@ -100,7 +100,8 @@ class Domain:
         if not self._boxes_done:
             self._boxes_done = True
             try:
-                self._boxes = decompose_boxes(self.isl_set, len(self.symbols), self.period_hint)
+                self._boxes = decompose_boxes(self.isl_set, len(self.symbols), self.period_hint,
+                                             self.solved.raw)
             except (ValueError, isl.Error):
                 self._boxes = None
         return self._boxes
@@ -121,7 +122,10 @@ class Domain:
                 parts) + ("; ..." if len(core) > 6 else "")
         bx = self.boxes()
         if bx is None:
-            text = isl_text(self.isl_set, self.names)
+            # not a union of boxes: the binding conditions themselves read best
+            conds = [str(c.constraint) for c, _ in self.binding()]
+            text = ("every one of:\n" + "\n".join(f"  {t}" for t in conds)) if conds and \
+                len(conds) <= 12 else isl_text(self.isl_set, self.names)
         elif len(bx) == 1:
             text = bx[0].describe(self.names)
         else:

@@ -201,7 +201,65 @@ class ConditionPrinter:
             if m == 1:
                 return "(1 = 1)"
             return self._div_product(factors, m)
+        if c.kind == GE:
+            return self._ge_product(c)
         raise NonPresburger(f"a product in an inequality: {c}")
+
+    def _ge_product(self, c: Constraint) -> str:
+        """a + b*F >= 0 with F = P or floor(P/m), P a product of non-negative factors:
+        bound F, turn it into a bound on P, and write P <= t as P in {0..t} (each value a
+        factorisation case), P >= t as its negation."""
+        diff = sympy.sympify(c.lhs) - sympy.sympify(c.rhs)
+        a, rest = diff.as_coeff_Add()
+        b, f = rest.as_coeff_Mul()
+        if not (a.is_Integer and b.is_Integer) or b == 0:
+            raise NonPresburger(f"a product in an inequality: {c}")
+        a, b = int(a), int(b)
+        m = 1
+        if isinstance(f, sympy.floor):
+            num, den = sympy.fraction(sympy.together(f.args[0]))
+            if not den.is_Integer:
+                raise NonPresburger(f"a product in an inequality: {c}")
+            f, m = sympy.expand(num) if num.is_Add else num, int(den)
+        form = _product_form(f)
+        if form is None or form[0] != 1:
+            raise NonPresburger(f"a product in an inequality: {c}")
+        factors = form[1]
+        for fac in factors:
+            if not self._nonneg(fac):
+                raise NonPresburger(f"a product of possibly negative factors: {c}")
+        if b > 0:  # F >= ceil(-a/b)  ->  P >= m*t
+            t = -((a) // b)
+            lo = m * t
+            if lo <= 0:
+                return "(1 = 1)"
+            return "(not " + self._product_at_most(factors, lo - 1) + ")"
+        t = a // (-b)  # F <= t  ->  P <= m*t + m - 1
+        if t < 0:
+            return "(1 = 0)"
+        return self._product_at_most(factors, m * t + m - 1)
+
+    def _product_at_most(self, factors, t: int) -> str:
+        if t > 4096:
+            raise NonPresburger("product bound too large to split")
+        alts = ["(" + " or ".join(f"({self.p.expr(f)} = 0)" for f in factors) + ")"]
+        for k in range(1, t + 1):
+            for tup in _factorisations(k, len(factors), signed=False):
+                self.cases += 1
+                if self.cases > MAX_CASES:
+                    raise NonPresburger("too many factorisation cases")
+                alts.append("(" + " and ".join(
+                    f"{self.p.expr(f)} = {v}" for f, v in zip(factors, tup)) + ")")
+        return "(" + " or ".join(alts) + ")"
+
+    def _nonneg(self, f) -> bool:
+        if sympy.sympify(f).is_nonnegative:
+            return True
+        names = self.p.names
+        vars_ = ", ".join(names.values())
+        base = " and ".join(f"{v} >= 1" for v in names.values()) or "1 = 1"
+        neg = isl.Set(f"{{ [{vars_}] : {base} and {self.p.expr(f)} < 0 }}")
+        return neg.is_empty()
 
     def _div_product(self, factors, m) -> str:
         if m == 1:
@@ -229,6 +287,7 @@ class Solved:
     conditions: list  # Condition, all distinct ones
     inexact: list  # Conditions outside the closed form (checked point by point)
     moduli: set
+    raw: object = None  # the set as parsed, one basic set per disjunct (before coalescing)
 
 
 def isl_names(symbols) -> dict:
@@ -261,8 +320,9 @@ def solve(constraints, symbols) -> Solved:
         s = isl.Set(space)
     except isl.Error as e:  # a printer bug must never turn into a wrong answer
         raise RuntimeError(f"isl rejected the condition set: {e}") from None
+    raw = s
     s = _simplify(s)
-    return Solved(s, list(symbols), conditions, inexact, moduli)
+    return Solved(s, list(symbols), conditions, inexact, moduli, raw)
 
 
 def _simplify(s):
