@@ -71,9 +71,52 @@ def _floordiv_expr(a: sympy.Expr, b: int) -> Dim:
     k, rest = a.as_coeff_Add()
     if isinstance(rest, sympy.floor) and k.is_Integer:
         num, den = rest.args[0].as_numer_denom()
-        if den.is_Integer and int(den) > 0:
-            return norm(sympy.floor((num + int(k) * den) / (int(den) * b)))
+        if den.is_Integer and int(den) > 0 and is_integer_expr(num):
+            return _floor_of(sympy.expand(num + int(k) * den), int(den) * b)
+    if is_integer_expr(a):
+        return _floor_of(a, b)
     return norm(sympy.floor(a / b))
+
+
+def _floor_of(num, den: int) -> Dim:
+    """floor(num/den) for an integer-valued num: terms whose coefficient is a multiple of
+    den move outside; built without sympy's (slow, assumption-driven) floor evaluation."""
+    if num.is_Integer:
+        return int(num) // den
+    outside = []
+    inside = []
+    const = 0
+    for t in sympy.Add.make_args(num):
+        c, r = t.as_coeff_Mul()
+        if t.is_Integer:
+            const += int(t)
+        elif c.is_Integer and int(c) % den == 0:
+            outside.append((int(c) // den) * r)
+        else:
+            inside.append(t)
+    q, rem = divmod(const, den)
+    if not inside:
+        return norm(sympy.Add(*outside) + q)
+    if rem:  # keep floor((H - 3)/4) rather than floor((H + 1)/4) - 1
+        q, rem = 0, const
+    inner = sympy.Add(*inside) + rem
+    return norm(sympy.Add(*outside) + q + sympy.floor(inner / den, evaluate=False))
+
+
+def floor_expr(v) -> Dim:
+    """floor(v) for an exact value v (an integer-valued expression over an int)."""
+    if isinstance(v, int):
+        return v
+    num, den = sympy.sympify(v).as_numer_denom()
+    if den.is_Integer and int(den) > 0 and is_integer_expr(num):
+        return floordiv(norm(num), int(den))
+    return norm(sympy.floor(v))
+
+
+def ceil_expr(v) -> Dim:
+    if isinstance(v, int):
+        return v
+    return norm(-floor_expr(norm(-sympy.sympify(v))))
 
 
 def floordiv(a: Dim, b: Dim) -> Dim:
@@ -100,6 +143,121 @@ def truncdiv(a: Dim, b: int) -> Dim:
     return q if (a >= 0) == (b > 0) else -q
 
 
+def trunc_expr(e) -> Dim:
+    """C-style truncation toward zero of an exact (possibly rational) value."""
+    if isinstance(e, int):
+        return e
+    e = sympy.sympify(e)
+    if e.is_Rational:
+        return int(e)  # int() of a sympy Rational truncates toward zero
+    if _nonneg(e) or provably(e, ">= 0"):
+        return floor_expr(e)
+    if _nonpos(e) or provably(e, "<= 0"):
+        return ceil_expr(e)
+    # trunc(x) = floor(max(x, 0)) - floor(max(-x, 0))
+    return norm(sympy.floor(dmax(e, 0)) - sympy.floor(dmax(norm(-e), 0)))
+
+
+def _nonneg(e) -> bool:
+    """Structural proof that e >= 0 (sympy does not see through floor/ceiling/max)."""
+    if isinstance(e, int):
+        return e >= 0
+    if e.is_Number:
+        return e >= 0
+    if e.is_Symbol:
+        return bool(e.is_nonnegative)
+    if e.is_Add:
+        return all(_nonneg(a) for a in e.args)
+    if e.is_Mul:
+        c, r = e.as_coeff_Mul()
+        if c < 0:
+            return _nonpos(r)
+        return all(_nonneg(a) for a in sympy.Mul.make_args(r))
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        return _nonneg(e.args[0])
+    if isinstance(e, sympy.Max):
+        return any(_nonneg(a) for a in e.args)
+    if isinstance(e, sympy.Min):
+        return all(_nonneg(a) for a in e.args)
+    return False
+
+
+def _nonpos(e) -> bool:
+    """Structural proof that e <= 0."""
+    if isinstance(e, int):
+        return e <= 0
+    if e.is_Number:
+        return e <= 0
+    if e.is_Symbol:
+        return bool(e.is_nonpositive)
+    if e.is_Add:
+        return all(_nonpos(a) for a in e.args)
+    if e.is_Mul:
+        c, r = e.as_coeff_Mul()
+        if c < 0:
+            return _nonneg(r)
+        return not r.is_Mul and _nonpos(r)
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        return _nonpos(e.args[0])
+    if isinstance(e, sympy.Max):
+        return all(_nonpos(a) for a in e.args)
+    if isinstance(e, sympy.Min):
+        return any(_nonpos(a) for a in e.args)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def provably(e, rel: str) -> bool:
+    """Whether ``e rel`` holds for every size (symbols >= 1, data-dependent ones >= 0),
+    decided exactly with isl when ``e`` is quasi-affine; False when undecidable."""
+    try:
+        import islpy as isl
+
+        from .solve import IslPrinter, NonPresburger
+
+        syms = sorted(e.free_symbols, key=lambda x: x.name)
+        names = {x: f"v{i}" for i, x in enumerate(syms)}
+        text = IslPrinter(names).expr(e)
+        base = " and ".join(f"{names[x]} >= {0 if x.is_nonnegative and not x.is_positive else 1}"
+                            for x in syms) or "1 = 1"
+        neg = "<" if rel == ">= 0" else ">"
+        bad = isl.Set(f"{{ [{', '.join(names.values())}] : {base} and {text} {neg} 0 }}")
+        return bad.is_empty()
+    except (NonPresburger, Exception):  # noqa: BLE001  undecidable means "not proven"
+        return False
+
+
+def is_integer_expr(e) -> bool:
+    """Structural proof that e takes integer values (sympy's assumption system is far too
+    slow on large shape expressions)."""
+    if isinstance(e, int):
+        return True
+    if e.is_Integer:
+        return True
+    if e.is_Symbol:
+        return bool(e.is_integer)
+    if e.is_Add or e.is_Mul:
+        return all(is_integer_expr(a) for a in e.args)
+    if e.is_Pow:
+        return is_integer_expr(e.base) and e.exp.is_Integer and e.exp >= 0
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        return True
+    if isinstance(e, (sympy.Max, sympy.Min, sympy.Mod)):
+        return all(is_integer_expr(a) for a in e.args)
+    return False
+
+
+def truncdiv_dim(a: Dim, b: int) -> Dim:
+    """C integer division a / b toward zero (onnxruntime's int Div), b a nonzero int."""
+    if isinstance(a, int):
+        return truncdiv(a, b)
+    if b < 0:
+        return norm(-truncdiv_dim(a, -b))
+    if _nonneg(sympy.sympify(a)):
+        return floordiv(a, b)
+    return norm(floordiv(dmax(a, 0), b) - floordiv(dmax(norm(-a), 0), b))
+
+
 def mod(a: Dim, b: int) -> Dim:
     """a mod b (Python sign convention, b > 0)."""
     if isinstance(a, int) and isinstance(b, int):
@@ -107,18 +265,50 @@ def mod(a: Dim, b: int) -> Dim:
     return norm(a - b * floordiv(a, b))
 
 
+def _minmax(cls, xs) -> Dim:
+    # sympy's own Min/Max evaluation compares every pair under assumptions, which costs
+    # seconds on large shape graphs; these cheap rules keep the forms canonical enough
+    flat = []
+    for x in xs:
+        x = norm(x)
+        if isinstance(x, cls):
+            flat.extend(norm(a) for a in x.args)
+        else:
+            flat.append(x)
+    ints = [x for x in flat if isinstance(x, int)]
+    exprs = []
+    for x in flat:
+        if not isinstance(x, int) and not any(x == y for y in exprs):
+            exprs.append(x)
+    pick = max if cls is sympy.Max else min
+    if ints:
+        k = pick(ints)
+        if cls is sympy.Max and k <= 0 and all(_nonneg(e) for e in exprs) and exprs:
+            ints = []  # max(0, e) == e for e >= 0
+        elif cls is sympy.Min and k >= 0 and exprs and False:
+            pass
+        else:
+            ints = [k]
+    args = exprs + ints
+    if not exprs:
+        return ints[0]
+    if len(args) == 1:
+        return args[0]
+    return cls(*args, evaluate=False)
+
+
 def dmin(*xs: Dim) -> Dim:
     xs = [norm(x) for x in xs]
     if all(isinstance(x, int) for x in xs):
         return min(xs)
-    return norm(sympy.Min(*xs))
+    return _minmax(sympy.Min, xs)
 
 
 def dmax(*xs: Dim) -> Dim:
     xs = [norm(x) for x in xs]
     if all(isinstance(x, int) for x in xs):
         return max(xs)
-    return norm(sympy.Max(*xs))
+    return _minmax(sympy.Max, xs)
 
 
 def add(a: Dim, b: Dim) -> Dim:

@@ -45,7 +45,7 @@ class NodeContext:
     """What a rule may use: the node's identity, constraint builders, fresh symbols."""
 
     __slots__ = ("name", "op", "opset", "domain", "n_outputs", "constraints", "spec_notes",
-                 "fresh_symbols", "notes", "subgraph_runner")
+                 "fresh_symbols", "notes", "subgraph_runner", "assumptions")
 
     def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None):
         self.name, self.op, self.opset, self.domain = name, op, opset, domain
@@ -54,12 +54,20 @@ class NodeContext:
         self.spec_notes: list = []
         self.fresh_symbols: list = []
         self.notes: list = []
+        self.assumptions: list = []
         self.subgraph_runner = subgraph_runner
 
     def origin(self, reason: str) -> Origin:
         return Origin(self.name, self.op, reason)
 
+    def assume(self, reason: str) -> None:
+        """The rule produced outputs (often with fresh symbols) without proving them: the
+        analysis goes on downstream, and the answer is 'unproven because' this node."""
+        self.assumptions.append(reason)
+
     def _add(self, c: Constraint) -> None:
+        if c.kind == "EQ" and c.lhs == c.rhs:
+            return  # a tautology (e.g. Reshape [1,64,h,w] -> [1,64,h*w])
         t = c.constant_truth()
         if t is True:
             return
@@ -237,6 +245,8 @@ def propagate(graph, outer: Optional[dict] = None) -> Propagation:
             # inputs were partly unknown but the rule coped (e.g. Shape of unknown rank never
             # reaches here); keep the root so the unknown still counts
             pass
+        for reason in ctx.assumptions:
+            result.unproven.append(Unproven(name, node.op_type, reason))
         result.constraints.extend(ctx.constraints)
         result.spec_notes.extend(ctx.spec_notes)
         result.data_dependent.extend(ctx.fresh_symbols)

@@ -318,6 +318,7 @@ class CaseResult:
     skipped: int = 0
     skip_notes: list = field(default_factory=list)  # why (timeout, memory budget), first few
     disagreements: list = field(default_factory=list)
+    unproven: list = field(default_factory=list)  # "Op: reason" of each unproven node
     error: str | None = None  # analysis crashed or hung: a bug too
     session_failed: str | None = None  # onnxruntime refused the model (every size invalid)
     seconds: float = 0.0
@@ -406,6 +407,7 @@ def fuzz_one(seed: int, workdir: str | None = None, max_points: int = MAX_POINTS
             a = graphshape.analyze(path)
             res.domain = str(a.domain)
             res.exact = a.domain.exact
+            res.unproven = [f"{u.op}: {u.reason}"[:160] for u in a.domain.unproven]
             pts = pick_points(a.domain, random.Random(seed), max_points)
         finally:
             signal.alarm(0)
@@ -433,6 +435,9 @@ def fuzz_one(seed: int, workdir: str | None = None, max_points: int = MAX_POINTS
         return res
     res.compared = len(rep.compared)
     res.skipped = len(rep.verdicts) - len(rep.compared)
+    if rep.verdicts and all(v.detail.startswith("onnxruntime cannot load")
+                            for v in rep.verdicts):
+        res.session_failed = rep.verdicts[0].detail[:300]
     res.skip_notes = [f"{v.sizes}: {v.observed} {v.detail[:120]}" for v in rep.verdicts
                       if v.agree is None and v.predicted != "unproven"][:3]
     for v in rep.disagreements:
@@ -466,6 +471,7 @@ class Figures:
     session_failures: int = 0
     errors: int = 0
     seconds: float = 0.0
+    unproven_reasons: dict = field(default_factory=dict)  # "Op: reason" -> graphs
     failing: list = field(default_factory=list)  # CaseResults (as dicts) that disagreed
 
     def summary(self) -> str:
@@ -501,6 +507,8 @@ def campaign(n_graphs: int, seed: int = 0, jobs: int = 2, workdir: str | None = 
             figs.skipped += r.skipped
             figs.disagreements += len(r.disagreements)
             figs.unproven_graphs += 0 if r.exact else 1
+            for why in sorted(set(r.unproven)):
+                figs.unproven_reasons[why] = figs.unproven_reasons.get(why, 0) + 1
             figs.session_failures += 1 if r.session_failed else 0
             figs.errors += 1 if r.error else 0
             if r.disagreements or r.error:

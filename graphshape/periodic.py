@@ -195,8 +195,12 @@ class Box:
     def __init__(self, factors: list):
         self.factors = factors
 
-    def describe(self, names) -> str:
-        return " and ".join(f.describe(n) for f, n in zip(self.factors, names))
+    def describe(self, names, sep: str = " and ") -> str:
+        parts = []
+        for f, n in zip(self.factors, names):
+            t = f.describe(n)
+            parts.append(f"({t})" if " or " in t else t)
+        return sep.join(parts)
 
 
 def project_1d(s, i, n):

@@ -127,12 +127,9 @@ class Domain:
             text = ("every one of:\n" + "\n".join(f"  {t}" for t in conds)) if conds and \
                 len(conds) <= 12 else isl_text(self.isl_set, self.names)
         elif len(bx) == 1:
-            text = bx[0].describe(self.names)
+            text = _anyfy(bx[0].describe(self.names, sep="; "))
         else:
             text = " or\n".join(f"({b.describe(self.names)})" for b in bx)
-        if len(bx or []) == 1:
-            text = text.replace(" and ", ", ")
-        text = _anyfy(text)
         if self.solved.inexact:
             text += "\n  and (checked point by point, not in closed form): " + "; ".join(
                 str(c.constraint) for c in self.solved.inexact)
@@ -334,11 +331,15 @@ def _runs_json(xs):
 
 
 def _anyfy(text: str) -> str:
-    """'H >= 32' alone reads better as 'any H >= 32'."""
-    if "\n" not in text and text.count(">=") >= 1 and " or " not in text and "<=" not in text \
-            and "=" not in text.replace(">=", ""):
-        return "any " + text
-    return text
+    """'N >= 1; H >= 32' reads better as 'any N; any H >= 32'."""
+    import re
+
+    parts = text.split("; ")
+    out = []
+    for p in parts:
+        m = re.fullmatch(r"(\w+) >= (\d+)", p)
+        out.append((f"any {m[1]}" if m[2] == "1" else f"any {p}") if m else p)
+    return "; ".join(out)
 
 
 def _project_keep(s, i, n):

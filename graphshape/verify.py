@@ -206,8 +206,9 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
     providers = providers or default_providers()
     if points is None:
         points = plan_points(analysis.domain, n_random, seed)
-    worker = Worker(os.path.abspath(path), providers, opt_level)
-    watcher = _Watcher(analysis, providers, opt_level)
+    run_path, temp = _runnable_copy(analysis)
+    worker = Worker(os.path.abspath(run_path), providers, opt_level)
+    watcher = _Watcher(analysis, providers, opt_level, run_path)
     report = VerificationReport([], providers, opt_level)
     t0 = time.perf_counter()
     try:
@@ -219,6 +220,8 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
             worker.stop()
             report.verdicts = [_refused(analysis, p, refused) for p in points]
             report.seconds = time.perf_counter() - t0
+            if temp and os.path.exists(temp):
+                os.unlink(temp)
             return report
         report.providers = worker.providers
         for i, p in enumerate(points):
@@ -230,10 +233,39 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
     finally:
         worker.stop()
         watcher.stop()
+        if temp and os.path.exists(temp):
+            os.unlink(temp)
         if progress:
             progress(len(points), len(points), None)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _runnable_copy(analysis):
+    """(path to run, temp file or None). A model analysed with --dim overrides is run from a
+    copy whose overridden axes are symbolic, next to the original (external data paths
+    stay valid); the copy is removed afterwards."""
+    g = analysis.graph
+    changes = {}
+    for name, decl in g.declared_dims.items():
+        shape = g.inputs[name].shape
+        for axis, (d, ours) in enumerate(zip(decl, shape)):
+            if not isinstance(ours, int) and (not isinstance(d, str) or d != ours.name):
+                changes[(name, axis)] = ours.name
+    if not changes:
+        return g.path, None
+    import onnx
+
+    m = onnx.load(g.path, load_external_data=False)
+    for vi in m.graph.input:
+        for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if (vi.name, axis) in changes:
+                dim.Clear()
+                dim.dim_param = changes[(vi.name, axis)]
+    d = os.path.dirname(os.path.abspath(g.path))
+    temp = os.path.join(d, f".graphshape-resym-{os.getpid()}.onnx")
+    onnx.save(m, temp)
+    return temp, temp
 
 
 def _refused(analysis, sizes, why) -> Verdict:
@@ -251,8 +283,9 @@ class _Watcher:
     definition (DESIGN.md) a size is invalid when a Conv/Pool output is empty, even if a
     later op (Concat skips empty inputs) hides it and the run completes."""
 
-    def __init__(self, analysis, providers, opt_level):
+    def __init__(self, analysis, providers, opt_level, src):
         self.analysis, self.providers, self.opt_level = analysis, providers, opt_level
+        self.src = src
         self.worker = None
         self.path = None
         self.failed = False
@@ -276,7 +309,7 @@ class _Watcher:
         import onnx
         from onnx import helper
 
-        src = self.analysis.graph.path
+        src = self.src
         m = onnx.load(src, load_external_data=False)
         have = {o.name for o in m.graph.output}
         self.watched = []

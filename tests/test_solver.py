@@ -82,7 +82,7 @@ def built(tmp_path_factory):
 
 EXPECTED = {
     # closed forms confirmed on onnxruntime by test_domain_matches_onnxruntime below
-    "broadcast_tiny": "(H = 1 or H = 2k, k >= 1), (W = 1 or W = 2k, k >= 1)",
+    "broadcast_tiny": "(H = 1 or H = 2k, k >= 1); (W = 1 or W = 2k, k >= 1)",
     "min_clamp": "1 <= S <= 512",
     "contradiction": "no size is valid",
 }
@@ -96,9 +96,7 @@ def test_domain_matches_onnxruntime(built, name):
         points = [{"H": h} for h in (1, 2, 3, 4, 5, 6)]
     assert_agrees(a, points[:160])
     if name in EXPECTED:
-        text = str(a.domain).replace("H = 1 or H = 2k, k >= 1", "(H = 1 or H = 2k, k >= 1)") \
-            .replace("W = 1 or W = 2k, k >= 1", "(W = 1 or W = 2k, k >= 1)")
-        assert EXPECTED[name] in text, text
+        assert EXPECTED[name] in str(a.domain), str(a.domain)
 
 
 @pytest.mark.parametrize("name", list(GRAPHS) + ["min_clamp"])

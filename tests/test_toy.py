@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import graphshape
@@ -105,3 +107,6 @@ def test_toy_resymbolised_from_fixed_export(toy_path, tmp_path):
     assert str(a.domain) == str(graphshape.analyze(toy_path).domain)
     b = graphshape.analyze(p, dims=["input:2=H", "input:3=W"])
     assert b.domain.contains({"H": 512, "W": 128})
+    # verification runs a re-symbolised temporary copy, removed afterwards
+    assert_agrees(b, [{"H": 512, "W": 128}, {"H": 300, "W": 300}, {"H": 256, "W": 256}])
+    assert sorted(os.listdir(tmp_path)) == ["fixed.onnx"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..constraints import Constraint
-from ..dims import Dim, dmax, norm, structurally_equal, to_str
+from ..dims import Dim, dmax, is_integer_expr, norm, structurally_equal, to_str
 from ..errors import Unsupported
 from ..tensor import Tensor
 
@@ -30,7 +30,10 @@ def ints(t, what: str = "input") -> list:
             if v != int(v):
                 raise Unsupported(f"{what} holds a non-integer {v}")
             v = int(v)
-        out.append(norm(v))
+        v = norm(v)
+        if not isinstance(v, int) and not is_integer_expr(v):
+            raise Unsupported(f"{what} holds {to_str(v)}, which may not be an integer")
+        out.append(v)
     return out
 
 

@@ -82,11 +82,11 @@ def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: 
         ctx.fail(f"W has rank {len(W.shape)} but X has rank {len(X.shape)}")
     nsp = len(X.shape) - 2
     ks = list(kernel_shape) if kernel_shape else list(W.shape[2:])
-    for a, b in zip(ks, W.shape[2:]):
-        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
     if any(not isinstance(v, int) for v in ks):
         ctx.fail("kernel size is not a constant")
     k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
+    for a, b in zip(ks, W.shape[2:]):
+        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
     if group < 1:
         _malformed(ctx, f"group must be >= 1, found {group}")
     ctx.eq(X.shape[1], mul(W.shape[1], group),
@@ -199,11 +199,11 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
         ctx.fail(f"W has rank {len(W.shape)} but X has rank {len(X.shape)}")
     nsp = len(X.shape) - 2
     ks = list(kernel_shape) if kernel_shape else list(W.shape[2:])
-    for a, b in zip(ks, W.shape[2:]):
-        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
     if any(not isinstance(v, int) for v in ks):
         ctx.fail("kernel size is not a constant")
     k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
+    for a, b in zip(ks, W.shape[2:]):
+        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
     if group < 1:
         _malformed(ctx, f"group must be >= 1, found {group}")
     op = list(output_padding) if output_padding else [0] * nsp

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 
-from ..dims import add, dmax, dmin, floordiv, mul, norm, sub
+import sympy
+
+from ..dims import add, ceil_expr, dmax, dmin, floor_expr, mul, norm, sub, trunc_expr, truncdiv_dim
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import BOOL, FLOAT, MAX_VALUE_ELEMENTS, Tensor
@@ -34,14 +36,18 @@ def unary(ctx, X):
 
 @rule("Floor", "Ceil")
 def floor_ceil(ctx, X):
-    """Y has X's shape; integer-valued contents are unchanged."""
+    """Y has X's shape; exact (possibly rational) contents are rounded."""
     value = None
     if X.value is not None:
-        if all(isinstance(v, (int,)) or hasattr(v, "free_symbols") for v in X.value):
-            value = X.value
-        elif all(isinstance(v, float) for v in X.value):
-            f = math.floor if ctx.op == "Floor" else math.ceil
-            value = tuple(float(f(v)) for v in X.value)
+        vals = []
+        for v in X.value:
+            if isinstance(v, float):
+                vals.append(float(math.floor(v) if ctx.op == "Floor" else math.ceil(v)))
+            elif isinstance(v, int):
+                vals.append(v)
+            else:
+                vals.append(floor_expr(v) if ctx.op == "Floor" else ceil_expr(v))
+        value = tuple(vals)
     return Tensor(X.shape, X.dtype, value)
 
 
@@ -54,7 +60,12 @@ def unary_attrs(ctx, X, *rest, **attrs):
     return Tensor(X.shape, X.dtype, X.value if ctx.op in ("Identity", "Dropout") else None)
 
 
-def _arith(op: str, a, b):
+def _arith(op: str, a, b, floating: bool = False):
+    # an integral float meeting a symbolic value (Div by 32.0) is that integer
+    if isinstance(a, float) and a.is_integer() and not isinstance(b, (int, float)):
+        a = int(a)
+    if isinstance(b, float) and b.is_integer() and not isinstance(a, (int, float)):
+        b = int(b)
     if isinstance(a, float) or isinstance(b, float):
         if not all(isinstance(v, (int, float)) for v in (a, b)):
             raise Unsupported("mixed float and symbolic values")
@@ -73,11 +84,14 @@ def _arith(op: str, a, b):
     if op == "Mul":
         return mul(a, b)
     if op == "Div":
-        if isinstance(b, int) and b > 0:
-            if isinstance(a, int) and a < 0:
-                raise Unsupported("negative integer division")
-            return floordiv(a, b)
-        raise Unsupported("division by a symbolic or non-positive value")
+        if not isinstance(b, int) or b == 0:
+            raise Unsupported("division by a symbolic value or zero")
+        if floating:  # exact rational; Floor/Ceil/Cast decide how it becomes an integer
+            if isinstance(a, int):
+                return a // b if a % b == 0 else a / b
+            q = sympy.sympify(a) / b
+            return int(q) if q.is_Integer else q
+        return truncdiv_dim(a, b)  # onnxruntime's integer Div truncates toward zero
     if op == "Mod":
         if isinstance(a, int) and isinstance(b, int) and b:
             return a % b
@@ -106,7 +120,10 @@ def _arith(op: str, a, b):
     raise Unsupported(f"no value rule for {op}")
 
 
-def broadcast_values(op: str, shape, tensors) -> tuple | None:
+FLOAT_TYPES = {1, 10, 11, 16}
+
+
+def broadcast_values(op: str, shape, tensors, floating: bool = False) -> tuple | None:
     """Elementwise value of a broadcasting op when every input's contents are known."""
     if any(t.value is None for t in tensors):
         return None
@@ -136,7 +153,7 @@ def broadcast_values(op: str, shape, tensors) -> tuple | None:
         try:
             v = vals[0]
             for w in vals[1:]:
-                v = _arith(op, v, w)
+                v = _arith(op, v, w, floating)
         except Unsupported:
             return None
         out.append(v)
@@ -156,7 +173,8 @@ def binary(ctx, A, B, **_attrs):
         return Tensor(A.shape, A.dtype)
     shape = broadcast_shapes(ctx, [A.shape, B.shape])
     dtype = BOOL if ctx.op in COMPARE else A.dtype
-    value = None if ctx.op == "PRelu" else broadcast_values(ctx.op, shape, [A, B])
+    value = None if ctx.op == "PRelu" else broadcast_values(
+        ctx.op, shape, [A, B], A.dtype in FLOAT_TYPES)
     return Tensor(shape, dtype, value)
 
 
@@ -192,14 +210,16 @@ def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, ro
     dtype = target_type.dtype if ctx.op == "CastLike" else to
     value = input.value
     if value is not None:
-        if dtype in (1, 10, 11, 16):  # to float: exprs stay exact integers
-            value = tuple(v for v in value)
+        if dtype in FLOAT_TYPES:  # to float: exact values stay exact
+            value = tuple(value)
         elif dtype == BOOL:
             value = tuple(int(bool(v)) if isinstance(v, (int, float)) else None for v in value)
             value = None if None in value else value
-        else:
-            if any(isinstance(v, float) and v != int(v) for v in value):
+        elif dtype in (2, 3, 4, 5, 6, 7, 12, 13):  # integers: truncation toward zero
+            if any(isinstance(v, float) and not math.isfinite(v) for v in value):
                 value = None
             else:
-                value = tuple(int(v) if isinstance(v, float) else v for v in value)
+                value = tuple(int(v) if isinstance(v, float) else trunc_expr(v) for v in value)
+        else:  # float8/float4/string...: contents not tracked
+            value = None
     return Tensor(input.shape, dtype, value)

@@ -121,8 +121,16 @@ def resize(ctx, X, roi=None, scales=None, sizes=None, *, antialias: int = 0, axe
         ctx.fail("either sizes or scales must be given, not both")
     if not has_scales and not has_sizes:
         ctx.fail("one of scales or sizes is required")
-    sz = ints(sizes, "sizes") if has_sizes else None
-    sc = _float_values(scales, "scales") if has_scales else None
+    try:
+        sz = ints(sizes, "sizes") if has_sizes else None
+        sc = _float_values(scales, "scales") if has_scales else None
+    except Unsupported as e:
+        # sizes computed at run time (e.g. Faster R-CNN's transform): go on with fresh
+        # symbols so the rest of the graph is still analysed, and say so
+        ctx.assume(f"{e}; its output sizes are treated as run-time values")
+        r = len(X.shape)
+        return Tensor(tuple(ctx.fresh(f"axis {i} of the resized output") for i in range(r)),
+                      X.dtype)
     return _resize_out(ctx, X, sc, sz, axes, mode, antialias, keep_aspect_ratio_policy)
 
 

@@ -100,10 +100,18 @@ def reshape(ctx, data, shape=None, *, allowzero: int = 0, **legacy):
         ctx.eq(numel, known, f"reshape to {_shape_str(out)} needs the element count of the "
                              f"{what} to equal {_s(known)}")
     else:
-        out[neg] = _exact_quotient(ctx, numel, known,
-                                   f"reshape to {_shape_str(out, neg)}: the {what} must be a "
-                                   f"multiple of {_s(known)} to fill the -1 axis")
-    value = data.value if data.value is not None and len(out) <= 1 else None
+        try:
+            out[neg] = _exact_quotient(ctx, numel, known,
+                                       f"reshape to {_shape_str(out, neg)}: the {what} must "
+                                       f"be a multiple of {_s(known)} to fill the -1 axis")
+        except Unsupported as e:
+            if not any(s.is_nonnegative and not s.is_positive
+                       for s in sympy.sympify(numel).free_symbols):
+                raise
+            # sizes that already depend on data: go on with a run-time value, say so
+            ctx.assume(f"{e}; the -1 axis is treated as a run-time value")
+            out[neg] = ctx.fresh("the -1 axis of a Reshape of data-dependent size")
+    value = data.value  # row-major contents do not move
     return Tensor(tuple(out), data.dtype, value)
 
 
@@ -125,6 +133,21 @@ def _exact_quotient(ctx, numel, known, reason):
             return floordiv(reduced, m) if m > 1 else reduced
         ctx.divides(known, numel, reason)
         return floordiv(numel, known)
+    # cancel common factors as a multiset first: cheap, and enough for Reshape(x,
+    # [N, -1]) where N comes from Shape(x); sympy.cancel only for small expressions
+    nf = list(sympy.Mul.make_args(sympy.sympify(numel)))
+    kc, kr = sympy.sympify(known).as_coeff_Mul()
+    ok = True
+    for f in sympy.Mul.make_args(kr):
+        if f in nf:
+            nf.remove(f)
+        else:
+            ok = False
+            break
+    if ok and kc.is_Integer and int(kc) > 0:
+        return _exact_quotient(ctx, norm(sympy.Mul(*nf)), int(kc), reason)
+    if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
+        raise Unsupported(f"cannot divide {to_str(numel)} by symbolic {to_str(known)} exactly")
     q = sympy.cancel(sympy.sympify(numel) / known)
     num, den = sympy.fraction(q)
     if den.is_Integer:
@@ -258,7 +281,8 @@ def transpose(ctx, data, *, perm=None):
     p = list(perm) if perm is not None else list(range(r))[::-1]
     if sorted(p) != list(range(r)):
         ctx.fail(f"perm {p} is not a permutation of {r} axes")
-    value = data.value if r <= 1 else None
+    arr = _value_array(data)
+    value = None if arr is None else tuple(arr.transpose(p).reshape(-1))
     return Tensor(tuple(data.shape[i] for i in p), data.dtype, value)
 
 
@@ -318,14 +342,22 @@ def slice_(ctx, data, starts=None, ends=None, axes=None, steps=None, **attrs):
         out[a] = length
         plan[a] = (s2, e2, k)
     value = None
-    if data.value is not None and r == 1 and 0 in plan:
-        s2, e2, k = plan[0]
-        if isinstance(s2, int) and isinstance(e2, int):
-            value = tuple(data.value[s2:e2:k] if k > 0 else
-                          data.value[s2:(e2 if e2 >= 0 else None):k])
-    elif data.value is not None and not plan:
-        value = data.value
+    arr = _value_array(data)
+    if arr is not None and all(isinstance(v, int) for p in plan.values() for v in p[:2]):
+        sl = [slice(None)] * r
+        for a, (s2, e2, k) in plan.items():
+            sl[a] = slice(s2, e2, k) if k > 0 else slice(s2, e2 if e2 >= 0 else None, k)
+        value = tuple(arr[tuple(sl)].reshape(-1))
     return Tensor(tuple(out), data.dtype, value)
+
+
+def _value_array(t):
+    """The contents of a small tensor with a constant shape as a numpy object array."""
+    if t.value is None or any(not isinstance(d, int) for d in t.shape):
+        return None
+    arr = np.empty(len(t.value), dtype=object)
+    arr[:] = list(t.value)
+    return arr.reshape(t.shape)
 
 
 @rule("ConstantOfShape")
