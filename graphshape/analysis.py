@@ -146,7 +146,7 @@ def analyze(source, dims=None) -> Analysis:
         if t is None or t.shape is None:
             continue
         for axis, d in enumerate(t.shape):
-            if isinstance(d, int) or free_symbols(d) & dd_syms:
+            if (isinstance(d, int) and d >= 1) or free_symbols(d) & dd_syms:
                 continue
             constraints.append(Constraint.ge(d, 1, Origin(
                 name, "graph output", f"output '{name}' axis {axis} must not be empty")))

@@ -158,6 +158,15 @@ def trunc_expr(e) -> Dim:
     return norm(sympy.floor(dmax(e, 0)) - sympy.floor(dmax(norm(-e), 0)))
 
 
+def _ge_const(e, k: int) -> bool:
+    """e >= k for every size: structurally, else exactly with isl for small expressions."""
+    if k <= 0 and _nonneg(e):
+        return True
+    if len(e.free_symbols) <= 3 and sympy.count_ops(e) <= 40:
+        return provably(norm(e - k), ">= 0")
+    return False
+
+
 def _nonneg(e) -> bool:
     """Structural proof that e >= 0 (sympy does not see through floor/ceiling/max)."""
     if isinstance(e, int):
@@ -283,10 +292,10 @@ def _minmax(cls, xs) -> Dim:
     pick = max if cls is sympy.Max else min
     if ints:
         k = pick(ints)
-        if cls is sympy.Max and k <= 0 and all(_nonneg(e) for e in exprs) and exprs:
-            ints = []  # max(0, e) == e for e >= 0
-        elif cls is sympy.Min and k >= 0 and exprs and False:
-            pass
+        if cls is sympy.Max and all(_ge_const(e, k) for e in exprs):
+            ints = []  # max(k, e) == e when e >= k
+        elif cls is sympy.Min and all(_ge_const(e, k) for e in exprs):
+            return k  # min(k, e) == k when e >= k
         else:
             ints = [k]
     args = exprs + ints

@@ -184,6 +184,7 @@ def propagate(graph, outer: Optional[dict] = None) -> Propagation:
     tensors.update(graph.initializers)
     tensors.update(graph.inputs)
     unknown_root: dict = {}  # value name -> root Unproven
+    dead: set = set()  # values downstream of a node that can never run
     result = Propagation(tensors, [], [], [], [])
     opsets = graph.opsets
     for idx, node in enumerate(graph.nodes):
@@ -202,6 +203,13 @@ def propagate(graph, outer: Optional[dict] = None) -> Propagation:
             if i in unknown_root:
                 roots.append(unknown_root[i])
             ins.append(t)
+        if any(i in dead for i in node.input if i):
+            # the model already cannot run (result.impossible says why): nothing to prove
+            dead.update(o for o in node.output if o)
+            for o in node.output:
+                if o:
+                    tensors[o] = Tensor(None)
+            continue
         entry = registry.lookup(domain, node.op_type, opset)
         outs = None
         root = None
@@ -225,6 +233,7 @@ def propagate(graph, outer: Optional[dict] = None) -> Propagation:
                     e = ShapeError(e.detail, name, node.op_type)
                 result.impossible.append(e)
                 outs = None
+                dead.update(o for o in node.output if o)
         except Unsupported as e:
             root = roots[0] if roots else Unproven(name, node.op_type, str(e))
         except GraphShapeError:

@@ -137,7 +137,9 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
             raise ValueError("bounded set too wide to enumerate")
         pts = _points_in(s, lo, hi)
         return Periodic1D(pts, hi + 1, 1, [], True)
-    p = max(1, period_hint)
+    # the period divides the lcm of the set's own division denominators (nested floors of
+    # the conditions compose into these after isl simplifies them) and the hint
+    p = _lcm([max(1, period_hint)] + _div_denominators(s))
     shifted = s.apply(isl.Map(f"{{ [x] -> [x - {p}] }}")).intersect(
         isl.Set("{ [x] : x >= 1 }"))
     # D: points where x in S and x+p not in S, or vice versa
@@ -173,6 +175,18 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
     if res:  # start at the first member of the periodic part: reads "H >= 224", not ">= 10"
         start = min(start + ((r - start) % q) for r in res)
     return Periodic1D(finite, start, q, res, False)
+
+
+def _div_denominators(s) -> list:
+    out = []
+    for bs in s.get_basic_sets():
+        ls = bs.get_local_space()
+        for i in range(ls.dim(isl.dim_type.div)):
+            try:
+                out.append(abs(int(ls.get_div(i).get_denominator_val().to_python())))
+            except (isl.Error, ValueError, TypeError):
+                pass
+    return [d for d in out if d > 0]
 
 
 def _divs(n):
@@ -243,11 +257,13 @@ def decompose_boxes(s, n, period_hint, raw=None) -> list | None:
     """Split an n-dim set into a union of product boxes, or None if some piece is not."""
     if s.is_empty():
         return []
+    if s.n_basic_set() > 64:
+        return None  # too many pieces to read as boxes; the conditions read better
     projs = [project_1d(s, i, n) for i in range(n)]
     if product_set(projs).is_equal(s):
         return [Box([periodic_1d(p, period_hint) for p in projs])]
     boxes = _boxes_of(s, n, period_hint)
-    if boxes is None and raw is not None:
+    if boxes is None and raw is not None and raw.n_basic_set() <= 64:
         # coalescing can merge product pieces into non-product ones: the disjuncts as
         # written (one per factorisation case) often are products
         boxes = _boxes_of(raw, n, period_hint, dedupe=True)

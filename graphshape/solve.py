@@ -23,7 +23,7 @@ import sympy
 
 from .constraints import AND, DIV, EQ, GE, OR, Constraint, dedupe
 
-MAX_CASES = 4096
+MAX_CASES = 600  # beyond this a split is kept out of the closed form (checked per point)
 
 
 class NonPresburger(Exception):
@@ -185,7 +185,10 @@ class ConditionPrinter:
                 return "(1 = 0)"
             target //= coeff
             alts = []
-            for tup in _factorisations(target, len(factors), signed=True):
+            signed = not all(self._nonneg(f) for f in factors)
+            if target < 0 and not signed:
+                return "(1 = 0)"
+            for tup in _factorisations(target, len(factors), signed=signed):
                 self.cases += 1
                 if self.cases > MAX_CASES:
                     raise NonPresburger("too many factorisation cases")

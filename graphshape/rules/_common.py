@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..constraints import Constraint
-from ..dims import Dim, dmax, is_integer_expr, norm, structurally_equal, to_str
+from ..dims import (Dim, dmax, dmin, is_integer_expr, norm, provably, structurally_equal, sub,
+                    to_str)
 from ..errors import Unsupported
 from ..tensor import Tensor
 
@@ -67,7 +68,20 @@ def broadcast_dim(ctx, a: Dim, b: Dim, where: str) -> Dim:
         return a
     if isinstance(b, int):
         return b
-    return dmax(a, b)
+    if at_least_one(a) and at_least_one(b):
+        return dmax(a, b)
+    # 0 broadcast with 1 is 0: max(a, b) minus 1 exactly when {a, b} == {0, 1}
+    hi = dmax(a, b)
+    return sub(hi, dmin(hi, dmax(0, sub(1, dmin(a, b)))))
+
+
+def at_least_one(x) -> bool:
+    """Provably >= 1 (so never an empty axis)."""
+    if isinstance(x, int):
+        return x >= 1
+    if x.is_Symbol:
+        return bool(x.is_positive)
+    return provably(sub(x, 1), ">= 0")
 
 
 def _s(x) -> str:

@@ -12,7 +12,7 @@ from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub, to_
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Tensor
-from ._common import broadcast_shapes, const_ints, ints, norm_axis
+from ._common import at_least_one, broadcast_shapes, const_ints, ints, norm_axis
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 
@@ -211,15 +211,34 @@ def concat(ctx, *inputs, axis: int):
     for j, t in enumerate(inputs[1:], 1):
         if len(t.shape) != r:
             ctx.fail(f"input {j} has rank {len(t.shape)}, input 0 has rank {r}")
-    out = list(inputs[0].shape)
-    for j, t in enumerate(inputs[1:], 1):
-        for i in range(r):
-            if i == a:
+    # onnxruntime validates against the first non-empty input and skips empty ones; the
+    # output takes the first non-empty input's dims and the sum of every axis dim
+    maybe_empty = [[d for i, d in enumerate(t.shape) if not at_least_one(d)] for t in inputs]
+    solid = [j for j, m in enumerate(maybe_empty) if not m]
+    if not solid:
+        # e.g. per-level detections of data-dependent count: take input 0's dims, say so
+        ctx.assume("every input may be empty, and onnxruntime then takes the shape from "
+                   "the first non-empty one")
+    ref = solid[0] if solid else 0
+    out = list(inputs[ref].shape)
+    for j, t in enumerate(inputs):
+        if j == ref or (not maybe_empty[j] and j < ref):
+            continue
+        others = [ref] if not maybe_empty[j] else [i for i in range(j) if i != ref] + [ref]
+        for i in sorted(set(others)):
+            u = inputs[i]
+            eqs = [Constraint.eq(t.shape[x], u.shape[x]) for x in range(r)
+                   if x != a and not (isinstance(t.shape[x], int) and t.shape[x] == u.shape[x])]
+            if not eqs:
                 continue
-            if isinstance(out[i], int) and out[i] == t.shape[i]:
-                continue
-            ctx.eq(t.shape[i], out[i], f"input {j} must match input 0 on axis {i} "
-                                       f"({_s(t.shape[i])} vs {_s(out[i])})")
+            why = f"inputs {min(i, j)} and {max(i, j)} must match on every axis but {a}"
+            empties = [Constraint.eq(d, 0) for d in maybe_empty[j] + maybe_empty[i]]
+            if not empties:
+                for e in eqs:
+                    ctx.eq(e.lhs, e.rhs, why + f" ({_s(e.lhs)} vs {_s(e.rhs)})")
+            else:
+                main = eqs[0] if len(eqs) == 1 else Constraint.all_of(eqs)
+                ctx.any_of([main] + empties, why + " unless one of them is empty")
     out[a] = prod([1]) and _sum(t.shape[a] for t in inputs)
     value = None
     if r == 1 and all(t.value is not None for t in inputs):

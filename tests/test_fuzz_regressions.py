@@ -1,0 +1,227 @@
+"""Bugs the differential fuzzer (graphshape.fuzz) found, each kept as a small explicit model
+checked against onnxruntime. Every bug the fuzzer finds stays here once fixed."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import graphshape
+from graphshape.errors import InvalidModelError
+
+from .conftest import assert_agrees
+
+INT64_MAX = 2 ** 63 - 1
+
+
+def _model(tmp_path, nodes, inits=(), dims=(1, 2, "L"), name="m.onnx", opset=19):
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, list(dims))
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)
+    g = helper.make_graph(nodes, "g", [x], [y], list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 10
+    path = str(tmp_path / name)
+    onnx.save(m, path)
+    return path
+
+
+def _weight(name, shape):
+    return numpy_helper.from_array(np.ones(shape, np.float32) * 0.1, name)
+
+
+def _ints(name, vals):
+    return numpy_helper.from_array(np.array(vals, np.int64), name)
+
+
+def _pts(lo=1, hi=16, name="L"):
+    return [{name: v} for v in range(lo, hi + 1)]
+
+
+def test_conv_same_padding_with_dilation_never_runs(tmp_path):
+    # onnxruntime: "Dilation not supported for AutoPadType::SAME_UPPER or SAME_LOWER"
+    p = _model(tmp_path, [helper.make_node("Conv", ["X", "w"], ["Y"], name="c",
+                                           auto_pad="SAME_UPPER", dilations=[2])],
+               [_weight("w", [2, 2, 3])])
+    a = graphshape.analyze(p)
+    assert a.domain.is_empty() and "dilation" in str(a.domain)
+    assert_agrees(a, _pts(1, 8))
+
+
+def test_maxpool_same_padding_negative_pad_is_refused(tmp_path):
+    # k2 s3 SAME: pad_needed = (ceil(L/3)-1)*3 + 2 - L < 0 at L = 0 mod 3; MLAS refuses it
+    p = _model(tmp_path, [helper.make_node("MaxPool", ["X"], ["Y"], name="p",
+                                           auto_pad="SAME_UPPER", kernel_shape=[2],
+                                           strides=[3])])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 3}) and a.domain.contains({"L": 4})
+    assert_agrees(a, _pts(1, 13))
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("MaxPool", {"dilations": [2]}),  # the dilated path accepts negative pads
+    ("AveragePool", {}),  # so does AveragePool
+])
+def test_other_pools_accept_negative_same_padding(tmp_path, op, attrs):
+    p = _model(tmp_path, [helper.make_node(op, ["X"], ["Y"], name="p", auto_pad="SAME_LOWER",
+                                           kernel_shape=[2], strides=[3], **attrs)])
+    a = graphshape.analyze(p)
+    assert a.domain.contains({"L": 3})
+    assert_agrees(a, _pts(1, 13))
+
+
+def test_maxpool_with_indices_output_accepts_negative_same_padding(tmp_path):
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 2, "L"])
+    outs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("I", TensorProto.INT64, None)]
+    g = helper.make_graph([helper.make_node("MaxPool", ["X"], ["Y", "I"], name="p",
+                                            auto_pad="SAME_UPPER", kernel_shape=[2],
+                                            strides=[3])], "g", [x], outs)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+    m.ir_version = 10
+    path = str(tmp_path / "idx.onnx")
+    onnx.save(m, path)
+    a = graphshape.analyze(path)
+    assert a.domain.contains({"L": 3})
+    assert_agrees(a, _pts(1, 10))
+
+
+@pytest.mark.parametrize("k,s,op_pad", [(1, 2, 0), (1, 3, 1), (2, 3, 0), (3, 2, 0), (3, 2, 1)])
+def test_conv_transpose_same_padding_output_size(tmp_path, k, s, op_pad):
+    # onnxruntime: min(L*s, (L-1)*s + k + output_padding), not L*s
+    p = _model(tmp_path, [helper.make_node("ConvTranspose", ["X", "w"], ["Y"], name="t",
+                                           auto_pad="SAME_UPPER", kernel_shape=[k],
+                                           strides=[s], output_padding=[op_pad])],
+               [_weight("w", [2, 2, k])])
+    a = graphshape.analyze(p)
+    full = (5 - 1) * s + k + op_pad
+    assert a.output_shapes_at({"L": 5})["Y"] == [1, 2, min(5 * s, full)]
+    assert_agrees(a, _pts(1, 8))
+
+
+def test_conv_transpose_output_padding_must_be_below_stride(tmp_path):
+    # the spec allows output_padding < max(stride, dilation); onnxruntime needs < stride
+    p = _model(tmp_path, [helper.make_node("ConvTranspose", ["X", "w"], ["Y"], name="t",
+                                           kernel_shape=[1], dilations=[2],
+                                           output_padding=[1])],
+               [_weight("w", [2, 2, 1])])
+    a = graphshape.analyze(p)
+    assert a.domain.is_empty()
+    assert_agrees(a, _pts(1, 6))
+
+
+@pytest.mark.parametrize("out,k,s", [(7, 3, 2), (12, 2, 3), (3, 1, 2)])
+def test_conv_transpose_output_shape_bound(tmp_path, out, k, s):
+    # valid exactly when out <= L*s + (k-1)*d: onnxruntime recomputes the input size
+    p = _model(tmp_path, [helper.make_node("ConvTranspose", ["X", "w"], ["Y"], name="t",
+                                           kernel_shape=[k], strides=[s],
+                                           output_shape=[out])],
+               [_weight("w", [2, 2, k])])
+    a = graphshape.analyze(p)
+    for n in range(1, 9):
+        assert a.domain.contains({"L": n}) == (out <= n * s + k - 1)
+    assert_agrees(a, _pts(1, 8))
+
+
+def test_pool_refuses_an_empty_input(tmp_path):
+    # Slice [2:] is empty for L <= 2; the padded MaxPool would make 1 window of nothing,
+    # but onnxruntime's pooling says "Invalid input shape. Only N can be zero"
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["S"], name="s"),
+        helper.make_node("MaxPool", ["S"], ["Y"], name="p", kernel_shape=[3], pads=[2, 2]),
+    ], [_ints("st", [2]), _ints("en", [INT64_MAX]), _ints("ax", [2])])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 2}) and a.domain.contains({"L": 3})
+    assert_agrees(a, _pts(1, 8))
+
+
+def test_global_pool_refuses_an_empty_input(tmp_path):
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["S"], name="s"),
+        helper.make_node("GlobalAveragePool", ["S"], ["Y"], name="g"),
+    ], [_ints("st", [2]), _ints("en", [INT64_MAX]), _ints("ax", [2])])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 2}) and a.domain.contains({"L": 3})
+    assert_agrees(a, _pts(1, 6))
+
+
+def test_verify_empty_output_at_a_predicted_invalid_size_agrees(tmp_path):
+    # verify.py compared output dims even where the size was predicted invalid, so an
+    # empty output (which makes the size invalid) was reported as a disagreement
+    p = _model(tmp_path, [helper.make_node("MaxPool", ["X"], ["Y"], name="p",
+                                           kernel_shape=[3], dilations=[2],
+                                           auto_pad="VALID")])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 4})
+    assert_agrees(a, _pts(1, 8))
+
+
+def test_verify_empty_output_of_an_impossible_model_is_invalid(tmp_path):
+    # the output's shape is unknown because the model can never run (ceil-mode output 0 on
+    # a fixed axis); verify.py took 'unknown' for 'data-dependent' and so took the empty
+    # output onnxruntime returns for a valid run
+    p = _model(tmp_path, [helper.make_node("AveragePool", ["X"], ["Y"], name="p",
+                                           kernel_shape=[3, 3], strides=[3, 3],
+                                           dilations=[1, 2], pads=[2, 1, 2, 0], ceil_mode=1)],
+               dims=(1, 2, "H", 1))
+    a = graphshape.analyze(p)
+    assert a.domain.is_empty()
+    assert_agrees(a, _pts(1, 6, "H"))
+
+
+@pytest.mark.parametrize("attrs", [{"kernel_shape": [0]}, {"kernel_shape": [3], "strides": [0]},
+                                   {"kernel_shape": [3], "pads": [-1, 0]},
+                                   {"kernel_shape": [3], "dilations": [-1]}])
+def test_malformed_window_attributes_are_a_model_error(tmp_path, attrs):
+    p = _model(tmp_path, [helper.make_node("MaxPool", ["X"], ["Y"], name="p", **attrs)])
+    with pytest.raises(InvalidModelError, match="MaxPool \\(node 'p'\\)"):
+        graphshape.analyze(p)
+
+
+
+def test_broadcast_of_an_empty_dim_with_one(tmp_path):
+    # Slice [2:] has length max(0, L - 2): 0 at L = 1, where X has 1: Add gives 0, not 1
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["S"], name="s"),
+        helper.make_node("Add", ["S", "X"], ["Y"], name="a"),
+    ], [_ints("st", [2]), _ints("en", [INT64_MAX]), _ints("ax", [2])])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 1})  # the output is empty there
+    assert_agrees(a, _pts(1, 6))
+
+
+
+def test_output_with_a_constant_zero_dim_is_invalid(tmp_path):
+    # Slice [-1:-1] is empty at every size; onnxruntime returns an empty output
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["Y"], name="s"),
+    ], [_ints("st", [-1]), _ints("en", [-1]), _ints("ax", [1])])
+    a = graphshape.analyze(p)
+    assert a.domain.is_empty()
+    assert_agrees(a, _pts(1, 4))
+
+
+
+def test_nodes_after_an_impossible_node_do_not_make_the_answer_unproven(tmp_path):
+    m = onnx.parser.parse_model("""<ir_version: 10, opset_import: ["" : 19]>
+        g (float[1,1,L,4] X, float[1,1,L,2] Z) => (float[1,1,L,2] Y) <float[1,1,1,1] w = {1.0}>
+        { A = Add(X, Z)
+          Y = Conv(A, w) }""")
+    a = graphshape.analyze(m)
+    assert a.domain.is_empty()
+    assert a.domain.exact, [u.describe() for u in a.domain.unproven]
+
+
+
+def test_concat_ignores_an_empty_input(tmp_path):
+    # Slice [2:] is empty for L <= 2; Concat with a fixed [1, 2, 7] needs L - 2 == 7, but
+    # onnxruntime also runs L = 1, 2 (the empty input is skipped)
+    x2 = numpy_helper.from_array(np.ones((1, 2, 7), np.float32), "K")
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["S"], name="s"),
+        helper.make_node("Concat", ["S", "K"], ["Y"], name="cat", axis=1),
+    ], [_ints("st", [2]), _ints("en", [INT64_MAX]), _ints("ax", [2]), x2])
+    a = graphshape.analyze(p)
+    assert a.domain.contains({"L": 1}) and a.domain.contains({"L": 9})
+    assert_agrees(a, _pts(1, 10))
