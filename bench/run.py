@@ -81,8 +81,10 @@ def main(argv=None):
             print(f"{name}: not built ({type(e).__name__}: {e})", file=sys.stderr)
             continue
         rows.append(measure(name, path))
+        print(f"measured {name}", file=sys.stderr, flush=True)
     for n in args.chains:
         rows.append(measure(f"chain_{n}", chain(n)))
+        print(f"measured chain_{n}", file=sys.stderr, flush=True)
     print(f"{'model':<26} {'nodes':>6} {'graphshape s':>13} {'ort symbolic s':>15} {'ratio':>6}")
     for r in rows:
         ratio = f"{r['graphshape_s'] / r['ort_symbolic_s']:.2f}" if r["ort_symbolic_s"] else "-"

@@ -18,8 +18,20 @@ class Analysis:
     graph: model.Graph
     propagation: engine.Propagation
     domain: Domain
-    spec_domain: Domain | None
+    _spec_inputs: tuple | None = None  # (constraints, symbols, domain args), solved lazily
     timings: dict = field(default_factory=dict)
+    _spec_domain: object = None
+
+    @property
+    def spec_domain(self) -> Domain | None:
+        """The domain the ONNX spec allows (pooling windows inside the padded input), solved
+        on first use: it differs from onnxruntime's only where the runtime truncates."""
+        if self._spec_inputs is None:
+            return None
+        if self._spec_domain is None:
+            cons, syms, rest = self._spec_inputs
+            self._spec_domain = Domain(solve.solve(cons, syms), *rest)
+        return self._spec_domain
 
     # ---- shapes -----------------------------------------------------------------------
     @property
@@ -153,10 +165,10 @@ def analyze(source, dims=None) -> Analysis:
     proven, dd = _split_dd(constraints, dd_syms)
     solved = solve.solve(proven, g.symbols)
     domain = Domain(solved, prop.unproven, dd, prop.impossible)
-    spec_domain = None
+    spec_inputs = None
     if prop.spec_notes:
-        spec_solved = solve.solve(proven + _split_dd(prop.spec_notes, dd_syms)[0], g.symbols)
-        spec_domain = Domain(spec_solved, prop.unproven, dd, prop.impossible)
+        spec_inputs = (proven + _split_dd(prop.spec_notes, dd_syms)[0], g.symbols,
+                       (prop.unproven, dd, prop.impossible))
     t3 = time.perf_counter()
-    return Analysis(g, prop, domain, spec_domain,
+    return Analysis(g, prop, domain, spec_inputs,
                     {"load": t1 - t0, "propagate": t2 - t1, "solve": t3 - t2})

@@ -151,14 +151,24 @@ def simplify_or(parts) -> Optional[Constraint]:
 
 def dedupe(constraints) -> list:
     """One entry per distinct condition; later duplicates add their origin to ``also``."""
+    # structural duplicates first (hashing is cheap), then the canonical key (expand) on
+    # the distinct ones only: a 10,000-node chain imposes the same condition thousands of times
+    groups: dict = {}
+    for c in constraints:
+        g = groups.get(c)
+        if g is None:
+            groups[c] = [c]
+        else:
+            g.append(c)
     seen: dict = {}
     out = []
-    for c in constraints:
+    for c, same in groups.items():
         k = c.key()
+        extra = [x.origin for x in same[1:]]
         if k in seen:
-            seen[k][1].append(c.origin)
+            seen[k][1].extend([c.origin] + extra)
             continue
-        entry = (c, [])
+        entry = (c, extra)
         seen[k] = entry
         out.append(entry)
     return out

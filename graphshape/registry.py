@@ -18,6 +18,8 @@ class RuleEntry:
     fn: Callable
     params: frozenset
     var_keyword: bool
+    min_inputs: int = 0
+    max_inputs: int | None = None  # None: any number (*inputs)
 
 
 def _norm_domain(d: str) -> str:
@@ -32,9 +34,15 @@ def rule(*ops: str, since: int = 1, until: Optional[int] = None, domain: str = "
         params = frozenset(
             n for n, p in sig.parameters.items() if p.kind == inspect.Parameter.KEYWORD_ONLY)
         var_kw = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        positional = [p for p in list(sig.parameters.values())[1:]
+                      if p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        var_pos = any(p.kind == inspect.Parameter.VAR_POSITIONAL
+                      for p in sig.parameters.values())
+        lo = sum(1 for p in positional if p.default is inspect.Parameter.empty)
+        hi = None if var_pos else len(positional)
         for op in ops:
             _RULES.setdefault((_norm_domain(domain), op), []).append(
-                RuleEntry(op, _norm_domain(domain), since, until, fn, params, var_kw))
+                RuleEntry(op, _norm_domain(domain), since, until, fn, params, var_kw, lo, hi))
         return fn
 
     return deco

@@ -121,7 +121,9 @@ class Domain:
             return "no size is valid: these conditions contradict each other: " + "; ".join(
                 parts) + ("; ..." if len(core) > 6 else "")
         bx = self.boxes()
-        if bx is None:
+        if bx is not None and any(len(f.residues) > 8 or len(f.finite) > 64
+                                  for b in bx for f in b.factors):
+            bx = None  # a long residue list reads worse than the condition that makes it
             # not a union of boxes: the binding conditions themselves read best
             conds = [str(c.constraint) for c, _ in self.binding()]
             text = ("every one of:\n" + "\n".join(f"  {t}" for t in conds)) if conds and \
@@ -129,7 +131,8 @@ class Domain:
         elif len(bx) == 1:
             text = _anyfy(bx[0].describe(self.names, sep="; "))
         else:
-            text = " or\n".join(f"({b.describe(self.names)})" for b in bx)
+            text = " or\n".join(f"({_anyfy(b.describe(self.names, sep='; '))})"
+                                 .replace("; ", " and ") for b in bx)
         if self.solved.inexact:
             text += "\n  and (checked point by point, not in closed form): " + "; ".join(
                 str(c.constraint) for c in self.solved.inexact)

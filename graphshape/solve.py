@@ -173,6 +173,13 @@ class ConditionPrinter:
     def _split(self, c: Constraint) -> str:
         if c.kind == EQ:
             diff = sympy.sympify(c.lhs) - sympy.sympify(c.rhs)
+            # a*N == b*N with N a positive input dim: N cancels (Reshape [N, -1] checks)
+            ft = sympy.factor_terms(diff)
+            if ft.is_Mul:
+                keep = [f for f in ft.args if not (f.is_Symbol and f.is_positive)]
+                if len(keep) < len(ft.args):
+                    rest = sympy.Mul(*keep)
+                    return self.cond(Constraint.eq(rest, 0))
             const, rest = diff.as_coeff_Add()
             form = _product_form(rest)
             if form is None:

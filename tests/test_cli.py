@@ -93,3 +93,17 @@ def test_ops_lists_claimed_ops():
     assert rc == 0
     for op in ("Conv", "MaxPool", "Gemm", "Reshape", "Flatten"):
         assert op in out
+
+
+def test_ctrl_c_stops_verification_cleanly_with_the_partial_table(toy_path):
+    import signal
+    import time
+
+    p = subprocess.Popen(BIN + ["verify", toy_path, "--random", "200"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # past start-up, inside the run loop
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (out, err)
+    assert "interrupted: partial table" in out
+    assert "Traceback" not in err

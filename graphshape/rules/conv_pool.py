@@ -72,10 +72,8 @@ def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
     return add(floordiv(num, s), 1)
 
 
-@rule("Conv")
-def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: int = 1,
-         kernel_shape=None, pads=None, strides=None):
-    """Y[i] = floor((X[i] + pads - ((k-1)*d+1)) / s) + 1 (onnx.ai/onnx/operators/onnx__Conv)."""
+def _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group):
+    """Checks shared by Conv and ConvTranspose; (spatial rank, k, s, pads, dilations)."""
     if len(X.shape) < 3:
         ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
     if len(W.shape) != len(X.shape):
@@ -89,6 +87,14 @@ def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: 
         ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
     if group < 1:
         _malformed(ctx, f"group must be >= 1, found {group}")
+    return nsp, k, s, p, d
+
+
+@rule("Conv")
+def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: int = 1,
+         kernel_shape=None, pads=None, strides=None):
+    """Y[i] = floor((X[i] + pads - ((k-1)*d+1)) / s) + 1 (onnx.ai/onnx/operators/onnx__Conv)."""
+    nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group)
     ctx.eq(X.shape[1], mul(W.shape[1], group),
            f"input channels must equal weight channels x group ({W.shape[1]} x {group})")
     if isinstance(W.shape[0], int) and W.shape[0] % group:
@@ -193,19 +199,7 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
                    pads=None, strides=None):
     """Y[i] = s*(X[i]-1) + output_padding + ((k-1)*d+1) - pads (onnx__ConvTranspose);
     SAME_* and output_shape as onnxruntime computes them (module doc)."""
-    if len(X.shape) < 3:
-        ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
-    if len(W.shape) != len(X.shape):
-        ctx.fail(f"W has rank {len(W.shape)} but X has rank {len(X.shape)}")
-    nsp = len(X.shape) - 2
-    ks = list(kernel_shape) if kernel_shape else list(W.shape[2:])
-    if any(not isinstance(v, int) for v in ks):
-        ctx.fail("kernel size is not a constant")
-    k, s, p, d = _spatial_attrs(ctx, nsp, ks, strides, pads, dilations)
-    for a, b in zip(ks, W.shape[2:]):
-        ctx.eq(b, a, "the kernel_shape attribute must match the weight's spatial dims")
-    if group < 1:
-        _malformed(ctx, f"group must be >= 1, found {group}")
+    nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group)
     op = list(output_padding) if output_padding else [0] * nsp
     if len(op) != nsp:
         ctx.fail(f"output_padding {op} does not match {nsp} spatial dims")
