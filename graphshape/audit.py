@@ -24,10 +24,6 @@ def audit(analysis) -> list:
         out.append(_f("warning", "runtime accepts more than the spec",
                       "onnxruntime truncates pooling divisions, so some sizes run although the "
                       f"ONNX spec and PyTorch reject them; spec-valid sizes: {diff}"))
-    for u in analysis.domain.unproven:
-        out.append(_f("unproven", "no proof", u.describe()))
-    for c in analysis.domain.dd_conditions:
-        out.append(_f("unproven", "data-dependent condition", f"{c} ({c.origin.describe()})"))
     # internal resizing: a Resize whose output spatial size no longer depends on the input
     syms = set(g.symbols)
     for node in g.nodes:
@@ -42,6 +38,19 @@ def audit(analysis) -> list:
                 out.append(_f("warning", "input resized inside the model",
                               f"Resize '{node.name}' maps every input size to "
                               f"{[str(d) for d in t.shape]}: the model sees a rescaled image"))
+    groups: dict = {}
+    for u in analysis.domain.unproven:
+        groups.setdefault((u.op, u.reason), []).append(u.node)
+    for (op, reason), nodes in groups.items():
+        where = f"node '{nodes[0]}'" if len(nodes) == 1 else \
+            f"{len(nodes)} {op} nodes ('{nodes[0]}', ...)"
+        out.append(_f("unproven", "no proof", f"{where} ({op}): {reason}"))
+    dd = analysis.domain.dd_conditions
+    if dd:
+        nodes = sorted({c.origin.node for c in dd})
+        out.append(_f("unproven", "data-dependent conditions",
+                      f"{len(dd)} conditions at {len(nodes)} nodes depend on run-time sizes, "
+                      f"e.g. {dd[0]} ({dd[0].origin.describe()})"))
     claims = _value_info_claims(analysis)
     if claims:
         out.append(_f("info", "exporter shape claims differ",

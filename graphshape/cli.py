@@ -107,6 +107,9 @@ def emit(text: str, output: str | None) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text if text.endswith("\n") else text + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temp file, not the report
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
@@ -142,13 +145,22 @@ def main():
 @click.option("--markdown", is_flag=True, help="Markdown report.")
 @click.option("--verify", "do_verify", is_flag=True, help="Also run onnxruntime at the edges.")
 @click.option("--all", "show_all", is_flag=True, help="List every condition, not only bounds.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Also write an SVG map of the valid region (two symbolic dims).")
 @output_option
 @guarded
-def analyze(model, dims, as_json, markdown, do_verify, show_all, output):
+def analyze(model, dims, as_json, markdown, do_verify, show_all, plot, output):
     """Derive the domain of valid input sizes, with the node behind every bound."""
     from . import analyze as run, report
 
     a = run(model, dims=list(dims))
+    if plot:
+        from .plot import svg
+
+        try:
+            emit(svg(a), plot)
+        except ValueError as e:
+            raise UsageError(f"--plot: {e}") from None
     ver = None
     if do_verify:
         from .verify import verify

@@ -14,7 +14,7 @@ from onnx import numpy_helper
 
 from .dims import symbol
 from .errors import InvalidModelError, ModelLoadError, UsageError
-from .tensor import MAX_VALUE_ELEMENTS, INTEGER_TYPES, Tensor
+from .tensor import MAX_VALUE_ELEMENTS, Tensor
 
 _DIM_SPEC = re.compile(r"^(?P<input>[^=]+):(?P<axis>-?\d+)=(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -111,10 +111,7 @@ def load_proto(source: Union[str, os.PathLike, onnx.ModelProto]) -> tuple:
 def tensor_from_initializer(t: onnx.TensorProto, base_dir: Optional[str]) -> Tensor:
     shape = tuple(int(d) for d in t.dims)
     n = int(np.prod(shape)) if shape else 1
-    value = None
-    if t.data_type in INTEGER_TYPES or n <= MAX_VALUE_ELEMENTS:
-        if n <= MAX_VALUE_ELEMENTS:
-            value = _small_value(t, base_dir)
+    value = _small_value(t, base_dir) if n <= MAX_VALUE_ELEMENTS else None
     return Tensor(shape, t.data_type, value)
 
 

@@ -107,3 +107,12 @@ def test_ctrl_c_stops_verification_cleanly_with_the_partial_table(toy_path):
     assert p.returncode == 130, (out, err)
     assert "interrupted: partial table" in out
     assert "Traceback" not in err
+
+
+def test_plot_writes_an_svg_map(toy_path, tmp_path):
+    dest = tmp_path / "region.svg"
+    rc, out, err = run("analyze", toy_path, "--plot", str(dest))
+    assert rc == 0, err
+    text = dest.read_text()
+    assert text.startswith("<svg") and "#2e9d4f" in text and "W (log scale)" in text
+    assert oct(dest.stat().st_mode & 0o777) != oct(0o600)
