@@ -15,7 +15,7 @@ import islpy as isl
 
 from .dims import to_str
 from .errors import UsageError
-from .periodic import _lcm, _val, decompose_boxes, isl_text
+from .periodic import _lcm, _runs, _val, decompose_boxes, isl_text
 
 MAX_SIZE = 2 ** 31 - 1
 VALID, INVALID, UNPROVEN = "valid", "invalid", "unproven"
@@ -121,9 +121,10 @@ class Domain:
             return "no size is valid: these conditions contradict each other: " + "; ".join(
                 parts) + ("; ..." if len(core) > 6 else "")
         bx = self.boxes()
-        if bx is not None and any(len(f.residues) > 8 or len(f.finite) > 64
+        if bx is not None and any(len(f.residues) > 8 or len(_runs(f.finite)) > 16
                                   for b in bx for f in b.factors):
             bx = None  # a long residue list reads worse than the condition that makes it
+        if bx is None:
             # not a union of boxes: the binding conditions themselves read best
             conds = [str(c.constraint) for c, _ in self.binding()]
             text = ("every one of:\n" + "\n".join(f"  {t}" for t in conds)) if conds and \
