@@ -118,7 +118,7 @@ def emit(text: str, output: str | None) -> None:
 
 
 def _progress():
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() and not os.environ.get("GRAPHSHAPE_PROGRESS"):
         return None
 
     def show(i, n, p):

@@ -96,15 +96,24 @@ def test_ops_lists_claimed_ops():
 
 
 def test_ctrl_c_stops_verification_cleanly_with_the_partial_table(toy_path):
+    import select
     import signal
     import time
 
+    env = dict(os.environ, GRAPHSHAPE_PROGRESS="1")
     p = subprocess.Popen(BIN + ["verify", toy_path, "--random", "200"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # past start-up, inside the run loop
+                         stderr=subprocess.PIPE, env=env)
+    seen = b""
+    deadline = time.time() + 300
+    while b"verifying [" not in seen or seen.count(b"/") < 20:  # a few sizes are done
+        assert time.time() < deadline and p.poll() is None, seen[-300:]
+        r, _, _ = select.select([p.stderr], [], [], 1)
+        if r:
+            seen += os.read(p.stderr.fileno(), 4096)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
-    assert p.returncode == 130, (out, err)
+    out, err = out.decode(), (seen + err).decode()
+    assert p.returncode == 130, (out, err[-500:])
     assert "interrupted: partial table" in out
     assert "Traceback" not in err
 
