@@ -191,16 +191,10 @@ class ConditionPrinter:
             if target % coeff:
                 return "(1 = 0)"
             target //= coeff
-            alts = []
             signed = not all(self._nonneg(f) for f in factors)
             if target < 0 and not signed:
                 return "(1 = 0)"
-            for tup in _factorisations(target, len(factors), signed=signed):
-                self.cases += 1
-                if self.cases > MAX_CASES:
-                    raise NonPresburger("too many factorisation cases")
-                alts.append("(" + " and ".join(
-                    f"{self.p.expr(f)} = {v}" for f, v in zip(factors, tup)) + ")")
+            alts = self._cases(factors, target, signed)
             return "(" + " or ".join(alts) + ")" if alts else "(1 = 0)"
         if c.kind == DIV:
             form = _product_form(c.lhs)
@@ -254,13 +248,19 @@ class ConditionPrinter:
             raise NonPresburger("product bound too large to split")
         alts = ["(" + " or ".join(f"({self.p.expr(f)} = 0)" for f in factors) + ")"]
         for k in range(1, t + 1):
-            for tup in _factorisations(k, len(factors), signed=False):
-                self.cases += 1
-                if self.cases > MAX_CASES:
-                    raise NonPresburger("too many factorisation cases")
-                alts.append("(" + " and ".join(
-                    f"{self.p.expr(f)} = {v}" for f, v in zip(factors, tup)) + ")")
+            alts += self._cases(factors, k, signed=False)
         return "(" + " or ".join(alts) + ")"
+
+    def _cases(self, factors, k: int, signed: bool) -> list:
+        """One conjunction 'f1 = d1 and f2 = d2 ...' per factorisation of k."""
+        out = []
+        for tup in _factorisations(k, len(factors), signed=signed):
+            self.cases += 1
+            if self.cases > MAX_CASES:
+                raise NonPresburger("too many factorisation cases")
+            out.append("(" + " and ".join(
+                f"{self.p.expr(f)} = {v}" for f, v in zip(factors, tup)) + ")")
+        return out
 
     def _nonneg(self, f) -> bool:
         if sympy.sympify(f).is_nonnegative:
