@@ -79,7 +79,7 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
             sorted({f"{d.op} '{d.node}'" for d in dd})[:12]) + (" ..." if len(dd) > 12 else ""))
     if verification is not None:
         lines.append("")
-        lines.extend(verification_lines(verification))
+        lines.extend(verification_lines(verification, limit=12))
     return "\n".join(lines)
 
 
