@@ -31,5 +31,9 @@ fuzz: install
 bench: install
 	$(PY) bench/run.py
 
+lint: install
+	$(PY) -m pip install -q ruff
+	$(PY) -m ruff check --isolated --select E9,F --line-length 100 graphshape models tests bench
+
 clean:
 	rm -rf $(VENV) .cache

@@ -62,8 +62,7 @@ def broadcast_dim(ctx, a: Dim, b: Dim, where: str) -> Dim:
     if b == 1:
         return a
     parts = [Constraint.eq(a, b), Constraint.eq(a, 1), Constraint.eq(b, 1)]
-    ctx.any_of(parts, f"broadcasting {where} needs equal sizes or a size of 1 "
-                      f"({_s(a)} vs {_s(b)})")
+    ctx.any_of(parts, f"broadcasting {where} needs equal sizes or a size of 1")
     if isinstance(a, int):
         return a
     if isinstance(b, int):

@@ -39,6 +39,10 @@ def _malformed(ctx, message: str):
     raise InvalidModelError(f"{ctx.op} (node '{ctx.name}'): {message}")
 
 
+def _s(x) -> str:
+    return x if isinstance(x, str) else to_str(x)
+
+
 def _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations):
     k = list(kernel_shape)
     s = list(strides) if strides else [1] * nsp
@@ -67,7 +71,7 @@ def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
         if auto_pad == "VALID":
             ph = pt = 0
         num = sub(add(size, ph + pt), dk)
-    ctx.ge(num, 0, f"spatial axis {axis}: input size {size} plus padding {ph + pt} must "
+    ctx.ge(num, 0, f"spatial axis {axis}: the input size plus padding {ph + pt} must "
                    f"cover the dilated kernel {dk}")
     return add(floordiv(num, s), 1)
 
@@ -139,7 +143,7 @@ def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad, mlas_maxpoo
         ph_expr = ph
         pads = ph + pt
     num = sub(add(size, pads), dk)
-    where = f"spatial axis {axis}: input size {size}, padding {pads}, window {dk}, stride {s}"
+    where = f"spatial axis {axis}: padding {_s(pads)}, window {dk}, stride {s}"
     if not ceil_mode:
         q = floordiv(num, s)
         out = add(q if isinstance(num, int) and num >= 0 else dmax(q, 0), 1)
