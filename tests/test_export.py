@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # the torch extra is part of `make test`
 
 from graphshape.export import ExportError, RequiredSizeError, export_and_check  # noqa: E402
 from models import toy  # noqa: E402
