@@ -225,3 +225,16 @@ def test_concat_ignores_an_empty_input(tmp_path):
     a = graphshape.analyze(p)
     assert a.domain.contains({"L": 1}) and a.domain.contains({"L": 9})
     assert_agrees(a, _pts(1, 10))
+
+
+def test_resize_of_an_empty_axis_to_a_fixed_size(tmp_path):
+    # Slice [2:] is empty for L <= 2; Resize to a fixed size 6 then fails in onnxruntime
+    # ("Input dim is zero but required output dim is non-zero"); found by seed 500197
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["S"], name="s"),
+        helper.make_node("Resize", ["S", "", "", "sz"], ["Y"], name="r", mode="nearest",
+                         axes=[2]),
+    ], [_ints("st", [2]), _ints("en", [INT64_MAX]), _ints("ax", [2]), _ints("sz", [6])])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 2}) and a.domain.contains({"L": 3})
+    assert_agrees(a, _pts(1, 8))

@@ -20,7 +20,7 @@ from ..dims import add, floordiv, mul, prod, structurally_equal, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import Tensor
-from ._common import const_ints, ints, norm_axis
+from ._common import at_least_one, const_ints, ints, norm_axis
 
 
 def _float_values(t, what):
@@ -92,6 +92,10 @@ def _resize_out(ctx, X, scales, sizes, axes, mode, antialias, policy):
             ctx.fail(f"sizes has {len(sizes)} entries for {len(ax)} axes")
         for a, s in zip(ax, sizes):
             ctx.ge(s, 1, f"target size of axis {a} must be positive (scale > 0)")
+            if not at_least_one(X.shape[a]):
+                # upsamplebase.h: "Input dim is zero but required output dim is non-zero"
+                ctx.ge(X.shape[a], 1, f"axis {a} is empty and onnxruntime cannot resize an "
+                                      "empty axis to a non-empty size")
             out[a] = s
             per_axis[a] = (s, X.shape[a])
     else:
