@@ -18,7 +18,6 @@ import sympy
 from .dims import Dim, compile_dim, free_symbols, norm, substitute, to_str
 
 EQ, GE, DIV, OR, AND = "EQ", "GE", "DIV", "OR", "AND"
-_FNS: dict = {}  # id(constraint) -> (constraint, compiled lhs, compiled rhs)
 
 
 @dataclass(frozen=True)
@@ -88,12 +87,13 @@ class Constraint:
             return any(p.evaluate(env) for p in self.parts)
         if self.kind == AND:
             return all(p.evaluate(env) for p in self.parts)
-        fns = _FNS.get(id(self))
-        if fns is None or fns[0] is not self:
-            fns = _FNS[id(self)] = (self, compile_dim(self.lhs), compile_dim(self.rhs))
+        fns = self.__dict__.get("_compiled")
+        if fns is None:  # compiled once per condition (not a field: eq/hash ignore it)
+            fns = (compile_dim(self.lhs), compile_dim(self.rhs))
+            object.__setattr__(self, "_compiled", fns)
         try:
-            a = fns[1](env)
-            b = fns[2](env)
+            a = fns[0](env)
+            b = fns[1](env)
         except KeyError as e:
             raise ValueError(f"unbound symbol {e} in {self}") from None
         if not isinstance(a, int) or not isinstance(b, int):

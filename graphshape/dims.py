@@ -10,6 +10,7 @@ Floor/ceil divisions are canonicalised while they are built:
 from __future__ import annotations
 
 import functools
+import math
 from typing import Union
 
 import sympy
@@ -428,11 +429,7 @@ def _py(e) -> str:
         return f"({_py(e.base)} ** {int(e.exp)})"
     if isinstance(e, (sympy.floor, sympy.ceiling)):
         arg = sympy.expand(e.args[0])
-        den = 1
-        for term in sympy.Add.make_args(arg):
-            c, _ = term.as_coeff_Mul()
-            if c.is_Rational:
-                den = den * int(c.q) // _gcd(den, int(c.q))
+        den = lcm_denominator(arg)
         num = sympy.expand(arg * den)
         if den == 1:
             return _py(num)
@@ -448,10 +445,14 @@ def _py(e) -> str:
     raise ValueError(f"cannot compile {e}")
 
 
-def _gcd(a, b):
-    import math
-
-    return math.gcd(a, b)
+def lcm_denominator(e) -> int:
+    """The lcm of the denominators of e's rational coefficients (e an affine sum)."""
+    den = 1
+    for term in sympy.Add.make_args(sympy.expand(e)):
+        c, _ = term.as_coeff_Mul()
+        if c.is_Rational:
+            den = den * int(c.q) // math.gcd(den, int(c.q))
+    return den
 
 
 _COMPILED: dict = {}

@@ -22,6 +22,7 @@ import islpy as isl
 import sympy
 
 from .constraints import AND, DIV, EQ, GE, OR, Constraint, dedupe
+from .dims import lcm_denominator
 
 MAX_CASES = 600  # beyond this a split is kept out of the closed form (checked per point)
 
@@ -70,7 +71,7 @@ class IslPrinter:
             return f"{int(coeff)}*{self.expr(rest)}"
         if isinstance(e, (sympy.floor, sympy.ceiling)):
             arg = e.args[0]
-            den = _lcm_denominator(arg)
+            den = lcm_denominator(arg)
             num = sympy.expand(arg * den)
             fn = "floor" if isinstance(e, sympy.floor) else "ceil"
             if den == 1:
@@ -91,15 +92,6 @@ class IslPrinter:
                 out = f"{fn}({out}, {a})"
             return out
         raise NonPresburger(f"unsupported expression {e}")
-
-
-def _lcm_denominator(e) -> int:
-    den = 1
-    for term in sympy.Add.make_args(sympy.expand(e)):
-        c, _ = term.as_coeff_Mul()
-        if c.is_Rational:
-            den = den * int(c.q) // math.gcd(den, int(c.q))
-    return den
 
 
 @lru_cache(maxsize=4096)
