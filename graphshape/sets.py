@@ -234,9 +234,9 @@ class Domain:
         return self._csets
 
     def _universe(self):
-        n = len(self.symbols)
-        return isl.Set("{ [" + ", ".join(f"v{i}" for i in range(n)) + "] : " +
-                       (" and ".join(f"v{i} >= 1" for i in range(n)) or "1 = 1") + " }")
+        from .solve import size_set
+
+        return size_set(self.symbols)
 
     def binding(self) -> list:
         """(Condition, its set) for conditions that exclude some size on their own."""

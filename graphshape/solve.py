@@ -22,7 +22,8 @@ import islpy as isl
 import sympy
 
 from .constraints import AND, DIV, EQ, GE, OR, Constraint, dedupe
-from .dims import lcm_denominator
+from .dims import _nonneg as nonneg_structural
+from .dims import lcm_denominator, provably
 
 MAX_CASES = 600  # beyond this a split is kept out of the closed form (checked per point)
 
@@ -255,13 +256,7 @@ class ConditionPrinter:
         return out
 
     def _nonneg(self, f) -> bool:
-        if sympy.sympify(f).is_nonnegative:
-            return True
-        names = self.p.names
-        vars_ = ", ".join(names.values())
-        base = " and ".join(f"{v} >= 1" for v in names.values()) or "1 = 1"
-        neg = isl.Set(f"{{ [{vars_}] : {base} and {self.p.expr(f)} < 0 }}")
-        return neg.is_empty()
+        return nonneg_structural(f) or provably(f, ">= 0")
 
     def _div_product(self, factors, m) -> str:
         if m == 1:
@@ -314,12 +309,8 @@ def solve(constraints, symbols) -> Solved:
         except NonPresburger:
             inexact.append(cond)
         conditions.append(cond)
-    vars_ = ", ".join(names[s] for s in symbols)
-    base = " and ".join(f"{names[s]} >= 1" for s in symbols) or "1 = 1"
-    body = " and ".join([base] + texts)
-    space = f"{{ [{vars_}] : {body} }}"
     try:
-        s = isl.Set(space)
+        s = size_set(symbols, " and ".join(texts) or "1 = 1")
     except isl.Error as e:  # a printer bug must never turn into a wrong answer
         raise RuntimeError(f"isl rejected the condition set: {e}") from None
     raw = s
@@ -334,9 +325,15 @@ def _simplify(s):
     return s.coalesce()
 
 
-def condition_set(cond: Condition, symbols) -> object:
-    """The isl set of one condition alone (for witnesses and per-bound explanations)."""
+def size_set(symbols, condition: str = "1 = 1") -> object:
+    """The isl set of sizes (every symbol >= 1) where ``condition`` (isl text over the
+    names of isl_names) holds."""
     names = isl_names(symbols)
     vars_ = ", ".join(names[s] for s in symbols)
     base = " and ".join(f"{names[s]} >= 1" for s in symbols) or "1 = 1"
-    return isl.Set(f"{{ [{vars_}] : {base} and {cond.isl_text} }}")
+    return isl.Set(f"{{ [{vars_}] : {base} and {condition} }}")
+
+
+def condition_set(cond: Condition, symbols) -> object:
+    """The isl set of one condition alone (for witnesses and per-bound explanations)."""
+    return size_set(symbols, cond.isl_text)
