@@ -39,7 +39,7 @@ def svg(analysis, x_name: str | None = None, y_name: str | None = None, cells: i
         raise ValueError("the model has no symbolic dims to plot")
     x_name = x_name or names[-1]
     y_name = y_name or (names[-2] if len(names) >= 2 else None)
-    w = d.witness()["smallest_valid"] or {n: 1 for n in names}
+    w = d.smallest_valid() or {n: 1 for n in names}
     xs = _axis(1, _extent(d, names.index(x_name)), cells)
     ys = _axis(1, _extent(d, names.index(y_name)), cells) if y_name else [None]
     cw, ch = 3, (3 if y_name else 40)

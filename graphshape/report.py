@@ -6,7 +6,6 @@ import json
 import os
 
 
-
 def _fmt_sizes(sizes: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sizes.items()) or "(static)"
 
@@ -42,9 +41,9 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
     lines.append(verdict_line(analysis) + ":")
     for ln in str(analysis.domain).splitlines():
         lines.append("  " + ln)
-    w = analysis.domain.witness()
-    if w["smallest_valid"]:
-        lines.append(f"  smallest valid: {_fmt_sizes(w['smallest_valid'])}")
+    best = analysis.domain.smallest_valid()
+    if best:
+        lines.append(f"  smallest valid: {_fmt_sizes(best)}")
     diff = analysis.spec_differences()
     if diff is not None:
         lines.append("")

@@ -266,16 +266,22 @@ class Domain:
                 core = trial
         return [c for c, _ in core]
 
+    def smallest_valid(self) -> dict | None:
+        """The lexicographically smallest valid size (None when there is none)."""
+        if self.is_empty() or not self.symbols:
+            return None
+        p = self.isl_set.lexmin().sample_point()
+        return {n: _val(p.get_coordinate_val(isl.dim_type.set, i))
+                for i, n in enumerate(self.names)}
+
     def witness(self) -> dict:
         """The smallest valid size (lexicographic); per symbol, the smallest invalid size
         with the others held at the smallest valid one; per bounding condition, the smallest
         size that only it rejects."""
         out = {"smallest_valid": None, "smallest_invalid": {}, "per_condition": []}
-        if self.is_empty() or not self.symbols:
+        best = self.smallest_valid()
+        if best is None:
             return out
-        p = self.isl_set.lexmin().sample_point()
-        best = {n: _val(p.get_coordinate_val(isl.dim_type.set, i))
-                for i, n in enumerate(self.names)}
         out["smallest_valid"] = best
         for i, n in enumerate(self.names):
             line = self._universe()

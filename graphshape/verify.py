@@ -216,12 +216,9 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
             worker.start()
         except VerificationError as e:
             # onnxruntime refuses the model at load time: no size can run
-            refused = str(e)
-            worker.stop()
-            report.verdicts = [_refused(analysis, p, refused) for p in points]
+            # (the finally below stops the worker and removes the temporary copy)
+            report.verdicts = [_refused(analysis, p, str(e)) for p in points]
             report.seconds = time.perf_counter() - t0
-            if temp and os.path.exists(temp):
-                os.unlink(temp)
             return report
         report.providers = worker.providers
         for i, p in enumerate(points):
@@ -390,7 +387,6 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None) -> Verdict:
                 detail = (f"onnxruntime completed, but the Conv/Pool output '{empty[0]}' is "
                           "empty (a later op ignored it)")
     if predicted == UNPROVEN:
-        agree = None if observed == VALID else False
         agree = None
     else:
         # shapes are predictions only where the size is predicted valid: an empty output at
