@@ -259,10 +259,19 @@ def _runnable_copy(analysis):
             if (vi.name, axis) in changes:
                 dim.Clear()
                 dim.dim_param = changes[(vi.name, axis)]
-    d = os.path.dirname(os.path.abspath(g.path))
-    temp = os.path.join(d, f".graphshape-resym-{os.getpid()}.onnx")
-    onnx.save(m, temp)
+    temp = _save_beside(m, g.path, "resym")
     return temp, temp
+
+
+def _save_beside(model, src: str, tag: str) -> str:
+    """Save a modified copy next to ``src`` (so external-data paths still resolve) under a
+    hidden per-process name; the caller removes it."""
+    import onnx
+
+    path = os.path.join(os.path.dirname(os.path.abspath(src)),
+                        f".graphshape-{tag}-{os.getpid()}.onnx")
+    onnx.save(model, path)
+    return path
 
 
 def _refused(analysis, sizes, why) -> Verdict:
@@ -316,9 +325,7 @@ class _Watcher:
                 dtype = t.dtype if t is not None and t.dtype else 1
                 m.graph.output.append(helper.make_tensor_value_info(node.output[0], dtype, None))
                 self.watched.append(node.output[0])
-        d = os.path.dirname(os.path.abspath(src))
-        self.path = os.path.join(d, f".graphshape-watch-{os.getpid()}.onnx")
-        onnx.save(m, self.path)
+        self.path = _save_beside(m, src, "watch")
         self.worker = Worker(self.path, self.providers, self.opt_level)
         self.worker.start()
 

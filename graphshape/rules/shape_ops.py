@@ -12,7 +12,7 @@ from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub, to_
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Tensor
-from ._common import at_least_one, broadcast_shapes, const_ints, ints, norm_axis
+from ._common import _s, at_least_one, broadcast_shapes, const_ints, ints, norm_axis
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 
@@ -155,10 +155,6 @@ def _exact_quotient(ctx, numel, known, reason):
     raise Unsupported(f"cannot divide {numel} by symbolic {known} exactly")
 
 
-def _s(x) -> str:
-    return to_str(x)
-
-
 def _shape_str(out, neg=None):
     return "[" + ", ".join("-1" if i == neg else _s(d) for i, d in enumerate(out)) + "]"
 
@@ -239,7 +235,7 @@ def concat(ctx, *inputs, axis: int):
             else:
                 main = eqs[0] if len(eqs) == 1 else Constraint.all_of(eqs)
                 ctx.any_of([main] + empties, why + " unless one of them is empty")
-    out[a] = prod([1]) and _sum(t.shape[a] for t in inputs)
+    out[a] = _sum(t.shape[a] for t in inputs)
     value = None
     if r == 1 and all(t.value is not None for t in inputs):
         value = tuple(v for t in inputs for v in t.value)
