@@ -3,6 +3,13 @@ the test's concrete input sizes and compare every output shape with the expected
 
 Inputs that are small numeric tensors also get their contents as ``Tensor.value`` (the
 tests feed shapes, axes, k, scales... as graph inputs rather than initializers).
+
+Side by side, onnx's own C++ inference (``infer_shapes(strict_mode=True, data_prop=True)``
+on the test model with its output shapes cleared) is scored the same way: it *covers* a
+case when it infers every tensor output's full static shape. A case graphshape calls
+impossible is checked on onnxruntime (the arbiter of what runs): when onnxruntime refuses
+it too, the case is REFUSED (graphshape proved the refusal; the reference outputs follow
+the spec, where onnxruntime is stricter), otherwise it is a FAIL.
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ from .model import Graph, tensor_from_initializer, topo_sort
 from .rules.shape_ops import tensor_from_array
 from .tensor import Tensor
 
-PASS, FAIL, UNPROVEN, SKIP = "pass", "fail", "unproven", "skip"
+PASS, FAIL, UNPROVEN, SKIP, REFUSED = "pass", "fail", "unproven", "skip", "refused"
+# onnx C++ inference on a case: covered (every tensor output fully static and right),
+# wrong (a static shape that differs from the reference), or not covered
+CPP_OK, CPP_WRONG, CPP_NO = "covered", "wrong", "no"
+# domains outside the coverage relation (graphshape proves no rules there)
+EXEMPT_DOMAINS = ("ai.onnx.ml", "ai.onnx.preview.training")
 
 
 @dataclass
@@ -29,6 +41,16 @@ class CaseResult:
     op: str
     status: str
     detail: str = ""
+    cpp: str = CPP_NO
+    domains: tuple = ()
+
+    @property
+    def covered(self) -> bool:
+        return self.status in (PASS, REFUSED)
+
+    @property
+    def exempt(self) -> bool:
+        return any(d in EXEMPT_DOMAINS for d in self.domains)
 
 
 @dataclass
@@ -45,6 +67,46 @@ class Table:
     def failures(self) -> list:
         return [r for r in self.results if r.status == FAIL]
 
+    def cpp_only(self) -> list:
+        """Cases onnx's C++ inference covers and graphshape does not (exempt domains
+        aside): the coverage relation requires none."""
+        return [r for r in self.results if r.cpp == CPP_OK and not r.covered and not r.exempt]
+
+    def counts(self) -> dict:
+        """Totals side by side: every case, those graphshape covers, those C++ covers."""
+        rs = [r for r in self.results if not r.exempt]
+        return {"cases": len(rs), "graphshape": sum(r.covered for r in rs),
+                "graphshape_refused": sum(r.status == REFUSED for r in rs),
+                "graphshape_fail": sum(r.status == FAIL for r in rs),
+                "cpp": sum(r.cpp == CPP_OK for r in rs),
+                "cpp_wrong": sum(r.cpp == CPP_WRONG for r in rs),
+                "cpp_only": len(self.cpp_only()),
+                "graphshape_only": sum(r.covered and r.cpp != CPP_OK for r in rs),
+                "exempt": len(self.results) - len(rs)}
+
+    def side_by_side(self) -> str:
+        """Per op: cases, covered by graphshape (refusals proved), covered by onnx C++."""
+        per: dict = collections.defaultdict(collections.Counter)
+        for r in self.results:
+            c = per[r.op + (" (ml/training)" if r.exempt else "")]
+            c["n"] += 1
+            c["gs"] += r.covered
+            c["ref"] += r.status == REFUSED
+            c["cpp"] += r.cpp == CPP_OK
+            c["only"] += r.cpp == CPP_OK and not r.covered
+        lines = [f"{'op':<40}{'cases':>6}{'graphshape':>11}{'(refused)':>10}{'onnx C++':>9}"
+                 f"{'C++ only':>9}"]
+        for op, c in sorted(per.items()):
+            lines.append(f"{op:<40}{c['n']:>6}{c['gs']:>11}{c['ref']:>10}{c['cpp']:>9}"
+                         f"{c['only']:>9}")
+        k = self.counts()
+        lines.append(f"TOTAL outside ml/training: {k['cases']} cases; graphshape covers "
+                     f"{k['graphshape']} ({k['graphshape_refused']} as proved onnxruntime "
+                     f"refusals), onnx C++ inference {k['cpp']} ({k['cpp_wrong']} wrong); "
+                     f"C++ only {k['cpp_only']}, graphshape only {k['graphshape_only']}; "
+                     f"graphshape wrong {k['graphshape_fail']}")
+        return "\n".join(lines)
+
     def render(self) -> str:
         rows = sorted(self.by_op().items())
         lines = [f"{'op':<32}{'cases':>6}{'pass':>6}{'fail':>6}{'unpr':>6}  rate"]
@@ -58,8 +120,14 @@ class Table:
         n = tot[PASS] + tot[FAIL] + tot[UNPROVEN]
         lines.append(f"{'TOTAL (' + str(len(rows)) + ' ops)':<32}{n:>6}{tot[PASS]:>6}"
                      f"{tot[FAIL]:>6}{tot[UNPROVEN]:>6}")
+        lines.append(self.side_by_side())
         for r in self.failures():
             lines.append(f"FAIL {r.name} ({r.op}): {r.detail}")
+        for r in self.results:
+            if r.status == REFUSED:
+                lines.append(f"refused {r.name} ({r.op}): {r.detail}")
+        for r in self.cpp_only():
+            lines.append(f"C++ only {r.name} ({r.op}): {r.status} {r.detail}")
         unp = [r for r in self.results if r.status == UNPROVEN]
         for r in unp:
             lines.append(f"unproven {r.name} ({r.op}): {r.detail}")
@@ -120,6 +188,108 @@ def build_graph(model: onnx.ModelProto, inputs) -> Graph | None:
 
 
 def run_case(case) -> CaseResult:
+    r = _run_graphshape(case)
+    r.cpp = cpp_case(case)
+    r.domains = tuple(sorted({i.domain for i in case.model.opset_import} |
+                             {n.domain for n in case.model.graph.node}))
+    if r.status == FAIL and r.detail.startswith("claimed impossible") and \
+            _onnxruntime_refuses(case):
+        r.status = REFUSED
+    return r
+
+
+def cpp_case(case) -> str:
+    """onnx's C++ shape inference on the case, scored like graphshape."""
+    import copy
+
+    if not case.data_sets:
+        return CPP_NO
+    m = copy.deepcopy(case.model)
+    for o in m.graph.output:
+        if o.type.HasField("tensor_type"):
+            o.type.tensor_type.ClearField("shape")
+    del m.graph.value_info[:]
+    try:
+        m = onnx.shape_inference.infer_shapes(m, strict_mode=True, data_prop=True)
+    except Exception:  # noqa: BLE001  (inference errors: not covered)
+        return CPP_NO
+    _, outs = case.data_sets[0]
+    checked = 0
+    for o, exp in zip(m.graph.output, outs):
+        arr = _array(exp)
+        if arr is None:
+            continue
+        tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
+        if tt is None or not tt.HasField("shape") or \
+                any(not d.HasField("dim_value") for d in tt.shape.dim):
+            return CPP_NO
+        if tuple(d.dim_value for d in tt.shape.dim) != arr.shape:
+            return CPP_WRONG
+        checked += 1
+    return CPP_OK
+
+
+def _onnxruntime_refuses(case) -> bool:
+    """Whether onnxruntime (CPU) fails on the case's inputs at run time. A model with 16-bit
+    float inputs that it cannot load (no kernel for the type) is retried in float32
+    (graphshape's conditions are about sizes, not element types); any other load failure
+    does not count."""
+    import onnxruntime as ort
+
+    ins, _ = case.data_sets[0]
+    model = case.model
+    feeds = [vi for vi in model.graph.input
+             if vi.name not in {t.name for t in model.graph.initializer}]
+    arrays = [_array(x) for x in ins]
+    if any(a is None for a in arrays):
+        return False
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    for attempt in (0, 1):
+        if model.ir_version > 10:
+            model = _with_ir(model, 10)
+        try:
+            sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                        providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001
+            if attempt == 0 and _has_half(model):
+                model, arrays = _as_float32(model, arrays)
+                continue
+            return False
+        try:
+            sess.run(None, {vi.name: a for vi, a in zip(feeds, arrays)})
+        except Exception:  # noqa: BLE001  (the refusal graphshape predicted)
+            return True
+        return False
+    return False
+
+
+def _with_ir(model, ir: int):
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.ir_version = ir
+    return m
+
+
+_HALF = (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
+
+
+def _has_half(model) -> bool:
+    return any(vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type in _HALF
+               for vi in model.graph.input)
+
+
+def _as_float32(model, arrays):
+    m = _with_ir(model, model.ir_version)
+    for vi in list(m.graph.input) + list(m.graph.output):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type in _HALF:
+            vi.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+    out = [a.astype(np.float32) if a.dtype.kind not in "iubOSU" and a.dtype != np.float64
+           else a for a in arrays]
+    return m, out
+
+
+def _run_graphshape(case) -> CaseResult:
     model = case.model
     ops = [n.op_type for n in model.graph.node]
     op = ops[0] if len(ops) == 1 else "(multi-node)"

@@ -1,6 +1,7 @@
 """Shape rules, one module per op family. Importing this package registers them all."""
 
 from . import (  # noqa: F401
+    attention,
     control_flow,
     conv_pool,
     data_dependent,
