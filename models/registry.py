@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import partial
 
-from . import small, toy, vision
+from . import attention, small, toy, vision
 
 DEFAULT_CACHE = os.environ.get(
     "GRAPHSHAPE_MODEL_CACHE",
@@ -69,6 +69,7 @@ BUILDERS = {
                      "BERT-style encoder, 512 positions, input_ids [1, S] (TorchScript)"),
     "bert_tiny_dynamo": (partial(small.build, name="bert_tiny", dynamo=True),
                          "the BERT-style encoder via dynamo"),
+    "attention_opset23": (attention.build, "one attention block, dynamo at opset 23: Attention"),
 }
 
 # slow to export, analyse or run: tests mark them @pytest.mark.large
