@@ -1,0 +1,614 @@
+"""The exact rewrites: each finder looks at one op, decides from the original analysis
+(symbolic shapes, evaluated at the export size) whether a constant or an op pins a size
+that the graph could follow instead, and returns a Rewrite whose apply() edits the graph.
+
+Every rewrite computes the same outputs at the export size (the reason is in ``why``);
+only ops whose inputs actually vary with the freed dims are touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import onnx_ir as ir
+from onnx_ir import convenience
+
+from ..dims import free_symbols, substitute, to_str
+from .build import Builder, attr, const_array, node_label
+
+INT64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass
+class Rewrite:
+    kind: str
+    node: str
+    op: str
+    before: str
+    after: str
+    why: str
+    apply: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("kind", "node", "op", "before", "after", "why")}
+
+
+@dataclass
+class Left:
+    """A size pin found but not removed, with the reason."""
+
+    node: str
+    op: str
+    what: str
+    why: str
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Context:
+    def __init__(self, model: ir.Model, analysis, env: dict):
+        self.model = model
+        self.graph = model.graph
+        self.analysis = analysis
+        self.env = dict(env)
+        self.opset = model.opset_imports.get("", model.opset_imports.get("ai.onnx", 1))
+        self.builder = Builder(self.graph)
+        self.left: list = []
+
+    # ---- shapes ------------------------------------------------------------------------
+    def shape(self, v: ir.Value | None):
+        if v is None:
+            return None
+        t = self.analysis.propagation.tensors.get(v.name)
+        return None if t is None or t.shape is None else tuple(t.shape)
+
+    def at(self, d):
+        r = substitute(d, self.env)
+        return int(r) if isinstance(r, int) or getattr(r, "is_Integer", False) else None
+
+    def varies(self, d) -> bool:
+        if isinstance(d, int):
+            return False
+        names = {s.name for s in free_symbols(d)}
+        return bool(names) and names <= set(self.env)
+
+    def export_shape(self, v):
+        s = self.shape(v)
+        if s is None:
+            return None
+        out = [self.at(d) for d in s]
+        return None if any(x is None for x in out) else out
+
+
+def _fmt(xs) -> str:
+    return "[" + ", ".join(str(int(x)) if not isinstance(x, str) else x for x in xs) + "]"
+
+
+def _sym(shape) -> str:
+    return "[" + ", ".join(str(d) if isinstance(d, int) else to_str(d) for d in shape) + "]"
+
+
+# ---------------------------------------------------------------------------------------
+# AveragePool / MaxPool whose window is the whole map -> GlobalAveragePool / GlobalMaxPool
+
+def global_pool(ctx: Context, node: ir.Node):
+    if node.domain not in ("", "ai.onnx") or node.op_type not in ("AveragePool", "MaxPool"):
+        return None
+    if len(node.outputs) > 1 and node.outputs[1] is not None and node.outputs[1].uses():
+        return None  # MaxPool's Indices are used
+    x = node.inputs[0]
+    shp = ctx.shape(x)
+    if shp is None or len(shp) < 3:
+        return None
+    spatial = shp[2:]
+    k = list(attr(node, "kernel_shape", []) or [])
+    if len(k) != len(spatial):
+        return None
+    pads = list(attr(node, "pads", []) or [0] * 2 * len(k))
+    dil = list(attr(node, "dilations", []) or [1] * len(k))
+    auto_pad = attr(node, "auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID") or any(pads) or any(d != 1 for d in dil):
+        return None
+    at = [ctx.at(d) for d in spatial]
+    if at != k or not any(ctx.varies(d) for d in spatial):
+        return None
+    new_op = "GlobalAveragePool" if node.op_type == "AveragePool" else "GlobalMaxPool"
+    what = "mean" if node.op_type == "AveragePool" else "maximum"
+
+    def apply():
+        g = ctx.graph
+        new = ir.Node("", new_op, [x], name=node.name, num_outputs=1)
+        convenience.replace_nodes_and_values(g, node, [node], [new], [node.outputs[0]],
+                                             [new.outputs[0]])
+
+    return Rewrite(
+        "global-pool", node_label(node), node.op_type,
+        f"{node.op_type} kernel {_fmt(k)} on a {_sym(spatial)} map",
+        new_op,
+        f"at the export size the map is {'x'.join(map(str, at))}: the window, with no "
+        f"padding and dilation 1, covers the whole map, so the one output is the {what} "
+        f"over the whole map, which {new_op} computes at every size", apply)
+
+
+# ---------------------------------------------------------------------------------------
+# Reshape to a constant target -> 0 / -1 / Shape -> Gather -> Mul -> Concat
+
+def _resolve_target(target, s_in, allowzero):
+    out, neg = [], None
+    for j, t in enumerate(target):
+        if t == 0 and not allowzero:
+            if j >= len(s_in):
+                return None
+            out.append(s_in[j])
+        elif t == -1:
+            neg = j
+            out.append(None)
+        else:
+            out.append(int(t))
+    if neg is not None:
+        known = int(np.prod([x for x in out if x is not None])) if len(out) > 1 else 1
+        total = int(np.prod(s_in)) if s_in else 1
+        if known == 0 or total % known:
+            return None
+        out[neg] = total // known
+    return out
+
+
+def _groups(s, o):
+    """Align input dims ``s`` with output dims ``o`` (export-size ints) into groups of equal
+    product: [(in_axes, out_axes)], or None."""
+    i = j = 0
+    groups = []
+    r, k = len(s), len(o)
+    while i < r or j < k:
+        if j == k:
+            if s[i] != 1 or not groups:
+                return None
+            groups[-1][0].append(i)
+            i += 1
+            continue
+        if i == r:
+            if o[j] != 1:
+                return None
+            groups.append(([], [j]))
+            j += 1
+            continue
+        if o[j] == 1 and s[i] != 1:
+            groups.append(([], [j]))
+            j += 1
+            continue
+        ins, outs = [i], [j]
+        pin, pout = s[i], o[j]
+        i, j = i + 1, j + 1
+        while pin != pout:
+            if pin < pout:
+                if i == r:
+                    return None
+                pin *= s[i]
+                ins.append(i)
+                i += 1
+            else:
+                if j == k:
+                    return None
+                pout *= o[j]
+                outs.append(j)
+                j += 1
+        groups.append((ins, outs))
+    return groups
+
+
+def reshape(ctx: Context, node: ir.Node):
+    if node.op_type != "Reshape" or node.domain not in ("", "ai.onnx") or ctx.opset < 5:
+        return None
+    data, tgt = node.inputs[0], node.inputs[1]
+    target = const_array(tgt)
+    shp = ctx.shape(data)
+    if target is None or shp is None or target.ndim != 1:
+        return None
+    if not any(ctx.varies(d) for d in shp):
+        return None
+    s = [ctx.at(d) for d in shp]
+    if any(x is None or x == 0 for x in s):
+        return None
+    allowzero = bool(attr(node, "allowzero", 0))
+    o = _resolve_target([int(t) for t in target], s, allowzero)
+    if o is None or any(x == 0 for x in o):
+        return None
+    groups = _groups(s, o)
+    label = node_label(node)
+    if groups is None:
+        ctx.left.append(Left(label, "Reshape", f"shape {_fmt(target)}",
+                             "its input and output dims do not align into groups of equal "
+                             "size"))
+        return None
+    pieces: list = [None] * len(o)  # int, or ("copy", axis) / ("dyn", in_axes)
+    for ins, outs in groups:
+        if not any(ctx.varies(shp[a]) for a in ins):
+            for jj in outs:
+                pieces[jj] = o[jj]
+            continue
+        if len(outs) > 1:
+            ctx.left.append(Left(label, "Reshape", f"shape {_fmt(target)}",
+                                 f"input axes {ins} (which vary) are split into output axes "
+                                 f"{outs}: which part grows cannot be told"))
+            return None
+        jj = outs[0]
+        pieces[jj] = ("copy", ins[0]) if ins == [jj] and not allowzero else ("dyn", ins)
+    dyn = [jj for jj, p in enumerate(pieces) if isinstance(p, tuple) and p[0] == "dyn"]
+    if dyn:
+        minus = max(dyn, key=lambda jj: (len(pieces[jj][1]), jj))
+        pieces[minus] = -1
+    consts = [0 if isinstance(p, tuple) and p[0] == "copy" else p for p in pieces]
+    if all(isinstance(p, int) for p in consts):
+        new_target = np.array(consts, dtype=np.int64)
+        if list(new_target) == [int(t) for t in target]:
+            return None
+        after = f"shape {_fmt(new_target)}"
+    else:
+        new_target = None
+        after = "shape Concat(" + ", ".join(
+            f"Shape(input)[{'*'.join(map(str, p[1]))}]" if isinstance(p, tuple) else str(p)
+            for p in consts) + ")"
+
+    def apply():
+        b = ctx.builder
+        if new_target is not None:
+            v = b.const(new_target, label)
+        else:
+            parts, run = [], []
+            for p in consts:
+                if isinstance(p, tuple):
+                    if run:
+                        parts.append(b.const(np.array(run, dtype=np.int64), label))
+                        run = []
+                    prodv = None
+                    for a in p[1]:
+                        d = b.dim(data, a, label)
+                        prodv = d if prodv is None else b.op("Mul", [prodv, d], label)
+                    parts.append(prodv)
+                else:
+                    run.append(p)
+            if run:
+                parts.append(b.const(np.array(run, dtype=np.int64), label))
+            v = b.op("Concat", parts, label, axis=0)
+        b.flush(node)
+        node.replace_input_with(1, v)
+
+    why = (f"at the export size the input is {_fmt(s)} and the output {_fmt(o)}; "
+           + "; ".join(_group_words(shp, s, o, g, pieces) for g in groups)
+           + ": the same output there, and the varying axes are counted at other sizes")
+    return Rewrite("reshape", label, "Reshape", f"shape {_fmt(target)}", after, why, apply)
+
+
+def _group_words(shp, s, o, group, pieces):
+    ins, outs = group
+    p = pieces[outs[0]] if len(outs) == 1 else None
+    if p == -1:
+        return (f"-1 takes {'*'.join(str(s[a]) for a in ins)} = {o[outs[0]]} "
+                f"(input axes {', '.join(map(str, ins))})")
+    if isinstance(p, tuple) and p[0] == "copy":
+        return f"0 copies input axis {ins[0]} ({s[ins[0]]})"
+    if isinstance(p, tuple):
+        return (f"output axis {outs[0]} is read from the input's shape, axes "
+                f"{', '.join(map(str, ins))} ({o[outs[0]]})")
+    return f"{', '.join(str(o[j]) for j in outs)} stay{'s' if len(outs) == 1 else ''}"
+
+
+# ---------------------------------------------------------------------------------------
+# Resize to fixed sizes = input x whole-number scale -> scales
+
+def resize(ctx: Context, node: ir.Node):
+    if node.op_type != "Resize" or node.domain not in ("", "ai.onnx") or ctx.opset < 11:
+        return None
+    if len(node.inputs) < 4 or node.inputs[3] is None:
+        return None
+    sizes = const_array(node.inputs[3])
+    scales_in = node.inputs[2]
+    if sizes is None or (scales_in is not None and
+                         (const_array(scales_in) is None or const_array(scales_in).size)):
+        return None
+    if attr(node, "keep_aspect_ratio_policy", "stretch") != "stretch":
+        return None
+    x = node.inputs[0]
+    shp = ctx.shape(x)
+    if shp is None:
+        return None
+    axes = attr(node, "axes", None)
+    axes = [a % len(shp) for a in axes] if axes else list(range(len(shp)))
+    if len(axes) != sizes.size:
+        return None
+    xs = [ctx.at(shp[a]) for a in axes]
+    if any(v is None or v == 0 for v in xs) or not any(ctx.varies(shp[a]) for a in axes):
+        return None
+    scales = []
+    for a, xin, s in zip(axes, xs, sizes.tolist()):
+        sc = np.float32(s) / np.float32(xin)  # onnxruntime's own scale for given sizes
+        if int(np.float32(sc) * np.float32(xin)) != s:
+            return None
+        whole = float(sc).is_integer() or (s and float(xin / s).is_integer())
+        if ctx.varies(shp[a]) and not whole:
+            ctx.left.append(Left(node_label(node), "Resize", f"sizes {_fmt(sizes)}",
+                                 f"axis {a}: {s}/{xin} is not a whole-number ratio, so the "
+                                 "fixed size looks intended (resizing to a size), not a scale"))
+            return None
+        scales.append(sc)
+    scales = np.array(scales, dtype=np.float32)
+
+    def apply():
+        v = ctx.builder.const(scales, node_label(node))
+        ctx.builder.flush(node)
+        if len(node.inputs) >= 3:
+            node.replace_input_with(2, v)
+        node.resize_inputs(3)
+        if node.inputs[1] is None and ctx.opset < 13:
+            roi = ctx.builder.const(np.array([], dtype=np.float32), node_label(node))
+            ctx.builder.flush(node)
+            node.replace_input_with(1, roi)
+
+    return Rewrite(
+        "resize", node_label(node), "Resize", f"sizes {_fmt(sizes)}",
+        "scales [" + ", ".join(f"{float(v):g}" for v in scales) + "]",
+        f"at the export size the input is {_fmt(xs)}: the output sizes are the input times "
+        f"these scales (float32 scale = size / input, as onnxruntime computes it from sizes, "
+        f"so the coordinate mapping is the same too)", apply)
+
+
+# ---------------------------------------------------------------------------------------
+# Slice starts/ends equal to the axis length (or length - k) -> INT64_MAX / -k
+
+def slice_(ctx: Context, node: ir.Node):
+    if node.op_type != "Slice" or node.domain not in ("", "ai.onnx") or ctx.opset < 10:
+        return None
+    ins = list(node.inputs) + [None] * (5 - len(node.inputs))
+    data, starts_v, ends_v, axes_v, steps_v = ins[:5]
+    starts, ends = const_array(starts_v), const_array(ends_v)
+    shp = ctx.shape(data)
+    if starts is None or ends is None or shp is None:
+        return None
+    n = len(starts)
+    axes = const_array(axes_v) if axes_v is not None else np.arange(n)
+    steps = const_array(steps_v) if steps_v is not None else np.ones(n, dtype=np.int64)
+    if axes is None or steps is None:
+        return None
+    new_s, new_e = starts.astype(np.int64).copy(), ends.astype(np.int64).copy()
+    notes = []
+    for i, (a, st) in enumerate(zip(axes.tolist(), steps.tolist())):
+        d = shp[a % len(shp)]
+        if st <= 0 or not ctx.varies(d):
+            continue
+        D = ctx.at(d)
+        e = int(ends[i])
+        if e == D:
+            new_e[i] = INT64_MAX
+            notes.append(f"axis {a}: end {e} is the axis length {D} -> to the end")
+        elif D // 2 <= e < D:
+            new_e[i] = e - D
+            notes.append(f"axis {a}: end {e} = length {D} - {D - e} -> {e - D}")
+        s0 = int(starts[i])
+        if D // 2 <= s0 < D and s0 > 0:
+            new_s[i] = s0 - D
+            notes.append(f"axis {a}: start {s0} = length {D} - {D - s0} -> {s0 - D}")
+    if not notes:
+        return None
+
+    def apply():
+        b = ctx.builder
+        label = node_label(node)
+        if (new_s != starts).any():
+            sv = b.const(new_s.astype(starts.dtype), label)
+            b.flush(node)
+            node.replace_input_with(1, sv)
+        if (new_e != ends).any():
+            ev = b.const(new_e.astype(ends.dtype), label)
+            b.flush(node)
+            node.replace_input_with(2, ev)
+
+    return Rewrite("slice", node_label(node), "Slice",
+                   f"starts {_fmt(starts)}, ends {_fmt(ends)}",
+                   f"starts {_fmt(new_s)}, ends {_fmt(new_e)}",
+                   "; ".join(notes) + ": onnxruntime clamps ends to the axis length and "
+                   "counts negative indices from its end, so the slice is the same at the "
+                   "export size", apply)
+
+
+# ---------------------------------------------------------------------------------------
+# Range / Expand / Tile / ConstantOfShape with constants that follow the input's size
+
+PASS_OPS = {"Cast", "Identity", "Neg", "Abs", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt",
+            "Reciprocal", "Floor", "Ceil", "Round", "Not", "Sin", "Cos"}
+MEET_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "Where",
+            "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor",
+            "Concat", "PRelu", "BitShift"}
+
+
+def _partners(ctx: Context, y: ir.Value, through_gather: bool):
+    """Tensors ``y`` meets downstream (through shape-preserving ops): [(value, shape, lag)]
+    where ``lag`` aligns y's axes (right-aligned broadcasting), None when unknown."""
+    out, seen = [], set()
+    frontier = [(y, 0)]
+    for _depth in range(4):
+        nxt = []
+        for v, lag in frontier:
+            for user, _idx in v.uses():
+                if id(user) in seen:
+                    continue
+                seen.add(id(user))
+                op = user.op_type
+                if op in PASS_OPS or (through_gather and op == "Gather"):
+                    nxt.append((user.outputs[0], None if op == "Gather" else lag))
+                elif op in MEET_OPS:
+                    for other in user.inputs:
+                        if other is None or other is v:
+                            continue
+                        shp = ctx.shape(other)
+                        if shp is not None:
+                            out.append((other, shp, lag))
+        frontier = nxt
+    return out
+
+
+def _descendants(node: ir.Node) -> set:
+    seen, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        for v in n.outputs:
+            for u, _ in v.uses():
+                if id(u) not in seen:
+                    seen.add(id(u))
+                    stack.append(u)
+    return seen
+
+
+def _source_for(ctx: Context, node: ir.Node, value: int, axis_hint, rank_hint, partners):
+    """(value, axis, expr) to read ``value`` from, or None / "ambiguous"."""
+    if value < 2:
+        return None
+    desc = _descendants(node)
+    cands = []
+    for v, shp, _lag in partners:
+        for j, d in enumerate(shp):
+            if not ctx.varies(d) or ctx.at(d) != value:
+                continue
+            aligned = axis_hint is not None and rank_hint is not None and \
+                j - len(shp) == axis_hint - rank_hint
+            cands.append((aligned, v, j, d))
+    if not cands:
+        return None
+    if any(c[0] for c in cands):
+        cands = [c for c in cands if c[0]]
+    exprs = {to_str(c[3]) for c in cands}
+    if len(exprs) > 1:
+        return "ambiguous"
+    # prefer a graph input with that very dim, then a partner the node does not feed
+    expr = cands[0][3]
+    for gi in ctx.graph.inputs:
+        gs = ctx.shape(gi)
+        if gs is None:
+            continue
+        for j, d in enumerate(gs):
+            if not isinstance(d, int) and to_str(d) == to_str(expr):
+                return gi, j, expr
+    for _a, v, j, d in cands:
+        if v.producer() is None or id(v.producer()) not in desc:
+            return v, j, d
+    return None
+
+
+def shape_constants(ctx: Context, node: ir.Node):
+    op = node.op_type
+    if node.domain not in ("", "ai.onnx"):
+        return None
+    spec = {"Range": 1, "Expand": 1, "Tile": 1, "ConstantOfShape": 0}
+    if op not in spec or len(node.inputs) <= spec[op]:
+        return None
+    if op == "Range" and ctx.opset < 11:
+        return None
+    idx = spec[op]
+    arr = const_array(node.inputs[idx])
+    if arr is None or arr.dtype.kind not in "iu" and op != "Range":
+        return None
+    label = node_label(node)
+    partners = _partners(ctx, node.outputs[0], through_gather=(op == "Range"))
+    if not partners and op != "Expand":
+        return None
+    if op == "Range":
+        start, delta = const_array(node.inputs[0]), const_array(node.inputs[2])
+        if start is None or delta is None or float(start) != 0 or float(delta) != 1:
+            return None
+        limit = float(arr)
+        if not limit.is_integer():
+            return None
+        src = _source_for(ctx, node, int(limit), None, None, partners)
+        if src is None:
+            return None
+        if src == "ambiguous":
+            ctx.left.append(Left(label, op, f"limit {int(limit)}",
+                                 "more than one varying size equals it at the export size"))
+            return None
+        v, j, expr = src
+
+        def apply():
+            b = ctx.builder
+            d = b.dim(v, j, label, scalar=True)
+            if arr.dtype != np.int64:
+                d = b.op("Cast", [d], label, to=_onnx_dtype(arr.dtype))
+            b.flush(node)
+            node.replace_input_with(1, d)
+
+        return Rewrite("range", label, op, f"limit {int(limit)}",
+                       f"limit Shape({v.name})[{j}]",
+                       f"{int(limit)} is {to_str(expr)} at the export size, and the Range's "
+                       "result meets a tensor of that size", apply)
+    vec = [int(x) for x in arr.reshape(-1)]
+    m = len(vec)
+    x_shape = ctx.shape(node.inputs[0]) if op in ("Expand", "Tile") else None
+    new: list = list(vec)
+    notes = []
+    for k, c in enumerate(vec):
+        if op == "Expand" and x_shape is not None:
+            xa = k - m + len(x_shape)
+            if 0 <= xa < len(x_shape) and ctx.varies(x_shape[xa]) and ctx.at(x_shape[xa]) == c:
+                new[k] = 1
+                notes.append(f"{c} at axis {k} is the input's own size: 1 keeps it")
+                continue
+        if op == "Tile" and (x_shape is None or x_shape[k] != 1):
+            continue
+        src = _source_for(ctx, node, c, k, m, partners)
+        if src is None:
+            continue
+        if src == "ambiguous":
+            ctx.left.append(Left(label, op, f"{_fmt(vec)}[{k}] = {c}",
+                                 "more than one varying size equals it at the export size"))
+            continue
+        new[k] = src
+        notes.append(f"{c} at axis {k} is {to_str(src[2])} at the export size")
+    if new == vec:
+        return None
+
+    def apply():
+        b = ctx.builder
+        parts, run = [], []
+        for p in new:
+            if isinstance(p, tuple):
+                if run:
+                    parts.append(b.const(np.array(run, dtype=np.int64), label))
+                    run = []
+                parts.append(b.dim(p[0], p[1], label))
+            else:
+                run.append(p)
+        if run:
+            parts.append(b.const(np.array(run, dtype=np.int64), label))
+        v = parts[0] if len(parts) == 1 else b.op("Concat", parts, label, axis=0)
+        b.flush(node)
+        node.replace_input_with(idx, v)
+
+    what = {"Expand": "shape", "Tile": "repeats", "ConstantOfShape": "shape"}[op]
+    after = "[" + ", ".join(f"Shape({p[0].name})[{p[1]}]" if isinstance(p, tuple) else str(p)
+                            for p in new) + "]"
+    return Rewrite(op.lower() if op != "ConstantOfShape" else "constant-of-shape", label, op,
+                   f"{what} {_fmt(vec)}", f"{what} {after}",
+                   "; ".join(notes) + ", and the result meets a tensor of that size: the "
+                   "same values at the export size", apply)
+
+
+def _onnx_dtype(np_dtype) -> int:
+    from onnx import helper
+
+    return int(helper.np_dtype_to_tensor_dtype(np.dtype(np_dtype)))
+
+
+FINDERS = (global_pool, reshape, resize, slice_, shape_constants)
+
+
+def find(ctx: Context) -> list:
+    out = []
+    for node in list(ctx.graph):
+        for f in FINDERS:
+            r = f(ctx, node)
+            if r is not None:
+                out.append(r)
+                break
+    return out
