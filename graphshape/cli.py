@@ -334,5 +334,8 @@ def ops(as_json):
         click.echo(f"{d:<24} {o:<28} opset {s}" + (f"..{u}" if u else "+"))
 
 
+from . import cli_relax  # noqa: E402,F401  (registers relax)
+
+
 if __name__ == "__main__":
     main()
