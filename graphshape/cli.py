@@ -337,5 +337,7 @@ def ops(as_json):
 from . import cli_relax  # noqa: E402,F401  (registers relax)
 
 
+from . import cli_deploy  # noqa: E402,F401  (registers fit, profiles, spec)
+
 if __name__ == "__main__":
     main()
