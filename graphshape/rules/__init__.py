@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     elementwise,
     linalg,
     misc,
+    newops,
     reduce_norm,
     resize,
     shape_ops,
