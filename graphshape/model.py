@@ -1,27 +1,84 @@
-"""Loading: onnx.load (external data checked, not read), opsets, topological order, and
-``--dim input:axis=NAME`` re-symbolisation of fixed axes."""
+"""Loading: the ModelProto (external data checked, not read), opsets, topological order, and
+``--dim input:axis=NAME`` re-symbolisation of fixed axes.
+
+The CLI's start-up matters (a pre-commit hook runs ``graphshape check`` on every commit), and
+``import onnx`` costs 0.6-1 s, mostly ml_dtypes pulled in by onnx.helper. So this module
+never imports the onnx package on the common path: :func:`onnx_pb` executes onnx's generated
+protobuf module (``onnx/onnx_ml_pb2.py``) by file path under a private name, without running
+``onnx/__init__.py``. Its message classes are the very classes ``onnx`` exposes (protobuf
+keeps one class per descriptor), so a ModelProto from here is an ``onnx.ModelProto``.
+Tensor contents are decoded with ``struct`` (initializer values) or numpy (attribute tensors,
+imported only when a node has one); anything exotic (text formats, bfloat16, float8, int4,
+strings, segments) falls back to the real onnx package.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import struct
+import sys
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-import numpy as np
-import onnx
-from onnx import numpy_helper
-
 from .dims import symbol
-from .errors import InvalidModelError, ModelLoadError, UsageError
+from .errors import InvalidModelError, ModelLoadError, Unsupported, UsageError
 from .tensor import MAX_VALUE_ELEMENTS, Tensor
 
+__all__ = ["Graph", "load", "load_proto", "parse_dim_specs", "topo_sort", "input_shape",
+           "tensor_from_initializer", "tensor_values", "tensor_to_array", "attribute_values",
+           "onnx_pb"]
+
 _DIM_SPEC = re.compile(r"^(?P<input>[^=]+):(?P<axis>-?\d+)=(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+
+# files onnx.load reads as text (onnx/serialization.py): left to onnx itself
+_TEXT_EXTENSIONS = frozenset({".txtpb", ".textproto", ".prototxt", ".pbtxt", ".json",
+                              ".onnxjson", ".onnxtxt", ".onnxtext"})
+
+_PB = None
+
+
+def onnx_pb():
+    """onnx's generated protobuf module (ModelProto, TensorProto, AttributeProto, ...).
+
+    The real ``onnx.onnx_ml_pb2`` when onnx is already imported; otherwise the same file
+    executed under a private module name, which costs the protobuf runtime only (~0.05 s)
+    instead of all of onnx."""
+    global _PB
+    if _PB is not None:
+        return _PB
+    mod = sys.modules.get("onnx.onnx_ml_pb2")
+    if mod is None:
+        mod = _load_private_pb()
+    _PB = mod
+    return mod
+
+
+def _load_private_pb():
+    try:
+        spec = importlib.util.find_spec("onnx")  # locates the package; does not execute it
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        for loc in locations:
+            path = os.path.join(loc, "onnx_ml_pb2.py")
+            if not os.path.isfile(path):
+                continue
+            name = "_graphshape_onnx_ml_pb2"
+            pspec = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(pspec)
+            pspec.loader.exec_module(mod)
+            sys.modules[name] = mod
+            return mod
+    except Exception:  # noqa: BLE001  an unusual onnx install: use the package itself
+        pass
+    import onnx
+
+    return onnx.onnx_ml_pb2
 
 
 @dataclass
 class Graph:
-    model: onnx.ModelProto
+    model: object  # onnx.ModelProto
     opsets: dict
     inputs: dict  # name -> Tensor (symbolic shape)
     initializers: dict  # name -> Tensor
@@ -48,9 +105,153 @@ def parse_dim_specs(dims) -> dict:
     return out
 
 
-def _check_external_data(model: onnx.ModelProto, base_dir: str) -> None:
+# -- tensor contents without onnx.numpy_helper ------------------------------------------------
+# TensorProto.DataType -> (struct code, typed field) for the types decoded here; others
+# (STRING, COMPLEX*, BFLOAT16, FLOAT8*, INT4/UINT4, FLOAT4) are left to onnx.numpy_helper.
+_EXTERNAL = 1  # TensorProto.EXTERNAL
+_STRUCT = {1: ("f", "float_data"), 2: ("B", "int32_data"), 3: ("b", "int32_data"),
+           4: ("H", "int32_data"), 5: ("h", "int32_data"), 6: ("i", "int32_data"),
+           7: ("q", "int64_data"), 9: ("?", "int32_data"), 10: ("e", "int32_data"),
+           11: ("d", "double_data"), 12: ("I", "uint64_data"), 13: ("Q", "uint64_data")}
+_FLOAT_TYPES = {1, 10, 11}
+# the C casts numpy's astype applies to the int32/uint64 storage of narrower integer types
+_WRAP = {2: (8, False), 3: (8, True), 4: (16, False), 5: (16, True), 12: (32, False)}
+
+
+def _numel(t) -> int:
+    n = 1
+    for d in t.dims:
+        n *= int(d)
+    return n
+
+
+def _external_bytes(t, base_dir: str) -> bytes:
+    info = {e.key: e.value for e in t.external_data}
+    with open(os.path.join(base_dir, info["location"]), "rb") as f:
+        f.seek(int(info.get("offset", 0) or 0))
+        length = info.get("length")
+        return f.read(int(length)) if length else f.read()
+
+
+def _wrap(v: int, bits: int, signed: bool) -> int:
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if signed and v >> (bits - 1) else v
+
+
+def tensor_values(t, base_dir: Optional[str] = None) -> Optional[tuple]:
+    """A TensorProto's contents, flat, as Python ints (integer and bool types) or floats
+    (float16/32/64); None for any other type, segmented or malformed data, or external data
+    without a folder to read it from. Uses ``struct`` only."""
+    code = _STRUCT.get(t.data_type)
+    if code is None or t.HasField("segment"):
+        return None
+    fmt, typed = code
+    n = _numel(t)
+    if t.data_location == _EXTERNAL:
+        if base_dir is None:
+            return None
+        try:
+            raw = _external_bytes(t, base_dir)
+        except (OSError, KeyError, ValueError):
+            return None
+    else:
+        raw = t.raw_data if t.HasField("raw_data") else None
+    if raw is not None:
+        if len(raw) != n * struct.calcsize(fmt):
+            return None
+        vals = struct.unpack(f"<{n}{fmt}", raw)
+    else:
+        vals = tuple(getattr(t, typed))
+        if len(vals) != n:
+            return None
+        dt = t.data_type
+        if dt == 10:
+            vals = struct.unpack(f"<{n}e", struct.pack(f"<{n}H", *(v & 0xFFFF for v in vals)))
+        elif dt in _WRAP:
+            bits, signed = _WRAP[dt]
+            vals = tuple(_wrap(v, bits, signed) for v in vals)
+    if t.data_type in _FLOAT_TYPES:
+        return tuple(float(v) for v in vals)
+    return tuple(int(v) for v in vals)
+
+
+_NP_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
+             7: "int64", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
+_NP_STORAGE = {"float_data": "float32", "int32_data": "int32", "int64_data": "int64",
+               "double_data": "float64", "uint64_data": "uint64"}
+
+
+def tensor_to_array(t, base_dir: Optional[str] = None):
+    """numpy_helper.to_array without importing onnx for the common types: raw_data (little
+    endian) or the typed field, reshaped to dims; external data read from ``base_dir``.
+    Exotic types and layouts go to onnx.numpy_helper itself."""
+    import numpy as np
+
+    name = _NP_NAMES.get(t.data_type)
+    external = t.data_location == _EXTERNAL
+    if name is None or t.HasField("segment") or (external and base_dir is None):
+        from onnx import numpy_helper
+
+        return numpy_helper.to_array(t) if base_dir is None else \
+            numpy_helper.to_array(t, base_dir)
+    shape = tuple(int(d) for d in t.dims)
+    dtype = np.dtype(name)
+    if external or t.HasField("raw_data"):
+        raw = _external_bytes(t, base_dir) if external else t.raw_data
+        arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype)
+    else:
+        typed = _STRUCT[t.data_type][1]
+        data = np.asarray(getattr(t, typed), dtype=_NP_STORAGE[typed])
+        if t.data_type == 10:
+            arr = data.astype(np.uint16).view(np.float16)
+        else:
+            arr = data.astype(dtype)
+    return arr.reshape(shape)
+
+
+def attribute_values(node, base_dir: Optional[str] = None) -> dict:
+    """A node's attributes by name, as graphshape.engine.attribute_values gives them
+    (onnx.helper.get_attribute_value, tensors as numpy arrays, strings decoded) but without
+    importing onnx."""
+    out = {}
+    for a in node.attribute:
+        if a.ref_attr_name:
+            raise Unsupported(f"attribute '{a.name}' refers to a function attribute")
+        ty = a.type
+        if ty == 2:
+            v = a.i
+        elif ty == 7:
+            v = list(a.ints)
+        elif ty == 1:
+            v = a.f
+        elif ty == 6:
+            v = list(a.floats)
+        elif ty == 3:
+            v = a.s.decode("utf-8", "replace")
+        elif ty == 8:
+            v = [x.decode("utf-8", "replace") for x in a.strings]
+        elif ty == 4:
+            v = tensor_to_array(a.t, base_dir)
+        elif ty == 5:
+            v = a.g
+        elif ty in _ATTR_FIELDS:
+            f, many = _ATTR_FIELDS[ty]
+            v = list(getattr(a, f)) if many else getattr(a, f)
+        elif ty == 0:
+            v = None
+        else:
+            raise ValueError(f"Unsupported ONNX attribute type {ty} ('{a.name}')")
+        out[a.name] = v
+    return out
+
+
+_ATTR_FIELDS = {9: ("tensors", True), 10: ("graphs", True), 11: ("sparse_tensor", False),
+                12: ("sparse_tensors", True), 13: ("tp", False), 14: ("type_protos", True)}
+
+
+def _check_external_data(model, base_dir: str) -> None:
     for t in _all_tensors(model):
-        if t.data_location != onnx.TensorProto.EXTERNAL:
+        if t.data_location != _EXTERNAL:
             continue
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location")
@@ -76,18 +277,18 @@ def _all_tensors(model):
         yield from g.initializer
         for n in g.node:
             for a in n.attribute:
-                if a.type == onnx.AttributeProto.TENSOR:
+                if a.type == 4:  # AttributeProto.TENSOR
                     yield a.t
-                for sg in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                for sg in ([a.g] if a.type == 5 else list(a.graphs)):  # GRAPH / GRAPHS
                     yield from walk(sg)
 
     yield from walk(model.graph)
 
 
-def load_proto(source: Union[str, os.PathLike, onnx.ModelProto]) -> tuple:
+def load_proto(source: Union[str, os.PathLike, object]) -> tuple:
     """(ModelProto, path or None). Raises ModelLoadError with one line for any bad file."""
-    if isinstance(source, onnx.ModelProto):
-        return source, None
+    if not isinstance(source, (str, bytes, os.PathLike)) and hasattr(source, "graph"):
+        return source, None  # an in-memory onnx.ModelProto
     path = os.fspath(source)
     if not os.path.exists(path):
         raise ModelLoadError(f"{path}: no such file")
@@ -96,7 +297,7 @@ def load_proto(source: Union[str, os.PathLike, onnx.ModelProto]) -> tuple:
     if os.path.getsize(path) == 0:
         raise ModelLoadError(f"{path}: empty file")
     try:
-        model = onnx.load(path, load_external_data=False)
+        model = _read_model(path)
     except Exception as e:  # protobuf DecodeError, RuntimeWarning variants, OSError
         raise ModelLoadError(
             f"{path}: not a readable ONNX model (truncated or corrupt protobuf: "
@@ -108,30 +309,34 @@ def load_proto(source: Union[str, os.PathLike, onnx.ModelProto]) -> tuple:
     return model, path
 
 
-def tensor_from_initializer(t: onnx.TensorProto, base_dir: Optional[str]) -> Tensor:
+def _read_model(path: str):
+    """onnx.load(path, load_external_data=False) for binary protobuf files, without onnx."""
+    if os.path.splitext(path)[1].lower() in _TEXT_EXTENSIONS:
+        import onnx
+
+        return onnx.load(path, load_external_data=False)
+    with open(path, "rb") as f:
+        data = f.read()
+    model = onnx_pb().ModelProto()
+    decoded = model.ParseFromString(data)
+    if decoded is not None and decoded != len(data):  # as onnx.serialization checks
+        raise ValueError(f"protobuf decoding consumed {decoded} of {len(data)} bytes")
+    return model
+
+
+def tensor_from_initializer(t, base_dir: Optional[str]) -> Tensor:
     shape = tuple(int(d) for d in t.dims)
-    n = int(np.prod(shape)) if shape else 1
+    n = _numel(t)
     value = _small_value(t, base_dir) if n <= MAX_VALUE_ELEMENTS else None
     return Tensor(shape, t.data_type, value)
 
 
-def _small_value(t: onnx.TensorProto, base_dir: Optional[str]):
+def _small_value(t, base_dir: Optional[str]):
+    """The contents of a small initializer (ints or floats), None when not decodable."""
     try:
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            if base_dir is None:
-                return None
-            t2 = onnx.TensorProto()
-            t2.CopyFrom(t)
-            onnx.external_data_helper.load_external_data_for_tensor(t2, base_dir)
-            t = t2
-        arr = numpy_helper.to_array(t)
-    except Exception:
+        return tensor_values(t, base_dir)
+    except Exception:  # noqa: BLE001  undecodable contents are simply unknown
         return None
-    if arr.dtype.kind in "iub":
-        return tuple(int(x) for x in arr.reshape(-1))
-    if arr.dtype.kind == "f":
-        return tuple(float(x) for x in arr.reshape(-1))
-    return None
 
 
 def topo_sort(nodes, available: set, graph_name: str = "main graph") -> list:
@@ -184,7 +389,7 @@ def _implicit_inputs(node) -> set:
     """Names a node's subgraphs read from the enclosing scope."""
     out = set()
     for a in node.attribute:
-        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+        graphs = [a.g] if a.type == 5 else list(a.graphs)  # GRAPH / GRAPHS
         for g in graphs:
             local = {i.name for i in g.input} | {t.name for t in g.initializer}
             for n in g.node:
