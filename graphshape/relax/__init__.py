@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import onnx_ir as ir
 
-from ..errors import UsageError, VerificationError
+from ..errors import UsageError
 from . import head, io, rewrites
 from .rewrites import Left, Rewrite
 
@@ -125,7 +125,7 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
     stage = io.Staging(output if output else
                        os.path.join(tempfile.gettempdir(), os.path.basename(model_path)))
     try:
-        a1 = analyze(stage.save(model, external, "step1"))
+        a1 = analyze(ir.to_proto(model))  # in memory: saving a large model costs seconds
         ctx1 = rewrites.Context(model, a1, env)
         res.left = ctx.left + head.pins(ctx1, a1)
         last = a1
@@ -137,7 +137,7 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
                 r.apply()
             _tidy(model)
             res.rewrites += adapted
-            last = analyze(stage.save(model, external, "step2"))
+            last = analyze(ir.to_proto(model))
             res.left = ctx.left + ctx1.left + head.pins(rewrites.Context(model, last, env),
                                                         last)
         cleared = io.clear_fixed_dims(model, last)
@@ -159,7 +159,7 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
             if bad:
                 res.failure = bad
                 return res
-            res.verification = _verify(final, env, max_points, timeout, progress)
+            res.verification = _verify(final, a0, env, max_points, timeout, progress)
             if res.verification.interrupted:
                 res.failure = "interrupted"
                 return res
@@ -261,30 +261,46 @@ def _comparison_failure(cmp: dict) -> str | None:
     return None
 
 
-def plan(domain, env: dict, max_points: int) -> list:
-    """The export size, then the domain's edges with every dim at most twice its export
-    size (runs stay cheap), batch-like dims exported as 1 or 2 kept at most 2."""
-    pts = [dict(env)]
+def plan(domain, env: dict, max_points: int, old=None) -> list:
+    """The export size, the new domain's edges and, when ``old`` is given, sizes the
+    original rejected and the relaxed model accepts; every dim at most twice its export
+    size (runs stay cheap), batch-like dims (exported as 1 or 2) at most 2."""
     cap = {k: max(2 * v, 64) if v > 2 else 2 for k, v in env.items()}
-    try:
-        edges = domain.edges()
-    except Exception:  # noqa: BLE001
-        edges = []
-    for p in edges:
-        q = {k: min(v, cap[k]) if env.get(k, 3) <= 2 else v for k, v in p.items()}
-        if all(v <= cap.get(k, v) for k, v in q.items()) and q not in pts:
-            pts.append(q)
+
+    def capped(points):
+        out = []
+        for p in points:
+            if set(p) != set(env):
+                continue
+            q = {k: min(v, cap[k]) if env[k] <= 2 else v for k, v in p.items()}
+            if all(v <= cap[k] for k, v in q.items()) and q not in out:
+                out.append(q)
+        return out
+
+    new = capped(_edges(domain))
+    gained = []
+    if old is not None:
+        gained = [p for p in capped(_edges(old)) if not old.contains(p) and
+                  domain.check(p) == "valid"]
+    pts = [dict(env)]
+    for p in new[:2] + gained[:1] + new[2:] + gained[1:]:
+        if p not in pts:
+            pts.append(p)
     return pts[:max_points]
 
 
-def _verify(final, env, max_points, timeout, progress):
+def _edges(domain) -> list:
+    try:
+        return domain.edges()
+    except Exception:  # noqa: BLE001  a domain without a closed form may have no edges
+        return []
+
+
+def _verify(final, old, env, max_points, timeout, progress):
     from ..verify import verify
 
-    try:
-        return verify(final, plan(final.domain, env, max_points), timeout=timeout,
-                      providers=["CPUExecutionProvider"], progress=progress)
-    except VerificationError:
-        raise
+    return verify(final, plan(final.domain, env, max_points, old.domain), timeout=timeout,
+                  providers=["CPUExecutionProvider"], progress=progress)
 
 
 __all__ = ["relax", "RelaxResult", "Rewrite", "Left", "export_size", "compare", "plan"]

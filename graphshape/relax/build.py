@@ -113,4 +113,4 @@ def attr(node: ir.Node, name: str, default=None):
 
 
 def node_label(node: ir.Node) -> str:
-    return node.name or f"{node.op_type} #{node.graph.index(node) if node.graph else '?'}"
+    return node.name or f"{node.op_type}_{node.graph.index(node) if node.graph else '?'}"

@@ -55,16 +55,28 @@ def pins(ctx, analysis) -> list:
     return out
 
 
-def _find_node(graph: ir.Graph, name: str):
-    for n in graph:
+def _find_node(ctx, name: str):
+    """The ir node graphshape calls ``name`` (unnamed nodes are 'Op_index' there, the index
+    in its topological order): matched by name, else by the node's first output."""
+    for n in ctx.graph:
         if n.name == name:
+            return n
+    out = None
+    for idx, proto in enumerate(ctx.analysis.graph.nodes):
+        if not proto.name and f"{proto.op_type}_{idx}" == name and proto.output:
+            out = proto.output[0]
+            break
+    if out is None:
+        return None
+    for n in ctx.graph:
+        if n.outputs and n.outputs[0] is not None and n.outputs[0].name == out:
             return n
     return None
 
 
 def _flatten_site(ctx, node_name):
     """(map value, flatten node, spatial axes, target sizes) feeding a pinned layer."""
-    node = _find_node(ctx.graph, node_name)
+    node = _find_node(ctx, node_name)
     if node is None or node.op_type not in LAYER_OPS:
         return None
     v = node.inputs[0]
@@ -142,7 +154,7 @@ def _adapt_rewrite(ctx, site, layer, layer_op) -> Rewrite:
 
     return Rewrite(
         "adapt-head", label, flat.op_type,
-        f"{flat.op_type} of the {shp_text(shp)} map into {layer_op} '{layer}'",
+        f"{flat.op_type} of the {_map_text(ctx, x, shp)} map into {layer_op} '{layer}'",
         f"adaptive average pool to {size} (MatMul with pooling matrices built from "
         f"Shape), then Flatten(axis=1)",
         f"at the export size the map is already {size}: the pooling matrices are the "
@@ -152,10 +164,13 @@ def _adapt_rewrite(ctx, site, layer, layer_op) -> Rewrite:
         f"which rejected those sizes", apply)
 
 
-def shp_text(shp) -> str:
+def _map_text(ctx, x, shp) -> str:
     from ..dims import to_str
 
-    return "[" + ", ".join(str(d) if isinstance(d, int) else to_str(d) for d in shp) + "]"
+    text = "[" + ", ".join(str(d) if isinstance(d, int) else to_str(d) for d in shp) + "]"
+    if len(text) <= 80:
+        return text
+    return f"{ctx.export_shape(x)} (at the export size)"
 
 
 def _pool_matrix(b, x, axis: int, p: int, dtype: int, hint: str) -> ir.Value:

@@ -419,6 +419,7 @@ def slice_(ctx: Context, node: ir.Node):
 
 PASS_OPS = {"Cast", "Identity", "Neg", "Abs", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt",
             "Reciprocal", "Floor", "Ceil", "Round", "Not", "Sin", "Cos"}
+RESHAPING_OPS = {"Gather", "Unsqueeze", "Reshape", "Squeeze", "Flatten"}  # for Range only
 MEET_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "Where",
             "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor",
             "Concat", "PRelu", "BitShift"}
@@ -437,8 +438,8 @@ def _partners(ctx: Context, y: ir.Value, through_gather: bool):
                     continue
                 seen.add(id(user))
                 op = user.op_type
-                if op in PASS_OPS or (through_gather and op == "Gather"):
-                    nxt.append((user.outputs[0], None if op == "Gather" else lag))
+                if op in PASS_OPS or (through_gather and op in RESHAPING_OPS):
+                    nxt.append((user.outputs[0], None if op in RESHAPING_OPS else lag))
                 elif op in MEET_OPS:
                     for other in user.inputs:
                         if other is None or other is v:
