@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import engine, model, solve
+from . import engine, model, solve, stats
 from .constraints import Constraint, Origin
 from .dims import free_symbols, substitute, to_str
+from .results import Explanation, Verdict, Violation
 from .sets import Domain
+
+__all__ = ["Analysis", "analyze", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -21,6 +24,7 @@ class Analysis:
     _spec_inputs: tuple | None = None  # (constraints, symbols, domain args), solved lazily
     timings: dict = field(default_factory=dict)
     _spec_domain: object = None
+    stats: dict = field(default_factory=dict)  # work counted (rule calls, isl calls, ...)
 
     @property
     def spec_domain(self) -> Domain | None:
@@ -53,7 +57,7 @@ class Analysis:
 
     def output_shapes_at(self, sizes: dict) -> dict:
         """Concrete output shapes at ``sizes`` (None where data-dependent or unknown)."""
-        env = self.domain._env(sizes)
+        env = self.domain.env(sizes)
         out = {}
         for n in self.graph.outputs:
             t = self.propagation.tensors.get(n)
@@ -68,29 +72,33 @@ class Analysis:
         return out
 
     def input_shapes_at(self, sizes: dict) -> dict:
-        env = self.domain._env(sizes)
+        env = self.domain.env(sizes)
         return {n: [substitute(d, env) for d in t.shape] for n, t in self.graph.inputs.items()}
 
     # ---- explanations -------------------------------------------------------------------
-    def explain(self, sizes: dict) -> dict:
+    def check(self, sizes: dict) -> Verdict:
+        """VALID, INVALID or UNPROVEN at ``sizes`` (see Domain.check)."""
+        return self.domain.check(sizes)
+
+    def explain(self, sizes: dict) -> Explanation:
+        """The verdict at ``sizes`` with every violated condition and its numbers, or the
+        output shapes it produces (and, when unproven, why)."""
         verdict = self.domain.check(sizes)
-        out = {"sizes": dict(sizes), "verdict": verdict}
-        if verdict == "invalid":
+        if verdict is Verdict.INVALID:
             if self.domain.impossible:
-                out["violations"] = [{"node": e.node, "op": e.op, "reason": e.detail,
-                                      "numbers": ""} for e in self.domain.impossible]
+                violations = tuple(Violation(e.node, e.op, e.detail)
+                                   for e in self.domain.impossible)
             else:
-                out["violations"] = [
-                    {"node": c.origins[0].node, "op": c.origins[0].op,
-                     "reason": c.origins[0].reason, "condition": str(c.constraint),
-                     "numbers": nums, "also": [o.node for o in c.origins[1:]]}
-                    for c, nums in self.domain.violations(sizes)]
-        else:
-            out["output_shapes"] = self.output_shapes_at(sizes)
-            if verdict == "unproven":
-                out["unproven"] = [u.describe() for u in self.domain.unproven] + [
-                    f"{c} ({c.origin.describe()})" for c in self.domain.dd_conditions]
-        return out
+                violations = tuple(
+                    Violation(c.origins[0].node, c.origins[0].op, c.origins[0].reason, nums,
+                              str(c.constraint), tuple(o.node for o in c.origins[1:]))
+                    for c, nums in self.domain.violations(sizes))
+            return Explanation(dict(sizes), verdict, violations)
+        unproven = ()
+        if verdict is Verdict.UNPROVEN:
+            unproven = tuple([u.describe() for u in self.domain.unproven] + [
+                f"{c} ({c.origin.describe()})" for c in self.domain.dd_conditions])
+        return Explanation(dict(sizes), verdict, (), self.output_shapes_at(sizes), unproven)
 
     def constraints_table(self) -> list:
         rows = []
@@ -146,6 +154,7 @@ def analyze(source, dims=None) -> Analysis:
     """Analyse an ONNX model (path or ModelProto). ``dims`` re-symbolises fixed axes:
     {"input:2": "H"} or ["input:2=H"]."""
     t0 = time.perf_counter()
+    before = stats.snapshot()
     g = model.load(source, dims)
     t1 = time.perf_counter()
     prop = engine.propagate(g)
@@ -171,4 +180,5 @@ def analyze(source, dims=None) -> Analysis:
                        (prop.unproven, dd, prop.impossible))
     t3 = time.perf_counter()
     return Analysis(g, prop, domain, spec_inputs,
-                    {"load": t1 - t0, "propagate": t2 - t1, "solve": t3 - t2})
+                    {"load": t1 - t0, "propagate": t2 - t1, "solve": t3 - t2},
+                    stats=stats.since(before))

@@ -191,20 +191,20 @@ def check(model, dims, sizes):
     a = run(model, dims=list(dims))
     s = parse_sizes(sizes)
     ex = a.explain(s)
-    if ex["verdict"] == "valid":
-        shapes = "; ".join(f"{k}: {v}" for k, v in ex["output_shapes"].items())
+    if ex.verdict == "valid":
+        shapes = "; ".join(f"{k}: {v}" for k, v in ex.output_shapes.items())
         click.echo(f"valid: {_sizes(s)} -> {shapes}")
         sys.exit(EXIT_OK)
-    if ex["verdict"] == "unproven":
+    if ex.verdict == "unproven":
         click.echo(f"unproven: {_sizes(s)} passes every proven condition, but:")
-        for u in ex["unproven"]:
+        for u in ex.unproven:
             click.echo(f"  because {u}")
         sys.exit(EXIT_UNPROVEN)
     click.echo(f"invalid: {_sizes(s)}")
-    for v in ex["violations"]:
-        click.echo(f"  {v['op']} (node '{v['node']}'): {v['reason']}")
-        if v["numbers"]:
-            click.echo(f"      {v['numbers']}")
+    for v in ex.violations:
+        click.echo(f"  {v.describe()}")
+        if v.numbers:
+            click.echo(f"      {v.numbers}")
     sys.exit(EXIT_INVALID)
 
 
@@ -235,18 +235,18 @@ def explain(model, dims, sizes, as_json):
     s = parse_sizes(sizes)
     ex = a.explain(s)
     if as_json:
-        click.echo(json.dumps(ex, indent=2, default=str))
+        click.echo(json.dumps(ex.to_json(), indent=2, default=str))
     else:
-        click.echo(f"{ex['verdict']}: {_sizes(s)}")
-        for v in ex.get("violations", []):
-            click.echo(f"  {v['op']} (node '{v['node']}'): {v['reason']}")
-            if v["numbers"]:
-                click.echo(f"      {v['numbers']}")
-        for k, v in (ex.get("output_shapes") or {}).items():
+        click.echo(f"{ex.verdict}: {_sizes(s)}")
+        for v in ex.violations:
+            click.echo(f"  {v.describe()}")
+            if v.numbers:
+                click.echo(f"      {v.numbers}")
+        for k, v in ex.output_shapes.items():
             click.echo(f"  output {k}: {v}")
-        for u in ex.get("unproven", []):
+        for u in ex.unproven:
             click.echo(f"  unproven because {u}")
-    sys.exit({"valid": EXIT_OK, "invalid": EXIT_INVALID}.get(ex["verdict"], EXIT_UNPROVEN))
+    sys.exit({"valid": EXIT_OK, "invalid": EXIT_INVALID}.get(ex.verdict, EXIT_UNPROVEN))
 
 
 @main.command(epilog=EPILOG)

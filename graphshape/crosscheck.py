@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .arith.isl import fix, project_1d
+from .periodic import points_in
+
 
 @dataclass
 class CrossCheck:
@@ -78,11 +81,8 @@ def sweep(domain, max_span: int = 20000) -> CrossCheck:
 
 def _isl_slice(domain, base, i, hi) -> set:
     """Members v in [1, hi] of the domain with every other symbol fixed at ``base``."""
-    from .periodic import _points_in, project_1d
-    from .sets import _fix
-
     s = domain.isl_set
     for j, n in enumerate(domain.names):
         if j != i:
-            s = _fix(s, j, base[n])
-    return set(_points_in(project_1d(s, i, len(domain.names)), 1, hi))
+            s = fix(s, j, base[n])
+    return set(points_in(project_1d(s, i, len(domain.names)), 1, hi))

@@ -1,24 +1,30 @@
 """The walk: one pass over the nodes in topological order, one rule call per node.
 
 A rule is a pure function ``fn(ctx, *inputs, **attributes) -> Tensor | list[Tensor]``;
-``ctx`` (a NodeContext) only collects what this node imposes. The engine wraps every
-failure with the node's name and op; a rule that cannot decide makes its outputs unknown
-and the result 'unproven because node X (op Y)'.
+``ctx`` (a NodeContext) only collects what this node imposes. Each visit ends in one typed
+outcome:
+    Inferred    outputs and the conditions the node imposes
+    Unproven    the node could not be analysed (no rule, a run-time value, a rule bug):
+                its outputs are unknown and the answer is 'unproven because node X (op Y)'
+    Impossible  the node can never run (a ShapeError): no size is valid
+The walk owns its state (values, unknown roots, the fresh-symbol counter); rules never
+touch it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
-import onnx
-from onnx import helper, numpy_helper
-
-from . import registry
+from . import registry, stats
 from .constraints import Constraint, Origin
-from .dims import Dim, free_symbols, nonneg_symbol
+from .dims import Dim, nonneg_symbol
 from .errors import GraphShapeError, ShapeError, Unsupported
+from .model import attribute_values
 from .tensor import Tensor
+
+__all__ = ["Walk", "propagate", "Propagation", "NodeContext", "Inferred", "Unproven",
+           "Impossible", "DataDependent", "call_rule"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,20 @@ class Unproven:
 
 
 @dataclass(frozen=True)
+class Impossible:
+    error: ShapeError
+
+
+@dataclass(frozen=True)
+class Inferred:
+    outputs: list
+    ctx: "NodeContext"
+
+
+Outcome = Union[Inferred, Unproven, Impossible]
+
+
+@dataclass(frozen=True)
 class DataDependent:
     symbol: object
     node: str
@@ -44,9 +64,10 @@ class NodeContext:
     """What a rule may use: the node's identity, constraint builders, fresh symbols."""
 
     __slots__ = ("name", "op", "opset", "domain", "n_outputs", "constraints", "spec_notes",
-                 "fresh_symbols", "notes", "subgraph_runner", "assumptions")
+                 "fresh_symbols", "notes", "subgraph_runner", "assumptions", "_new_symbol")
 
-    def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None):
+    def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None,
+                 new_symbol=None):
         self.name, self.op, self.opset, self.domain = name, op, opset, domain
         self.n_outputs = n_outputs
         self.constraints: list = []
@@ -55,6 +76,7 @@ class NodeContext:
         self.notes: list = []
         self.assumptions: list = []
         self.subgraph_runner = subgraph_runner
+        self._new_symbol = new_symbol or _Counter().symbol
 
     def origin(self, reason: str) -> Origin:
         return Origin(self.name, self.op, reason)
@@ -109,7 +131,7 @@ class NodeContext:
 
     def fresh(self, what: str, nonneg: bool = True):
         """A fresh symbol for a data-dependent dim (NonZero count, TopK k from data...)."""
-        s = nonneg_symbol(f"dd{_fresh_counter()}")
+        s = self._new_symbol()
         self.fresh_symbols.append(DataDependent(s, self.name, self.op, what))
         return s
 
@@ -117,12 +139,15 @@ class NodeContext:
         raise ShapeError(message, self.name, self.op)
 
 
-_COUNTER = [0]
+class _Counter:
+    """Names for data-dependent symbols (dd1, dd2, ...), one sequence per analysis."""
 
+    def __init__(self):
+        self.n = 0
 
-def _fresh_counter() -> int:
-    _COUNTER[0] += 1
-    return _COUNTER[0]
+    def symbol(self):
+        self.n += 1
+        return nonneg_symbol(f"dd{self.n}")
 
 
 @dataclass
@@ -136,28 +161,6 @@ class Propagation:
     node_count: int = 0
 
 
-def attribute_values(node) -> dict:
-    out = {}
-    for a in node.attribute:
-        if a.ref_attr_name:
-            raise Unsupported(f"attribute '{a.name}' refers to a function attribute")
-        if a.type == onnx.AttributeProto.TENSOR:
-            arr = numpy_helper.to_array(a.t)
-            out[a.name] = arr
-        elif a.type == onnx.AttributeProto.GRAPH:
-            out[a.name] = a.g
-        else:
-            v = helper.get_attribute_value(a)
-            if isinstance(v, bytes):
-                v = v.decode("utf-8", "replace")
-            elif isinstance(v, list) and v and isinstance(v[0], bytes):
-                v = [x.decode("utf-8", "replace") for x in v]
-            out[a.name] = v
-    return out
-
-
-
-
 def call_rule(entry, ctx: NodeContext, inputs: list, attrs: dict):
     for k in attrs:
         if k not in entry.params and not entry.var_keyword:
@@ -168,121 +171,122 @@ def call_rule(entry, ctx: NodeContext, inputs: list, attrs: dict):
     n = len(inputs)
     if n < entry.min_inputs or (entry.max_inputs is not None and n > entry.max_inputs):
         raise ShapeError(f"unexpected number of inputs ({n})", ctx.name, ctx.op)
+    stats.COUNTERS["rule_calls"] += 1
     return entry.fn(ctx, *inputs, **attrs)
+
+
+_UNKNOWN = Tensor(None)
+
+
+class Walk:
+    """One pass over a graph (and, through ctx.subgraph_runner, its subgraphs)."""
+
+    def __init__(self, graph, outer: Optional[dict] = None, counter: _Counter | None = None):
+        registry.load_all()
+        self.graph = graph
+        self.counter = counter or _Counter()
+        self.tensors: dict = dict(outer or {})
+        self.tensors.update(graph.initializers)
+        self.tensors.update(graph.inputs)
+        self.outer = outer
+        self.unknown_root: dict = {}  # value name -> the root Unproven of an unknown value
+        self.dead: set = set()  # values downstream of a node that can never run
+        self.result = Propagation(self.tensors, [], [], [], [])
+
+    def run(self) -> Propagation:
+        for idx, node in enumerate(self.graph.nodes):
+            self.step(idx, node)
+        self.result.node_count = len(self.graph.nodes)
+        return self.result
+
+    # ---- one node ---------------------------------------------------------------------
+    def step(self, idx: int, node) -> None:
+        outputs = [o for o in node.output if o]
+        if any(i in self.dead for i in node.input if i):
+            # the model already cannot run (result.impossible says why): nothing to prove
+            self.dead.update(outputs)
+            self._set_unknown(outputs, None)
+            return
+        name = node.name or f"{node.op_type}_{idx}"
+        roots = [self.unknown_root[i] for i in node.input if i in self.unknown_root]
+        outcome = self.visit(name, node, roots)
+        if isinstance(outcome, Inferred):
+            self._record(name, node, outcome)
+        elif isinstance(outcome, Impossible):
+            if roots:  # fails only because an unknown input was assumed: still unproven
+                self._set_unknown(outputs, roots[0])
+            else:
+                self.result.impossible.append(outcome.error)
+                self.dead.update(outputs)
+                self._set_unknown(outputs, None)
+        else:
+            root = roots[0] if roots else outcome
+            if not roots and root not in self.result.unproven:
+                self.result.unproven.append(root)
+            self._set_unknown(outputs, root)
+
+    def visit(self, name: str, node, roots: list) -> Outcome:
+        """The rule's outcome for one node; every failure becomes a typed outcome here."""
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        opset = self.graph.opsets.get(domain, 1)
+        op = node.op_type
+        entry = registry.lookup(domain, op, opset)
+        if entry is None:
+            where = f"domain '{domain}' " if domain else ""
+            return Unproven(name, op, f"graphshape has no rule for {where}op {op} "
+                                      f"(opset {opset})")
+        ins = [self.tensors.get(i) if i else None for i in node.input]
+        if roots and any(t is not None and t.shape is None for t in ins):
+            return Unproven(name, op, "depends on an unknown shape")
+        ctx = NodeContext(name, op, opset, domain, len(node.output),
+                          subgraph_runner=self._run_subgraph, new_symbol=self.counter.symbol)
+        try:
+            outs = call_rule(entry, ctx, ins, attribute_values(node))
+        except ShapeError as e:
+            return Impossible(e if e.node is not None else ShapeError(e.detail, name, op))
+        except Unsupported as e:
+            return Unproven(name, op, str(e))
+        except GraphShapeError:
+            raise
+        except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
+            return Unproven(name, op,
+                            f"internal error in its rule ({type(e).__name__}: {e})")
+        return Inferred([outs] if isinstance(outs, Tensor) else list(outs), ctx)
+
+    def _record(self, name: str, node, outcome: Inferred) -> None:
+        ctx, outs = outcome.ctx, outcome.outputs
+        for reason in ctx.assumptions:
+            self.result.unproven.append(Unproven(name, node.op_type, reason))
+        self.result.constraints.extend(ctx.constraints)
+        self.result.spec_notes.extend(ctx.spec_notes)
+        self.result.data_dependent.extend(ctx.fresh_symbols)
+        for o, t in zip(node.output, outs):
+            if o:
+                self.tensors[o] = t
+        missing = [o for o in list(node.output)[len(outs):] if o]
+        self._set_unknown(missing, Unproven(name, node.op_type, "optional output not inferred")
+                          if missing else None)
+
+    def _set_unknown(self, outputs, root) -> None:
+        for o in outputs:
+            self.tensors[o] = _UNKNOWN
+            if root is not None:
+                self.unknown_root[o] = root
+
+    def _run_subgraph(self, g, env: dict):
+        """Propagate a subgraph (If/Loop/Scan body) with the enclosing scope visible."""
+        from .model import Graph, tensor_from_initializer, topo_sort
+
+        inits = {t.name: tensor_from_initializer(t, None) for t in g.initializer}
+        inputs = dict(env)
+        available = set(self.tensors) | set(inits) | set(inputs)
+        nodes = topo_sort(list(g.node), available, graph_name=f"subgraph '{g.name}'")
+        parent = self.graph
+        sub = Graph(parent.model, parent.opsets, inputs, inits, nodes,
+                    [o.name for o in g.output], [])
+        return Walk(sub, outer=self.tensors, counter=self.counter).run()
 
 
 def propagate(graph, outer: Optional[dict] = None) -> Propagation:
     """Walk ``graph`` (a model.Graph) and collect shapes, values and constraints."""
-    registry._load_all()
-    tensors: dict = dict(outer or {})
-    tensors.update(graph.initializers)
-    tensors.update(graph.inputs)
-    unknown_root: dict = {}  # value name -> root Unproven
-    dead: set = set()  # values downstream of a node that can never run
-    result = Propagation(tensors, [], [], [], [])
-    opsets = graph.opsets
-    for idx, node in enumerate(graph.nodes):
-        name = node.name or f"{node.op_type}_{idx}"
-        domain = "" if node.domain in ("", "ai.onnx") else node.domain
-        opset = opsets.get(domain, 1)
-        ctx = NodeContext(name, node.op_type, opset, domain, len(node.output),
-                          subgraph_runner=lambda g, env: _run_subgraph(graph, g, env, tensors))
-        ins = []
-        roots = []
-        for i in node.input:
-            if not i:
-                ins.append(None)
-                continue
-            t = tensors.get(i)
-            if i in unknown_root:
-                roots.append(unknown_root[i])
-            ins.append(t)
-        if any(i in dead for i in node.input if i):
-            # the model already cannot run (result.impossible says why): nothing to prove
-            dead.update(o for o in node.output if o)
-            for o in node.output:
-                if o:
-                    tensors[o] = Tensor(None)
-            continue
-        entry = registry.lookup(domain, node.op_type, opset)
-        outs = None
-        root = None
-        try:
-            if entry is None:
-                where = f"domain '{domain}' " if domain else ""
-                raise Unsupported(f"graphshape has no rule for {where}op {node.op_type} "
-                                  f"(opset {opset})")
-            if roots and any(t is None or t.shape is None for t in ins if t is not None):
-                raise Unsupported("depends on an unknown shape")
-            attrs = attribute_values(node)
-            outs = call_rule(entry, ctx, ins, attrs)
-            if isinstance(outs, Tensor):
-                outs = [outs]
-            outs = list(outs)
-        except ShapeError as e:
-            if roots:
-                root = roots[0]
-            else:
-                if e.node is None:
-                    e = ShapeError(e.detail, name, node.op_type)
-                result.impossible.append(e)
-                outs = None
-                dead.update(o for o in node.output if o)
-        except Unsupported as e:
-            root = roots[0] if roots else Unproven(name, node.op_type, str(e))
-        except GraphShapeError:
-            raise
-        except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
-            root = roots[0] if roots else Unproven(
-                name, node.op_type, f"internal error in its rule ({type(e).__name__}: {e})")
-        if outs is None:
-            if root is not None and root not in result.unproven and not roots:
-                result.unproven.append(root)
-            for o in node.output:
-                if o:
-                    tensors[o] = Tensor(None)
-                    if root is not None:
-                        unknown_root[o] = root
-            continue
-        if roots and root is None:
-            # inputs were partly unknown but the rule coped (e.g. Shape of unknown rank never
-            # reaches here); keep the root so the unknown still counts
-            pass
-        for reason in ctx.assumptions:
-            result.unproven.append(Unproven(name, node.op_type, reason))
-        result.constraints.extend(ctx.constraints)
-        result.spec_notes.extend(ctx.spec_notes)
-        result.data_dependent.extend(ctx.fresh_symbols)
-        for o, t in zip(node.output, outs):
-            if o:
-                tensors[o] = t
-        for o in list(node.output)[len(outs):]:
-            if o:
-                tensors[o] = Tensor(None)
-                unknown_root[o] = Unproven(name, node.op_type, "optional output not inferred")
-    result.node_count = len(graph.nodes)
-    return result
-
-
-def _run_subgraph(parent, g, env: dict, outer_tensors: dict):
-    """Propagate a subgraph (If/Loop/Scan body) with the enclosing scope visible."""
-    from .model import Graph, tensor_from_initializer, topo_sort
-
-    inits = {t.name: tensor_from_initializer(t, None) for t in g.initializer}
-    inputs = dict(env)
-    available = set(outer_tensors) | set(inits) | set(inputs)
-    nodes = topo_sort(list(g.node), available, graph_name=f"subgraph '{g.name}'")
-    sub = Graph(parent.model, parent.opsets, inputs, inits, nodes, [o.name for o in g.output],
-                [])
-    return propagate(sub, outer=outer_tensors)
-
-
-def symbols_of(constraint) -> set:
-    return constraint.symbols()
-
-
-def dims_symbols(shape) -> set:
-    out = set()
-    for d in shape or ():
-        out |= free_symbols(d)
-    return out
+    return Walk(graph, outer).run()

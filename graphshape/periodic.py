@@ -12,20 +12,24 @@ from dataclasses import dataclass
 
 import islpy as isl
 
-from .dims import to_str
+from .arith.isl import coords, interval_1d, project_1d, shift_1d
+
+__all__ = ["Periodic1D", "Box", "periodic_1d", "decompose_boxes", "lcm", "runs",
+           "points_in", "product_set"]
 
 ENUM_LIMIT = 200_000
 
 
-def _val(v) -> int:
-    return int(v.to_python())
+def _lo(s) -> int:
+    """The smallest coordinate of a non-empty one-coordinate set."""
+    return coords(s.lexmin().sample_point(), 1)[0]
 
 
-def _point_coords(p, n) -> tuple:
-    return tuple(_val(p.get_coordinate_val(isl.dim_type.set, i)) for i in range(n))
+def _hi(s) -> int:
+    return coords(s.lexmax().sample_point(), 1)[0]
 
 
-def _lcm(xs) -> int:
+def lcm(xs) -> int:
     out = 1
     for x in xs:
         out = out * x // math.gcd(out, x)
@@ -77,7 +81,7 @@ class Periodic1D:
 
     def edges(self) -> list:
         pts = set()
-        for lo, hi in _runs(self.finite):
+        for lo, hi in runs(self.finite):
             pts |= {lo - 1, lo, hi, hi + 1}
         if self.residues:
             first = self.start
@@ -89,27 +93,28 @@ class Periodic1D:
         return sorted(p for p in pts if p >= 1)
 
 
-def _runs(xs):
-    runs = []
+def runs(xs):
+    """Sorted ints as maximal runs of consecutive values: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    out = []
     for x in xs:
-        if runs and x == runs[-1][1] + 1:
-            runs[-1][1] = x
+        if out and x == out[-1][1] + 1:
+            out[-1][1] = x
         else:
-            runs.append([x, x])
-    return [tuple(r) for r in runs]
+            out.append([x, x])
+    return [tuple(r) for r in out]
 
 
 def _intervals_text(name, xs) -> str:
     out = []
-    runs = _runs(xs)
+    rs = runs(xs)
     # arithmetic progressions of single points read better as "H = 32k"
-    if len(runs) >= 4 and all(a == b for a, b in runs):
-        d = runs[1][0] - runs[0][0]
-        if all(runs[i + 1][0] - runs[i][0] == d for i in range(len(runs) - 1)):
-            a = runs[0][0]
-            return f"{name} = {d}k + {a % d}, {a} <= {name} <= {runs[-1][0]}" if a % d else \
-                f"{name} = {d}k, {a} <= {name} <= {runs[-1][0]}"
-    for lo, hi in runs:
+    if len(rs) >= 4 and all(a == b for a, b in rs):
+        d = rs[1][0] - rs[0][0]
+        if all(rs[i + 1][0] - rs[i][0] == d for i in range(len(rs) - 1)):
+            a = rs[0][0]
+            return f"{name} = {d}k + {a % d}, {a} <= {name} <= {rs[-1][0]}" if a % d else \
+                f"{name} = {d}k, {a} <= {name} <= {rs[-1][0]}"
+    for lo, hi in rs:
         out.append(f"{name} = {lo}" if lo == hi else f"{lo} <= {name} <= {hi}")
     return " or ".join(out)
 
@@ -131,17 +136,16 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
     if s.is_empty():
         return Periodic1D([], 1, 1, [], True)
     if s.is_bounded():
-        lo = _val(s.lexmin().sample_point().get_coordinate_val(isl.dim_type.set, 0))
-        hi = _val(s.lexmax().sample_point().get_coordinate_val(isl.dim_type.set, 0))
+        lo = _lo(s)
+        hi = _hi(s)
         if hi - lo > ENUM_LIMIT:
             raise ValueError("bounded set too wide to enumerate")
-        pts = _points_in(s, lo, hi)
+        pts = points_in(s, lo, hi)
         return Periodic1D(pts, hi + 1, 1, [], True)
     # the period divides the lcm of the set's own division denominators (nested floors of
     # the conditions compose into these after isl simplifies them) and the hint
-    p = _lcm([max(1, period_hint)] + _div_denominators(s))
-    shifted = s.apply(isl.Map(f"{{ [x] -> [x - {p}] }}")).intersect(
-        isl.Set("{ [x] : x >= 1 }"))
+    p = lcm([max(1, period_hint)] + _div_denominators(s))
+    shifted = shift_1d(s, p)
     # D: points where x in S and x+p not in S, or vice versa
     diff = s.subtract(shifted).union(shifted.subtract(s)).coalesce()
     if diff.is_empty():
@@ -149,10 +153,10 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
     else:
         if not diff.is_bounded():
             raise ValueError(f"period {p} is not a period of the set")
-        threshold = _val(diff.lexmax().sample_point().get_coordinate_val(isl.dim_type.set, 0)) + 1
+        threshold = _hi(diff) + 1
     threshold = max(threshold, 1)
     # minimal period: the smallest divisor d of p whose residues' preimage is exactly res
-    base = _points_in(s, threshold, threshold + p - 1)
+    base = points_in(s, threshold, threshold + p - 1)
     res = sorted({x % p for x in base})
     q = p
     for d in sorted(_divs(p)):
@@ -162,7 +166,7 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
             break
     res = sorted({r % q for r in res})
     # walk the start back while the periodic rule still holds
-    lower = _points_in(s, 1, threshold - 1) if threshold > 1 else []
+    lower = points_in(s, 1, threshold - 1) if threshold > 1 else []
     lower_set = set(lower)
     start = threshold
     while start > 1:
@@ -193,13 +197,12 @@ def _divs(n):
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def _points_in(s, lo, hi) -> list:
+def points_in(s, lo, hi) -> list:
     if hi < lo:
         return []
-    box = isl.Set(f"{{ [x] : {lo} <= x <= {hi} }}")
-    part = s.intersect(box)
+    part = s.intersect(interval_1d(lo, hi))
     out = []
-    part.foreach_point(lambda pt: out.append(_val(pt.get_coordinate_val(isl.dim_type.set, 0))))
+    part.foreach_point(lambda pt: out.append(coords(pt, 1)[0]))
     return sorted(out)
 
 
@@ -215,16 +218,6 @@ class Box:
             t = f.describe(n)
             parts.append(f"({t})" if " or " in t else t)
         return sep.join(parts)
-
-
-def project_1d(s, i, n):
-    """Projection of an n-dim isl set onto coordinate i."""
-    t = s
-    if i + 1 < n:
-        t = t.project_out(isl.dim_type.set, i + 1, n - i - 1)
-    if i > 0:
-        t = t.project_out(isl.dim_type.set, 0, i)
-    return t
 
 
 def product_set(factors_isl):
@@ -271,14 +264,3 @@ def decompose_boxes(s, n, period_hint, raw=None) -> list | None:
         return None
     boxes.sort(key=lambda bx: tuple((f.min() or 0) for f in bx.factors))
     return boxes
-
-
-def isl_text(s, names) -> str:
-    text = str(s)
-    for i in reversed(range(len(names))):
-        text = text.replace(f"v{i}", names[i])
-    return text
-
-
-def fmt_dim(d) -> str:
-    return to_str(d)

@@ -18,18 +18,21 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import islpy as isl
 import sympy
 
+from . import stats
+from .arith.isl import Error as IslError
+from .arith.isl import IslPrinter, NonPresburger, isl_names, size_set
+from .arith.prove import nonneg
 from .constraints import AND, DIV, EQ, GE, OR, Constraint, dedupe
-from .dims import _nonneg as nonneg_structural
-from .dims import lcm_denominator, provably
+
+__all__ = ["Condition", "Solved", "solve", "MAX_CASES",
+           "MAX_SPLIT_PRODUCT_BOUND", "NonPresburger"]
 
 MAX_CASES = 600  # beyond this a split is kept out of the closed form (checked per point)
-
-
-class NonPresburger(Exception):
-    pass
+# "P <= t" for a product P is split into one case per value 0..t: past this bound the
+# condition is kept out of the closed form instead (checked point by point)
+MAX_SPLIT_PRODUCT_BOUND = 4096
 
 
 @dataclass
@@ -40,59 +43,6 @@ class Condition:
     origins: list
     isl_text: str | None = None  # None: not Presburger (checked point by point)
     moduli: set = field(default_factory=set)
-
-
-class IslPrinter:
-    """sympy quasi-affine expression -> isl syntax, collecting the moduli it meets."""
-
-    def __init__(self, names: dict):
-        self.names = names  # sympy Symbol -> isl identifier
-        self.moduli: set = set()
-
-    def expr(self, e) -> str:
-        if isinstance(e, int):
-            return str(e)
-        e = sympy.sympify(e)
-        if e.is_Integer:
-            return str(int(e))
-        if e.is_Symbol:
-            if e not in self.names:
-                raise NonPresburger(f"symbol {e} is not an input dim")
-            return self.names[e]
-        if e.is_Add:
-            return "(" + " + ".join(self.expr(a) for a in e.args) + ")"
-        if e.is_Mul:
-            coeff, rest = e.as_coeff_Mul()
-            if rest.is_Mul and sum(1 for a in rest.args if a.free_symbols) > 1:
-                raise NonPresburger(f"product of symbolic factors {e}")
-            if rest.is_Pow:
-                raise NonPresburger(f"power {e}")
-            if not coeff.is_Integer:
-                raise NonPresburger(f"rational coefficient outside floor: {e}")
-            return f"{int(coeff)}*{self.expr(rest)}"
-        if isinstance(e, (sympy.floor, sympy.ceiling)):
-            arg = e.args[0]
-            den = lcm_denominator(arg)
-            num = sympy.expand(arg * den)
-            fn = "floor" if isinstance(e, sympy.floor) else "ceil"
-            if den == 1:
-                return self.expr(num)
-            self.moduli.add(den)
-            return f"{fn}(({self.expr(num)})/{den})"
-        if isinstance(e, sympy.Mod):
-            a, m = e.args
-            if not m.is_Integer:
-                raise NonPresburger(f"mod by a symbol: {e}")
-            self.moduli.add(int(m))
-            return f"(({self.expr(a)}) mod {int(m)})"
-        if isinstance(e, (sympy.Min, sympy.Max)):
-            fn = "min" if isinstance(e, sympy.Min) else "max"
-            args = [self.expr(a) for a in e.args]
-            out = args[0]
-            for a in args[1:]:
-                out = f"{fn}({out}, {a})"
-            return out
-        raise NonPresburger(f"unsupported expression {e}")
 
 
 @lru_cache(maxsize=4096)
@@ -237,7 +187,7 @@ class ConditionPrinter:
         return self._product_at_most(factors, m * t + m - 1)
 
     def _product_at_most(self, factors, t: int) -> str:
-        if t > 4096:
+        if t > MAX_SPLIT_PRODUCT_BOUND:
             raise NonPresburger("product bound too large to split")
         alts = ["(" + " or ".join(f"({self.p.expr(f)} = 0)" for f in factors) + ")"]
         for k in range(1, t + 1):
@@ -255,8 +205,9 @@ class ConditionPrinter:
                 f"{self.p.expr(f)} = {v}" for f, v in zip(factors, tup)) + ")")
         return out
 
-    def _nonneg(self, f) -> bool:
-        return nonneg_structural(f) or provably(f, ">= 0")
+    @staticmethod
+    def _nonneg(f) -> bool:
+        return nonneg(f)
 
     def _div_product(self, factors, m) -> str:
         if m == 1:
@@ -287,16 +238,13 @@ class Solved:
     raw: object = None  # the set as parsed, one basic set per disjunct (before coalescing)
 
 
-def isl_names(symbols) -> dict:
-    return {s: f"v{i}" for i, s in enumerate(symbols)}
-
-
 def solve(constraints, symbols) -> Solved:
     names = isl_names(symbols)
     conditions = []
     inexact = []
     texts = []
     moduli: set = set()
+    stats.COUNTERS["conditions"] += len(constraints)
     for c, also in dedupe(constraints):
         printer = IslPrinter(names)
         cp = ConditionPrinter(printer)
@@ -311,7 +259,7 @@ def solve(constraints, symbols) -> Solved:
         conditions.append(cond)
     try:
         s = size_set(symbols, " and ".join(texts) or "1 = 1")
-    except isl.Error as e:  # a printer bug must never turn into a wrong answer
+    except IslError as e:  # a printer bug must never turn into a wrong answer
         raise RuntimeError(f"isl rejected the condition set: {e}") from None
     raw = s
     s = _simplify(s)
@@ -323,17 +271,3 @@ def _simplify(s):
     s = s.detect_equalities()
     s = s.remove_redundancies() if hasattr(s, "remove_redundancies") else s
     return s.coalesce()
-
-
-def size_set(symbols, condition: str = "1 = 1") -> object:
-    """The isl set of sizes (every symbol >= 1) where ``condition`` (isl text over the
-    names of isl_names) holds."""
-    names = isl_names(symbols)
-    vars_ = ", ".join(names[s] for s in symbols)
-    base = " and ".join(f"{names[s]} >= 1" for s in symbols) or "1 = 1"
-    return isl.Set(f"{{ [{vars_}] : {base} and {condition} }}")
-
-
-def condition_set(cond: Condition, symbols) -> object:
-    """The isl set of one condition alone (for witnesses and per-bound explanations)."""
-    return size_set(symbols, cond.isl_text)

@@ -166,7 +166,7 @@ class Worker:
 
 def estimate_bytes(analysis, sizes) -> int:
     """Bytes of the inputs plus the largest few activations at ``sizes`` (known shapes)."""
-    env = analysis.domain._env(sizes)
+    env = analysis.domain.env(sizes)
     total = 0
     largest = []
     for t in analysis.propagation.tensors.values():

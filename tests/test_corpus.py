@@ -95,7 +95,7 @@ def test_unet_multiples_of_16(corpus, name):
     assert valid_along(a, "W", range(1, 100), H=48) == [16, 32, 48, 64, 80, 96]
     assert a.domain.contains(at(a, N=7, H=1008, W=16))
     ex = a.explain(at(a, H=40, W=32))
-    assert ex["verdict"] == "invalid" and {v["op"] for v in ex["violations"]} <= {
+    assert ex.verdict == "invalid" and {v.op for v in ex.violations} <= {
         "Concat", "ConvTranspose", "MaxPool"}
     assert_agrees(a, points(a, n_random=3, cap=512,
                             extra=[{"H": 8, "W": 16}, {"N": 2, "H": 24, "W": 16}]))
@@ -115,7 +115,7 @@ def test_fpn_multiples_of_32_and_broadcast_sizes(corpus, name):
     assert valid_along(a, "H", range(1, 141), W=64) == FPN_H
     assert valid_along(a, "W", range(1, 141), H=32) == FPN_H
     ex = a.explain(at(a, H=48, W=64))
-    assert ex["verdict"] == "invalid" and {v["op"] for v in ex["violations"]} == {"Add"}
+    assert ex.verdict == "invalid" and {v.op for v in ex.violations} == {"Add"}
     assert_agrees(a, points(a, extra=[{"H": h, "W": 64} for h in (4, 5, 28, 33)]))
 
 
@@ -140,13 +140,13 @@ def test_reshape_head_names_the_reshape_and_divisibility(corpus, name):
     for h, w in grid:
         assert a.domain.contains(at(a, H=h, W=w)) == _field_ok(h, w), (h, w)
     ex = a.explain(at(a, H=256, W=256))  # the field's 16x16 map: 64512 values
-    assert ex["verdict"] == "invalid"
+    assert ex.verdict == "invalid"
     # the Reshape is the cause; the empty output it would make may be named as well
-    reshape = [v for v in ex["violations"] if v["op"] == "Reshape"]
-    assert {v["op"] for v in ex["violations"]} <= {"Reshape", "graph output"}
-    assert [v["node"] for v in reshape] == [
+    reshape = [v for v in ex.violations if v.op == "Reshape"]
+    assert {v.op for v in ex.violations} <= {"Reshape", "graph output"}
+    assert [v.node for v in reshape] == [
         next(n.name for n in a.graph.nodes if n.op_type == "Reshape")]
-    text = " ".join(v["condition"] + " " + v["numbers"] for v in reshape)
+    text = " ".join(v.condition + " " + v.numbers for v in reshape)
     assert "64512 is not a multiple of 2935296" in text
     pts = [{"H": h, "W": w} for h, w in [(256, 256), (1792, 1664), (1777, 1664), (1776, 1664),
                                          (1793, 1664), (1792, 1665), (1024, 2912),

@@ -49,12 +49,12 @@ def test_toy_contains(toy):
 
 def test_toy_explain_names_the_gemm(toy):
     ex = toy.explain({"H": 300, "W": 300})
-    assert ex["verdict"] == "invalid"
-    (v,) = ex["violations"]
-    assert v["op"] == "Gemm" and v["node"] == "/head/head.0/Gemm"
-    assert "46208 != 32768" in v["numbers"]
+    assert ex.verdict == "invalid"
+    (v,) = ex.violations
+    assert v.op == "Gemm" and v.node == "/head/head.0/Gemm"
+    assert "46208 != 32768" in v.numbers
     ok = toy.explain({"H": 256, "W": 256})
-    assert ok["output_shapes"] == {"logits": [1, 10]}
+    assert ok.output_shapes == {"logits": [1, 10]}
 
 
 def test_toy_shapes_map_every_value(toy):

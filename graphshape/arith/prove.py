@@ -1,0 +1,145 @@
+"""Proofs about dims: structural reasoning first, isl second.
+
+"Is e >= 0 for every size?" is asked in exactly one way, ``nonneg(e)``; ``at_least(e, k)``
+and ``can_prove(e, rel)`` are built on it. Structural rules see through floor, ceiling,
+min and max (sympy's assumptions do not, and are slow); isl decides quasi-affine
+expressions exactly when they are small enough (ISL_PROOF_* budgets). "Not proved" is
+always a safe answer: callers treat it as "may fail".
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy
+
+from .. import stats
+from .isl import IslPrinter, NonPresburger, isl_names, size_set
+from .terms import Dim, norm
+
+__all__ = ["nonneg", "nonpos", "at_least", "can_prove", "structural_nonneg",
+           "structural_nonpos", "ISL_PROOF_MAX_SYMBOLS", "ISL_PROOF_MAX_OPS"]
+
+# isl decides sign questions exactly, but its cost grows quickly with the number of
+# symbols and the size of the expression: beyond these, only structural proofs are tried.
+ISL_PROOF_MAX_SYMBOLS = 3
+ISL_PROOF_MAX_OPS = 40
+
+
+def structural_nonneg(e) -> bool:
+    """Structural proof that e >= 0 (sympy does not see through floor/ceiling/max)."""
+    if isinstance(e, int):
+        return e >= 0
+    if e.is_Number:
+        return e >= 0
+    if e.is_Symbol:
+        return bool(e.is_nonnegative)
+    if e.is_Add:
+        return all(structural_nonneg(a) for a in e.args)
+    if e.is_Mul:
+        c, r = e.as_coeff_Mul()
+        if c < 0:
+            return structural_nonpos(r)
+        return all(structural_nonneg(a) for a in sympy.Mul.make_args(r))
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        return structural_nonneg(e.args[0])
+    if isinstance(e, sympy.Max):
+        return any(structural_nonneg(a) for a in e.args)
+    if isinstance(e, sympy.Min):
+        return all(structural_nonneg(a) for a in e.args)
+    return False
+
+
+def structural_nonpos(e) -> bool:
+    """Structural proof that e <= 0 (the sign dual of structural_nonneg; neither can be
+    written as the other of -e, which would recurse forever on floor terms)."""
+    if isinstance(e, int):
+        return e <= 0
+    if e.is_Number:
+        return e <= 0
+    if e.is_Symbol:
+        return bool(e.is_nonpositive)
+    if e.is_Add:
+        return all(structural_nonpos(a) for a in e.args)
+    if e.is_Mul:
+        c, r = e.as_coeff_Mul()
+        if c < 0:
+            return structural_nonneg(r)
+        return not r.is_Mul and structural_nonpos(r)
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        return structural_nonpos(e.args[0])
+    if isinstance(e, sympy.Max):
+        return all(structural_nonpos(a) for a in e.args)
+    if isinstance(e, sympy.Min):
+        return any(structural_nonpos(a) for a in e.args)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _isl_proves(e, rel: str) -> bool:
+    """Whether ``e rel 0`` holds at every size, exactly with isl; False if undecidable."""
+    stats.COUNTERS["isl_proofs"] += 1
+    syms = sorted(e.free_symbols, key=lambda x: x.name)
+    names = isl_names(syms)
+    try:
+        text = IslPrinter(names).expr(e)
+    except NonPresburger:
+        return False
+    neg = "<" if rel == ">=" else ">"
+    try:
+        return size_set(syms, f"{text} {neg} 0").is_empty()
+    except Exception:  # noqa: BLE001  an isl failure means "not proved", never "proved"
+        return False
+
+
+def _small(e) -> bool:
+    return (len(e.free_symbols) <= ISL_PROOF_MAX_SYMBOLS
+            and sympy.count_ops(e) <= ISL_PROOF_MAX_OPS)
+
+
+def nonneg(e: Dim, budget: bool = False) -> bool:
+    """e >= 0 at every size. With ``budget``, isl is asked only for small expressions."""
+    e = norm(e)
+    if structural_nonneg(e):
+        return True
+    if isinstance(e, int):
+        return False
+    if budget and not _small(e):
+        return False
+    return _isl_proves(e, ">=")
+
+
+def nonpos(e: Dim, budget: bool = False) -> bool:
+    """e <= 0 at every size."""
+    e = norm(e)
+    if structural_nonpos(e):
+        return True
+    if isinstance(e, int):
+        return False
+    if budget and not _small(e):
+        return False
+    return _isl_proves(e, "<=")
+
+
+def at_least(e: Dim, k: int, budget: bool = False) -> bool:
+    """e >= k at every size."""
+    if isinstance(e, int):
+        return e >= k
+    if e.is_Symbol and k <= 1 and e.is_positive:
+        return True
+    if k <= 0 and structural_nonneg(e):
+        return True
+    return nonneg(norm(e - k), budget)
+
+
+def can_prove(e: Dim, rel: str) -> bool:
+    """Whether ``e rel 0`` holds at every size, for rel one of '>= 0', '<= 0', '>= 0'
+    spelled as '>=', '<=', '== 0'."""
+    rel = rel.replace(" 0", "").strip()
+    if rel == ">=":
+        return nonneg(e)
+    if rel == "<=":
+        return nonpos(e)
+    if rel == "==":
+        return nonneg(e) and nonpos(e)
+    raise ValueError(f"unknown relation {rel!r}")

@@ -1,0 +1,109 @@
+"""The vocabulary of the arithmetic core: dims, symbols, structural facts.
+
+A dim is a Python ``int`` or a sympy expression; a dim that is a number is always a plain
+int (never a sympy Integer), so constant shapes never touch sympy. Input sizes are
+positive integer symbols; data-dependent counts (NonZero, TopK with computed k) are
+non-negative ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import sympy
+
+__all__ = ["Dim", "MAX_SIZE", "symbol", "nonneg_symbol", "is_data_dependent", "lower_bound", "norm", "is_const",
+           "free_symbols", "is_integer_expr", "lcm_denominator"]
+
+Dim = Union[int, sympy.Expr]
+
+_SYMBOLS: dict[str, sympy.Symbol] = {}
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """The interned positive-integer symbol called ``name`` (an input size)."""
+    s = _SYMBOLS.get(name)
+    if s is None:
+        s = sympy.Symbol(name, integer=True, positive=True)
+        _SYMBOLS[name] = s
+    return s
+
+
+def nonneg_symbol(name: str) -> sympy.Symbol:
+    """A symbol that may be zero (data-dependent counts: NonZero, TopK with computed k)."""
+    key = "\0" + name
+    s = _SYMBOLS.get(key)
+    if s is None:
+        s = sympy.Symbol(name, integer=True, nonnegative=True)
+        _SYMBOLS[key] = s
+    return s
+
+
+def is_data_dependent(s) -> bool:
+    """Whether the symbol ``s`` is a data-dependent count (may be 0) rather than a size."""
+    return bool(s.is_nonnegative) and not s.is_positive
+
+
+def lower_bound(s) -> int:
+    """The smallest value a symbol takes: 0 for data-dependent counts, 1 for sizes."""
+    return 0 if is_data_dependent(s) else 1
+
+
+def norm(x) -> Dim:
+    """Canonical form: sympy numbers become ints; expressions stay expressions."""
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, int):
+        return x
+    if isinstance(x, sympy.Basic):
+        if x.is_Integer:
+            return int(x)
+        if x.is_Number:
+            raise ValueError(f"non-integer dim {x}")
+        return x
+    if hasattr(x, "__index__"):
+        return int(x)
+    raise TypeError(f"not a dim: {x!r}")
+
+
+def is_const(x) -> bool:
+    return isinstance(x, int)
+
+
+def free_symbols(x) -> set:
+    return set() if isinstance(x, int) else set(x.free_symbols)
+
+
+def is_integer_expr(e) -> bool:
+    """Structural proof that e takes integer values (sympy's assumption system is far too
+    slow on large shape expressions)."""
+    if isinstance(e, int):
+        return True
+    if e.is_Integer:
+        return True
+    if e.is_Symbol:
+        return bool(e.is_integer)
+    if e.is_Add or e.is_Mul:
+        return all(is_integer_expr(a) for a in e.args)
+    if e.is_Pow:
+        return is_integer_expr(e.base) and e.exp.is_Integer and e.exp >= 0
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        return True
+    if isinstance(e, (sympy.Max, sympy.Min, sympy.Mod)):
+        return all(is_integer_expr(a) for a in e.args)
+    return False
+
+
+def lcm_denominator(e) -> int:
+    """The lcm of the denominators of e's rational coefficients (e an affine sum)."""
+    den = 1
+    for term in sympy.Add.make_args(sympy.expand(e)):
+        c, _ = term.as_coeff_Mul()
+        if c.is_Rational:
+            den = den * int(c.q) // math.gcd(den, int(c.q))
+    return den
+
+
+# The largest size a tensor axis can have in onnxruntime (int32 indexing in many kernels).
+MAX_SIZE = 2 ** 31 - 1
