@@ -1,8 +1,10 @@
 """Conformance with the ONNX backend node tests: every test case whose ops graphshape
 claims is propagated at the case's concrete sizes; every output shape graphshape proves
 must equal the expected array's shape. A case may be 'unproven' (counted and listed in
-the table), never wrong. The per-op table goes to the captured output and to
-.cache/conformance.txt."""
+the table), never wrong. onnx's C++ inference is scored on the same cases, side by side:
+outside the ai.onnx.ml and training domains, every case it covers graphshape covers too
+(a case graphshape proves impossible counts only when onnxruntime refuses it as well).
+The per-op table goes to the captured output and to .cache/conformance.txt."""
 
 from __future__ import annotations
 
@@ -46,3 +48,23 @@ def test_claimed_ops_are_mostly_proven(table):
     assert not heavy, heavy
     total = sum(c["pass"] for c in counts.values())
     assert total >= 1400
+
+
+def test_graphshape_covers_every_case_onnx_cpp_inference_covers(table):
+    k = table.counts()
+    print(f"\nconformance: {k}")
+    only = [f"{r.name} ({r.op}): {r.status} {r.detail}" for r in table.cpp_only()]
+    assert not only, f"{len(only)} cases only onnx's C++ inference covers:\n" + \
+        "\n".join(only)
+    assert k["graphshape_fail"] == 0 and k["cpp_wrong"] == 0, k
+    assert k["graphshape"] >= k["cpp"] >= 1300, k
+
+
+def test_new_ops_are_exercised(table):
+    counts = table.by_op()
+    for op in ("Attention", "RotaryEmbedding", "TensorScatter", "Swish", "SwiGLU", "BitCast",
+               "LinearAttention", "CausalConvWithState", "FlexAttention", "DFT", "DeformConv",
+               "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss", "StringConcat",
+               "RegexFullMatch", "TfIdfVectorizer", "OptionalHasElement", "Scan"):
+        c = counts.get(op)
+        assert c and c["pass"] + c["refused"] >= 1 and not c["fail"], (op, c)

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     linalg,
     misc,
     newops,
+    optional_scan,
     reduce_norm,
     resize,
     shape_ops,
