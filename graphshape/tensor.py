@@ -1,5 +1,6 @@
-"""Tensor: what a rule knows about a value: its shape, dtype and (for small integer
-tensors) its symbolic contents. Inferred: what a rule returns."""
+"""Tensor: what a rule knows about a value: its shape, dtype, (for small integer tensors)
+its symbolic contents, and (for tensors too long to hold) bounds on its elements.
+Inferred: what a rule returns."""
 
 from __future__ import annotations
 
@@ -18,14 +19,34 @@ INTEGER_TYPES = {UINT8, INT8, UINT16, INT16, INT32, INT64, UINT32, UINT64, BOOL}
 # (shape vectors, scalars, small index lists).
 MAX_VALUE_ELEMENTS = 64
 
+# Tensor.origin: the contents are a graph input's data (or a reshaping / subset of it).
+# graphshape assumes such data is in range where it is used as indices (token ids < the
+# vocabulary): sizes are what it proves, data is the caller's promise.
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Every element lies in [lo, hi] (lo, hi: dims). ``tight``: when the tensor is not
+    empty, some element equals lo and some element equals hi, so a condition on the
+    bounds (hi <= dim - 1) is exact, not merely sufficient."""
+
+    lo: Dim
+    hi: Dim
+    tight: bool = False
+
 
 @dataclass(frozen=True)
 class Tensor:
-    """shape None = rank unknown; value = flat row-major contents (ints/exprs/floats) or None."""
+    """shape None = rank unknown; value = flat row-major contents (ints/exprs/floats) or None;
+    bounds = element bounds when value is None (Range(0, S): 0..S - 1); origin = INPUT when
+    the contents come straight from a graph input's data."""
 
     shape: Optional[tuple]
     dtype: int = 0
     value: Optional[tuple] = None
+    bounds: Optional[Bounds] = None
+    origin: str = ""
 
     @property
     def rank(self) -> int:
@@ -39,7 +60,8 @@ class Tensor:
         return prod(self.shape)
 
     def with_value(self, value) -> "Tensor":
-        return Tensor(self.shape, self.dtype, tuple(value) if value is not None else None)
+        return Tensor(self.shape, self.dtype, tuple(value) if value is not None else None,
+                      self.bounds, self.origin)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import os
 from functools import partial
 
 from . import attention, small, toy, vision
+from . import transformer
 
 DEFAULT_CACHE = os.environ.get(
     "GRAPHSHAPE_MODEL_CACHE",
@@ -69,6 +70,13 @@ BUILDERS = {
                      "BERT-style encoder, 512 positions, input_ids [1, S] (TorchScript)"),
     "bert_tiny_dynamo": (partial(small.build, name="bert_tiny", dynamo=True),
                          "the BERT-style encoder via dynamo"),
+    # -- shape arithmetic (issue 9) -------------------------------------------------------
+    "gpt2_tiny_ts": (partial(transformer.build, name="gpt2_tiny"),
+                     "GPT-2-style causal LM, 40-row position table on arange(S) (TorchScript)"),
+    "window_attn_ts": (partial(transformer.build, name="window_attn"),
+                       "Swin-like window attention, pad (w - h % w) % w from the shape"),
+    "tf_same_pad_ts": (partial(transformer.build, name="tf_same_pad"),
+                       "TF 'same' padding computed from x.shape, F.pad, stride-2 Conv"),
     "attention_opset23": (attention.build, "one attention block, dynamo at opset 23: Attention"),
 }
 

@@ -4,16 +4,22 @@ onnxruntime's checks, confirmed by experiment: TopK needs k <= the axis dim (k =
 fine); NonMaxSuppression needs boxes [B, N, 4] and scores [B, C, N]; RoiAlign needs rois
 [R, 4] and batch_indices [R]; OneHot needs depth >= 1 (float depths truncate);
 GatherElements/ScatterElements need indices no larger than data on non-axis dims;
-Compress counts the true entries among the first min(len, dim) conditions.
+Compress counts the true entries among the first min(len, dim) conditions. Gather-like ops
+need every index in [-dim, dim - 1] (GatherElements, ScatterElements, GatherND, ScatterND:
+checked as _ranges.check_indices does); OneHot does not (an out-of-range index gives an
+all-off row, measured).
 """
 
 from __future__ import annotations
 
-from ..dims import add, dmax, dmin, sub, to_str
+import numpy as np
+
+from ..dims import add, dmax, dmin, norm, provably, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
-from ..tensor import INT64, Tensor
+from ..tensor import INT64, Bounds, Tensor
 from ._common import ints, norm_axis
+from ._ranges import bounds_of, check_indices, is_input_data, same_elements, table_words
 
 
 def _axis(ctx, axis, rank):
@@ -32,7 +38,9 @@ def nonzero(ctx, X):
         n = sum(1 for v in X.value if v)
     if n is None:
         n = ctx.fresh("number of non-zero entries")
-    return Tensor((len(X.shape), n), INT64)
+    # row i holds positions along axis i: within 0..max(dims) - 1 (not tight)
+    hi = sub(dmax(*X.shape), 1) if len(X.shape) > 1 else sub(X.shape[0], 1)
+    return Tensor((len(X.shape), n), INT64, bounds=Bounds(0, hi))
 
 
 @rule("TopK")
@@ -57,7 +65,8 @@ def topk(ctx, X, K=None, *, axis: int = -1, largest: int = 1, sorted: int = 1, k
     ctx.ge(X.shape[a], kk, f"k = {to_str(kk)} must not exceed the axis dim {to_str(X.shape[a])}")
     out = list(X.shape)
     out[a] = kk
-    return [Tensor(tuple(out), X.dtype), Tensor(tuple(out), INT64)]
+    return [Tensor(tuple(out), X.dtype, **same_elements(ctx, X, subset=True)),
+            Tensor(tuple(out), INT64, bounds=Bounds(0, sub(X.shape[a], 1)))]
 
 
 @rule("NonMaxSuppression")
@@ -143,6 +152,23 @@ def one_hot(ctx, indices, depth, values, *, axis: int = -1):
     return Tensor(tuple(out), values.dtype)
 
 
+def _array(t, ints_only: bool = False):
+    """A small tensor's contents as a numpy object array of its (constant) shape."""
+    if t.value is None or any(not isinstance(d, int) for d in t.shape):
+        return None
+    if ints_only and not all(isinstance(v, int) for v in t.value):
+        return None
+    arr = np.empty(len(t.value), dtype=object)
+    arr[:] = list(t.value)
+    arr = arr.reshape(t.shape)
+    return arr.astype(np.int64) if ints_only else arr
+
+
+def _leading(arr, idx, a):
+    """The view of ``arr`` that indices of ``idx``'s shape address (smaller off-axis dims)."""
+    return arr[tuple(slice(None) if i == a else slice(0, n) for i, n in enumerate(idx.shape))]
+
+
 def _bounded_by(ctx, small, big, skip, what):
     for i, (s, b) in enumerate(zip(small, big)):
         if i != skip:
@@ -157,7 +183,15 @@ def gather_elements(ctx, data, indices, *, axis: int = 0):
     if len(indices.shape) != r:
         ctx.fail(f"indices must have rank {r}, found {len(indices.shape)}")
     _bounded_by(ctx, indices.shape, data.shape, a, "indices")
-    return Tensor(indices.shape, data.dtype)
+    check_indices(ctx, indices, data.shape[a], table_words(data.shape[a], a))
+    value = None
+    arr, idx = _array(data), _array(indices, ints_only=True)
+    if arr is not None and idx is not None:
+        try:
+            value = tuple(np.take_along_axis(_leading(arr, idx, a), idx, axis=a).reshape(-1))
+        except IndexError:
+            value = None
+    return Tensor(indices.shape, data.dtype, value, **same_elements(ctx, data, subset=True))
 
 
 @rule("ScatterElements", "Scatter")
@@ -170,7 +204,46 @@ def scatter_elements(ctx, data, indices, updates, *, axis: int = 0, reduction="n
     for i, (x, y) in enumerate(zip(indices.shape, updates.shape)):
         ctx.eq(x, y, f"indices and updates must agree on dim {i}")
     _bounded_by(ctx, indices.shape, data.shape, a, "indices")
-    return Tensor(data.shape, data.dtype)
+    check_indices(ctx, indices, data.shape[a], table_words(data.shape[a], a))
+    value = None
+    arr, idx, upd = _array(data), _array(indices, ints_only=True), _array(updates)
+    if arr is not None and idx is not None and upd is not None and reduction == "none":
+        try:
+            out = arr.copy()
+            np.put_along_axis(_leading(out, idx, a), idx, upd, axis=a)
+            value = tuple(out.reshape(-1))
+        except (IndexError, ValueError):
+            value = None
+    return Tensor(data.shape, data.dtype, value)
+
+
+def _check_nd(ctx, data, indices, b: int, q: int) -> None:
+    """Component k of each index tuple addresses data axis b + k: in [-dim, dim - 1]."""
+    dims = list(data.shape[b:b + q])
+    if q == 1:
+        check_indices(ctx, indices, dims[0], table_words(dims[0], b))
+        return
+    if indices.value is not None and all(isinstance(d, int) for d in indices.shape):
+        arr = np.empty(len(indices.value), dtype=object)
+        arr[:] = list(indices.value)
+        arr = arr.reshape(indices.shape)
+        for k, d in enumerate(dims):
+            comp = Tensor((arr[..., k].size,), indices.dtype,
+                          tuple(arr[..., k].reshape(-1)))
+            check_indices(ctx, comp, d, table_words(d, b + k))
+        return
+    bd = bounds_of(ctx, indices)
+    if bd is None:
+        if is_input_data(ctx, indices):
+            return
+        ctx.assume("its indices are computed at run time and graphshape cannot bound them")
+        return
+    # one bound for every component: exact only if every axis accepts it
+    for k, d in enumerate(dims):
+        if not (provably(sub(sub(d, 1), bd.hi), ">= 0") and provably(add(bd.lo, d), ">= 0")):
+            ctx.assume(f"index values {to_str(bd.lo)}..{to_str(bd.hi)} may fall outside "
+                       f"axis {b + k} of size {to_str(d)}")
+            return
 
 
 def _last_index_dim(ctx, data, indices, b):
@@ -196,6 +269,7 @@ def gather_nd(ctx, data, indices, *, batch_dims: int = 0):
                 raise Unsupported("batch dims differ (onnxruntime only needs divisibility)")
         elif to_str(x) != to_str(y):
             raise Unsupported("batch dims may differ (onnxruntime only needs divisibility)")
+    _check_nd(ctx, data, indices, b, q)
     return Tensor(tuple(indices.shape[:-1]) + tuple(data.shape[b + q:]), data.dtype)
 
 
@@ -208,7 +282,20 @@ def scatter_nd(ctx, data, indices, updates, *, reduction: str = "none"):
         ctx.fail(f"updates must have rank {len(want)}, found {len(updates.shape)}")
     for i, (u, w) in enumerate(zip(updates.shape, want)):
         ctx.eq(u, w, f"updates dim {i} must equal {to_str(w)}")
-    return Tensor(data.shape, data.dtype)
+    _check_nd(ctx, data, indices, 0, q)
+    value = None
+    arr, idx, upd = _array(data), _array(indices, ints_only=True), _array(updates)
+    if arr is not None and idx is not None and upd is not None and reduction == "none":
+        try:
+            out = arr.copy()
+            flat_idx = idx.reshape(-1, q)
+            flat_upd = upd.reshape((flat_idx.shape[0],) + tuple(arr.shape[q:]))
+            for t, u in zip(flat_idx, flat_upd):
+                out[tuple(int(v) for v in t)] = u
+            value = tuple(out.reshape(-1))
+        except (IndexError, ValueError):
+            value = None
+    return Tensor(data.shape, data.dtype, value)
 
 
-_ = (add, sub, norm_axis)
+_ = (add, sub, norm, norm_axis)

@@ -1,5 +1,12 @@
 """Elementwise ops: unary activations (shape preserved) and broadcasting binaries, with
-symbolic values carried through integer shape arithmetic."""
+symbolic values carried through integer shape arithmetic, and element bounds (Tensor.bounds)
+carried through monotone maps of tensors too long to hold.
+
+Value semantics follow onnxruntime (measured): integer Div truncates toward zero; Mod with
+fmod=0 takes the sign of the divisor (Python's %), with fmod=1 the sign of the dividend (C's
+fmod); integer Div and Mod by zero fail; Clip is min(max(x, lo), hi) even when lo > hi.
+A comparison of symbolic values is a value only when it is decided for every size.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,15 @@ import math
 
 import sympy
 
-from ..dims import add, ceil_expr, dmax, dmin, floor_expr, mul, norm, sub, trunc_expr, truncdiv_dim
+from ..constraints import Constraint
+from ..dims import (add, ceil_expr, dmax, dmin, floor_expr, is_integer_expr, mod, mul, norm,
+                    provably, sub, trunc_expr, truncdiv_dim)
 from ..errors import Unsupported
 from ..registry import rule
-from ..tensor import BOOL, FLOAT, MAX_VALUE_ELEMENTS, Tensor
+from ..tensor import BOOL, FLOAT, MAX_VALUE_ELEMENTS, Bounds, Tensor
 from ._common import broadcast_shapes
+from ._ranges import (binary_bounds, bounds_of, is_input_data, monotone, origin_of,
+                      same_elements, uniform_value, union)
 
 UNARY = [
     "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Erf",
@@ -19,19 +30,88 @@ UNARY = [
     "Asinh", "Acosh", "Atanh", "Sign", "Round", "IsNaN", "Not", "BitwiseNot", "Mish",
 ]
 
+FLOAT_TYPES = {1, 10, 11, 16}
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def sign_of(v):
+    """-1, 0 or 1 when the sign of v is decided for every size, else None."""
+    if _is_num(v):
+        return (v > 0) - (v < 0)
+    v = norm(v) if not isinstance(v, sympy.Basic) or v.is_Integer else v
+    if isinstance(v, int):
+        return (v > 0) - (v < 0)
+    if v.is_Number:
+        return (v > 0) - (v < 0)
+    if is_integer_expr(v):
+        if provably(sub(v, 1), ">= 0"):
+            return 1
+        if provably(add(v, 1), "<= 0"):
+            return -1
+        if provably(v, ">= 0") and provably(v, "<= 0"):
+            return 0
+        return None
+    if provably(v, ">= 0") and provably(v, "<= 0"):
+        return 0
+    return None
+
+
+def _unary_value(op: str, v):
+    if op == "Neg":
+        return -v if isinstance(v, float) else norm(-v)
+    if op in ("Abs", "Sign", "Relu"):
+        s = sign_of(v)
+        if s is None:
+            raise Unsupported(f"the sign of {v} is not decided")
+        if op == "Sign":
+            return float(s) if isinstance(v, float) else s
+        if op == "Relu":
+            return v if s >= 0 else (0.0 if isinstance(v, float) else 0)
+        return v if s >= 0 else (-v if isinstance(v, float) else norm(-v))
+    if op == "Not":
+        s = sign_of(v)
+        if s is None:
+            raise Unsupported("undecided truth value")
+        return int(s == 0)
+    raise Unsupported(f"no value rule for {op}")
+
 
 @rule(*UNARY)
 def unary(ctx, X):
     """Y has X's shape (spec: elementwise)."""
     value = None
-    if X.value is not None and ctx.op == "Neg":
-        value = tuple(norm(-v) if not isinstance(v, float) else -v for v in X.value)
-    if X.value is not None and ctx.op == "Abs" and all(isinstance(v, int) for v in X.value):
-        value = tuple(abs(v) for v in X.value)
-    if X.value is not None and ctx.op == "Not" and all(isinstance(v, int) for v in X.value):
-        value = tuple(int(not v) for v in X.value)
+    if X.value is not None and ctx.op in ("Neg", "Abs", "Sign", "Relu", "Not"):
+        try:
+            value = tuple(_unary_value(ctx.op, v) for v in X.value)
+        except Unsupported:
+            value = None
     dtype = BOOL if ctx.op in ("IsNaN", "Not") else X.dtype
-    return Tensor(X.shape, dtype, value)
+    b = bounds_of(ctx, X) if X.value is None else None
+    bounds = None
+    if b is not None:
+        if ctx.op == "Neg":
+            bounds = monotone(b, lambda v: norm(-v), increasing=False)
+        elif ctx.op == "Relu":
+            bounds = monotone(b, lambda v: dmax(v, 0))
+        elif ctx.op == "Abs":
+            if provably(b.lo, ">= 0"):
+                bounds = b
+            elif provably(b.hi, "<= 0"):
+                bounds = monotone(b, lambda v: norm(-v), increasing=False)
+            else:
+                bounds = Bounds(0, dmax(norm(-b.lo), b.hi))
+    return Tensor(X.shape, dtype, value, bounds)
+
+
+def _round(op: str, v):
+    if isinstance(v, float):
+        return float(math.floor(v) if op == "Floor" else math.ceil(v))
+    if isinstance(v, int):
+        return v
+    return floor_expr(v) if op == "Floor" else ceil_expr(v)
 
 
 @rule("Floor", "Ceil")
@@ -39,16 +119,33 @@ def floor_ceil(ctx, X):
     """Y has X's shape; exact (possibly rational) contents are rounded."""
     value = None
     if X.value is not None:
-        vals = []
-        for v in X.value:
-            if isinstance(v, float):
-                vals.append(float(math.floor(v) if ctx.op == "Floor" else math.ceil(v)))
-            elif isinstance(v, int):
-                vals.append(v)
-            else:
-                vals.append(floor_expr(v) if ctx.op == "Floor" else ceil_expr(v))
-        value = tuple(vals)
-    return Tensor(X.shape, X.dtype, value)
+        value = tuple(_round(ctx.op, v) for v in X.value)
+    bounds = monotone(bounds_of(ctx, X), lambda v: _round(ctx.op, v))
+    return Tensor(X.shape, X.dtype, value, bounds)
+
+
+def _clip_limits(ctx, rest, attrs):
+    """(lo, hi) of a Clip as exact values (None: no limit); Unsupported if unknown."""
+    if ctx.opset < 11:
+        return attrs.get("min"), attrs.get("max")
+    lims = []
+    for i in range(2):
+        t = rest[i] if i < len(rest) else None
+        if t is None:
+            lims.append(None)
+            continue
+        if t.value is None or len(t.value) != 1:
+            raise Unsupported("Clip limits computed at run time")
+        lims.append(t.value[0])
+    return lims[0], lims[1]
+
+
+def _clip(v, lo, hi):
+    if lo is not None:
+        v = _arith("Max", v, lo)
+    if hi is not None:
+        v = _arith("Min", v, hi)
+    return v
 
 
 @rule("LeakyRelu", "Elu", "Selu", "HardSigmoid", "ThresholdedRelu", "Celu", "Gelu",
@@ -56,18 +153,95 @@ def floor_ceil(ctx, X):
 def unary_attrs(ctx, X, *rest, **attrs):
     """Y has X's shape; extra inputs (Clip min/max, Dropout ratio) are scalars."""
     if ctx.op == "Dropout" and ctx.n_outputs > 1:
-        return [Tensor(X.shape, X.dtype), Tensor(X.shape, BOOL)]
-    return Tensor(X.shape, X.dtype, X.value if ctx.op in ("Identity", "Dropout") else None)
+        return [Tensor(X.shape, X.dtype, X.value, **same_elements(ctx, X)),
+                Tensor(X.shape, BOOL)]
+    if ctx.op in ("Identity", "Dropout"):
+        return Tensor(X.shape, X.dtype, X.value, **same_elements(ctx, X))
+    if ctx.op == "Clip":
+        try:
+            lo, hi = _clip_limits(ctx, rest, attrs)
+        except Unsupported:
+            return Tensor(X.shape, X.dtype)
+        value = None
+        if X.value is not None:
+            try:
+                value = tuple(_clip(v, lo, hi) for v in X.value)
+            except Unsupported:
+                value = None
+        bounds = monotone(bounds_of(ctx, X), lambda v: _clip(v, lo, hi)) \
+            if X.value is None else None
+        return Tensor(X.shape, X.dtype, value, bounds)
+    return Tensor(X.shape, X.dtype)
 
 
-def _arith(op: str, a, b, floating: bool = False):
+def _mod(a, b, fmod: int):
+    """onnxruntime's Mod of one pair (b != 0): fmod=0 Python sign, fmod=1 C sign."""
+    if _is_num(a) and _is_num(b):
+        if isinstance(a, float) or isinstance(b, float):
+            if not (math.isfinite(a) and math.isfinite(b)):
+                raise Unsupported("Mod of a non-finite float")
+            return math.fmod(a, b) if fmod else float(a % b)
+        if fmod:
+            r = abs(a) % abs(b)
+            return r if a >= 0 else -r
+        return a % b
+    if not isinstance(b, int):
+        raise Unsupported("Mod by a symbolic value")
+    if isinstance(a, float) or not is_integer_expr(sympy.sympify(a)):
+        raise Unsupported("Mod of a non-integer value")
+    if not fmod:
+        return mod(a, b) if b > 0 else norm(-mod(norm(-a), -b))
+    s = sign_of(a)
+    if s is None:
+        raise Unsupported("fmod of a value whose sign is not decided")
+    return mod(a, abs(b)) if s >= 0 else norm(-mod(norm(-a), abs(b)))
+
+
+_CMP = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}
+
+
+def _compare(op: str, a, b) -> int:
+    if _is_num(a) and _is_num(b):
+        return int({"Equal": a == b, "Less": a < b, "Greater": a > b, "LessOrEqual": a <= b,
+                    "GreaterOrEqual": a >= b}[op])
+    if isinstance(a, float):
+        a = sympy.Rational(a)
+    if isinstance(b, float):
+        b = sympy.Rational(b)
+    d = norm(sympy.sympify(a) - b)
+    s = sign_of(d)
+    if s is None:
+        raise Unsupported("a comparison that depends on the sizes")
+    return int({"Equal": s == 0, "Less": s < 0, "Greater": s > 0, "LessOrEqual": s <= 0,
+                "GreaterOrEqual": s >= 0}[op])
+
+
+def _truth(v) -> int:
+    s = sign_of(v)
+    if s is None:
+        raise Unsupported("undecided truth value")
+    return int(s != 0)
+
+
+def _arith(op: str, a, b, floating: bool = False, fmod: int = 0):
     # an integral float meeting a symbolic value (Div by 32.0) is that integer
-    if isinstance(a, float) and a.is_integer() and not isinstance(b, (int, float)):
+    if isinstance(a, float) and a.is_integer() and not _is_num(b):
         a = int(a)
-    if isinstance(b, float) and b.is_integer() and not isinstance(a, (int, float)):
+    if isinstance(b, float) and b.is_integer() and not _is_num(a):
         b = int(b)
+    if op in _CMP:
+        return _compare(op, a, b)
+    if op in ("And", "Or", "Xor"):
+        x, y = _truth(a), _truth(b)
+        return int({"And": x and y, "Or": x or y, "Xor": x != y}[op])
+    if op == "Mod":
+        if b == 0:
+            raise Unsupported("Mod by zero")
+        return _mod(a, b, fmod)
     if isinstance(a, float) or isinstance(b, float):
-        if not all(isinstance(v, (int, float)) for v in (a, b)):
+        if not all(_is_num(v) for v in (a, b)):
+            # float32 arithmetic on a non-integral constant (0.7) rounds, and the rounding
+            # can move a floor: no exact value
             raise Unsupported("mixed float and symbolic values")
         a, b = float(a), float(b)
         if op == "Div" and not b:
@@ -88,31 +262,17 @@ def _arith(op: str, a, b, floating: bool = False):
             raise Unsupported("division by a symbolic value or zero")
         if floating:  # exact rational; Floor/Ceil/Cast decide how it becomes an integer
             if isinstance(a, int):
-                return a // b if a % b == 0 else a / b
+                return a // b if a % b == 0 else sympy.Rational(a, b)
             q = sympy.sympify(a) / b
             return int(q) if q.is_Integer else q
         return truncdiv_dim(a, b)  # onnxruntime's integer Div truncates toward zero
-    if op == "Mod":
-        if isinstance(a, int) and isinstance(b, int) and b:
-            return a % b
-        raise Unsupported("symbolic Mod")
-    if op == "Max":
-        return dmax(a, b)
-    if op == "Min":
-        return dmin(a, b)
-    if op == "Equal":
-        if isinstance(a, int) and isinstance(b, int):
-            return int(a == b)
-        raise Unsupported("symbolic comparison")
-    if op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
-        if isinstance(a, int) and isinstance(b, int):
-            return int({"Less": a < b, "Greater": a > b, "LessOrEqual": a <= b,
-                        "GreaterOrEqual": a >= b}[op])
-        raise Unsupported("symbolic comparison")
-    if op in ("And", "Or", "Xor"):
-        if isinstance(a, int) and isinstance(b, int):
-            return int({"And": a and b, "Or": a or b, "Xor": bool(a) != bool(b)}[op])
-        raise Unsupported("symbolic logic")
+    if op in ("Max", "Min"):
+        if not (is_integer_expr(sympy.sympify(a)) and is_integer_expr(sympy.sympify(b))):
+            d = sign_of(norm(sympy.sympify(a) - b))
+            if d is None:
+                raise Unsupported("min/max of non-integer values")
+            return (a if d >= 0 else b) if op == "Max" else (a if d <= 0 else b)
+        return dmax(a, b) if op == "Max" else dmin(a, b)
     if op == "Pow":
         if isinstance(a, int) and isinstance(b, int) and b >= 0:
             return a ** b
@@ -120,10 +280,8 @@ def _arith(op: str, a, b, floating: bool = False):
     raise Unsupported(f"no value rule for {op}")
 
 
-FLOAT_TYPES = {1, 10, 11, 16}
-
-
-def broadcast_values(op: str, shape, tensors, floating: bool = False) -> tuple | None:
+def broadcast_values(op: str, shape, tensors, floating: bool = False,
+                     fmod: int = 0) -> tuple | None:
     """Elementwise value of a broadcasting op when every input's contents are known."""
     if any(t.value is None for t in tensors):
         return None
@@ -153,8 +311,8 @@ def broadcast_values(op: str, shape, tensors, floating: bool = False) -> tuple |
         try:
             v = vals[0]
             for w in vals[1:]:
-                v = _arith(op, v, w, floating)
-        except Unsupported:
+                v = _arith(op, v, w, floating, fmod)
+        except (Unsupported, ArithmeticError, ValueError):
             return None
         out.append(v)
     return tuple(out)
@@ -166,16 +324,43 @@ BINARY = ["Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less", "Greater",
 COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"}
 
 
+def _check_divisor(ctx, B) -> None:
+    """Integer Div and Mod fail on a zero divisor (onnxruntime: 'Integer division by zero')."""
+    if B.value is not None:
+        for v in set(B.value):
+            if _is_num(v):
+                if v == 0:
+                    ctx.fail(f"integer {ctx.op} by zero")
+                continue
+            ctx.any_of([Constraint.ge(v, 1), Constraint.ge(-1, v)],
+                       f"integer {ctx.op}: the divisor must not be 0")
+        return
+    b = bounds_of(ctx, B)
+    if b is not None and (provably(sub(b.lo, 1), ">= 0") or provably(add(b.hi, 1), "<= 0")):
+        return
+    if is_input_data(ctx, B):
+        return  # data: the caller's promise, as for indices
+    ctx.assume(f"integer {ctx.op} by a divisor computed at run time, which may be 0")
+
+
 @rule(*BINARY)
-def binary(ctx, A, B, **_attrs):
+def binary(ctx, A, B, *, fmod: int = 0, direction=None, **_attrs):
     """C = A (op) B with multidirectional broadcasting (opset >= 7)."""
     if ctx.op == "PRelu" and ctx.opset < 7:
         return Tensor(A.shape, A.dtype)
     shape = broadcast_shapes(ctx, [A.shape, B.shape])
     dtype = BOOL if ctx.op in COMPARE else A.dtype
-    value = None if ctx.op == "PRelu" else broadcast_values(
-        ctx.op, shape, [A, B], A.dtype in FLOAT_TYPES)
-    return Tensor(shape, dtype, value)
+    floating = A.dtype in FLOAT_TYPES
+    if ctx.op in ("Div", "Mod") and not floating and A.dtype != 0:
+        _check_divisor(ctx, B)
+    if ctx.op in ("PRelu", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"):
+        return Tensor(shape, dtype)
+    value = broadcast_values(ctx.op, shape, [A, B], floating, fmod)
+    bounds = None
+    if value is None and (ctx.op in ("Add", "Sub", "Mul", "Div", "Min", "Max") or
+                          (ctx.op == "Mod" and not fmod)):
+        bounds = binary_bounds(ctx.op, A, B, bounds_of(ctx, A), bounds_of(ctx, B), floating)
+    return Tensor(shape, dtype, value, bounds)
 
 
 @rule("Sum", "Mean", "Max", "Min")
@@ -186,7 +371,13 @@ def variadic(ctx, *data_0):
     shape = broadcast_shapes(ctx, [t.shape for t in data_0])
     op = {"Sum": "Add", "Max": "Max", "Min": "Min"}.get(ctx.op)
     value = broadcast_values(op, shape, list(data_0)) if op else None
-    return Tensor(shape, data_0[0].dtype, value)
+    bounds = None
+    if value is None and op and len(data_0) == 2:
+        a, b = data_0
+        bounds = binary_bounds(op, a, b, bounds_of(ctx, a), bounds_of(ctx, b), False)
+    elif value is None and len(data_0) == 1:
+        bounds = bounds_of(ctx, data_0[0])
+    return Tensor(shape, data_0[0].dtype, value, bounds)
 
 
 @rule("Where")
@@ -194,14 +385,46 @@ def where(ctx, condition, X, Y):
     """Broadcast condition, X, Y together; values when the condition is known."""
     shape = broadcast_shapes(ctx, [condition.shape, X.shape, Y.shape])
     value = None
-    if condition.value is not None and X.value is not None and Y.value is not None:
-        c = broadcast_values("Max", shape, [condition])
-        xs = broadcast_values("Max", shape, [X])
-        ys = broadcast_values("Max", shape, [Y])
-        if c is not None and xs is not None and ys is not None and all(
-                isinstance(v, int) for v in c):
-            value = tuple(x if cv else y for cv, x, y in zip(c, xs, ys))
-    return Tensor(shape, X.dtype, value)
+    c = broadcast_values("Identity", shape, [condition])
+    if c is not None and X.value is not None and Y.value is not None:
+        xs = broadcast_values("Identity", shape, [X])
+        ys = broadcast_values("Identity", shape, [Y])
+        if xs is not None and ys is not None:
+            try:
+                value = tuple(x if _truth(cv) else y for cv, x, y in zip(c, xs, ys))
+            except Unsupported:
+                value = None
+    bounds = None
+    if value is None:
+        cv = uniform_value(condition)
+        truth = None
+        if cv is not None:
+            try:
+                truth = _truth(cv)
+            except Unsupported:
+                truth = None
+        if truth is not None:  # every element picks the same side: its elements
+            bounds = bounds_of(ctx, X if truth else Y)
+        else:
+            bounds = union([bounds_of(ctx, X), bounds_of(ctx, Y)])
+    return Tensor(shape, X.dtype, value, bounds)
+
+
+INT_TYPES = (2, 3, 4, 5, 6, 7, 12, 13)
+
+
+def _cast_value(v, dtype):
+    if dtype in FLOAT_TYPES:  # to float: exact values stay exact
+        return v
+    if dtype == BOOL:
+        return _truth(v)
+    if dtype in INT_TYPES:  # integers: truncation toward zero
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise Unsupported("a non-finite float cast to an integer")
+            return int(v)
+        return trunc_expr(v)
+    raise Unsupported("contents not tracked for this type")
 
 
 @rule("Cast", "CastLike")
@@ -210,16 +433,12 @@ def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, ro
     dtype = target_type.dtype if ctx.op == "CastLike" else to
     value = input.value
     if value is not None:
-        if dtype in FLOAT_TYPES:  # to float: exact values stay exact
-            value = tuple(value)
-        elif dtype == BOOL:
-            value = tuple(int(bool(v)) if isinstance(v, (int, float)) else None for v in value)
-            value = None if None in value else value
-        elif dtype in (2, 3, 4, 5, 6, 7, 12, 13):  # integers: truncation toward zero
-            if any(isinstance(v, float) and not math.isfinite(v) for v in value):
-                value = None
-            else:
-                value = tuple(int(v) if isinstance(v, float) else trunc_expr(v) for v in value)
-        else:  # float8/float4/string...: contents not tracked
+        try:
+            value = tuple(_cast_value(v, dtype) for v in value)
+        except Unsupported:
             value = None
-    return Tensor(input.shape, dtype, value)
+    bounds = None
+    if input.value is None and dtype != BOOL and (dtype in FLOAT_TYPES or dtype in INT_TYPES):
+        bounds = monotone(bounds_of(ctx, input), lambda v: _cast_value(v, dtype))
+    origin = origin_of(ctx, input) if dtype in INT_TYPES or dtype in FLOAT_TYPES else ""
+    return Tensor(input.shape, dtype, value, bounds, origin)

@@ -11,8 +11,9 @@ from ..constraints import Constraint
 from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
-from ..tensor import INT64, MAX_VALUE_ELEMENTS, Tensor
+from ..tensor import INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
 from ._common import _s, at_least_one, broadcast_shapes, const_ints, ints, norm_axis
+from ._ranges import bounds_of, check_indices, origin_of, same_elements, table_words, union
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 
@@ -26,12 +27,15 @@ def _np_dtype_code(arr) -> int:
 def tensor_from_array(arr) -> Tensor:
     arr = np.asarray(arr)
     value = None
+    bounds = None
     if arr.size <= MAX_VALUE_ELEMENTS:
         if arr.dtype.kind in "iub":
             value = tuple(int(x) for x in arr.reshape(-1))
         elif arr.dtype.kind == "f":
             value = tuple(float(x) for x in arr.reshape(-1))
-    return Tensor(tuple(int(d) for d in arr.shape), _np_dtype_code(arr), value)
+    elif arr.dtype.kind in "iub":  # too long to hold: its extremes (an arange buffer)
+        bounds = Bounds(int(arr.min()), int(arr.max()), True)
+    return Tensor(tuple(int(d) for d in arr.shape), _np_dtype_code(arr), value, bounds)
 
 
 @rule("Constant")
@@ -112,7 +116,7 @@ def reshape(ctx, data, shape=None, *, allowzero: int = 0, **legacy):
             ctx.assume(f"{e}; the -1 axis is treated as a run-time value")
             out[neg] = ctx.fresh("the -1 axis of a Reshape of data-dependent size")
     value = data.value  # row-major contents do not move
-    return Tensor(tuple(out), data.dtype, value)
+    return Tensor(tuple(out), data.dtype, value, **same_elements(ctx, data))
 
 
 def _exact_quotient(ctx, numel, known, reason):
@@ -166,7 +170,8 @@ def flatten(ctx, input, *, axis: int = 1):
     if not -r <= axis <= r:
         ctx.fail(f"axis {axis} out of range for rank {r}")
     a = axis + r if axis < 0 else axis
-    return Tensor((prod(input.shape[:a]), prod(input.shape[a:])), input.dtype)
+    return Tensor((prod(input.shape[:a]), prod(input.shape[a:])), input.dtype, input.value,
+                  **same_elements(ctx, input))
 
 
 @rule("Gather")
@@ -175,25 +180,20 @@ def gather(ctx, data, indices, *, axis: int = 0):
     r = len(data.shape)
     a = norm_axis(ctx, axis, r)
     dim = data.shape[a]
-    if indices.value is not None:
-        for v in set(indices.value):
-            if isinstance(v, float):
-                raise Unsupported("float indices")
-            ctx.ge(sub(dim, 1), v, f"index {_s(v)} must be < the axis size {_s(dim)}")
-            ctx.ge(v, norm(-dim), f"index {_s(v)} must be >= -{_s(dim)}")
+    if indices.value is not None and any(isinstance(v, float) for v in indices.value):
+        raise Unsupported("float indices")
+    check_indices(ctx, indices, dim, table_words(dim, a))
     out = tuple(data.shape[:a]) + tuple(indices.shape) + tuple(data.shape[a + 1:])
     value = None
-    if data.value is not None and indices.value is not None and r == 1:
+    arr = _value_array(data)
+    idx = _value_array(indices)
+    if arr is not None and idx is not None and all(isinstance(v, int) for v in indices.value):
         try:
-            vals = []
-            for v in indices.value:
-                if not isinstance(v, int):
-                    raise Unsupported("symbolic index")
-                vals.append(data.value[v])
-            value = tuple(vals)
-        except (IndexError, Unsupported):
+            taken = np.take(arr, idx.astype(np.int64), axis=a)
+            value = tuple(_flat(taken))
+        except IndexError:  # out of range at every size: the condition above says so
             value = None
-    return Tensor(out, data.dtype, value)
+    return Tensor(out, data.dtype, value, **same_elements(ctx, data, subset=True))
 
 
 @rule("Concat")
@@ -237,11 +237,15 @@ def concat(ctx, *inputs, axis: int):
                 ctx.any_of([main] + empties, why + " unless one of them is empty")
     out[a] = _sum(t.shape[a] for t in inputs)
     value = None
-    if r == 1 and all(t.value is not None for t in inputs):
-        value = tuple(v for t in inputs for v in t.value)
-    elif r == 0:
+    if r == 0:
         ctx.fail("cannot concatenate scalars")
-    return Tensor(tuple(out), inputs[0].dtype, value)
+    arrs = [_value_array(t) for t in inputs]
+    if all(x is not None for x in arrs):
+        value = tuple(np.concatenate(arrs, axis=a).reshape(-1))
+    # every input non-empty: the extremes of the parts are attained in the whole
+    solid_all = all(not m for m in maybe_empty)
+    bounds = union([bounds_of(ctx, t) for t in inputs], tight=solid_all)
+    return Tensor(tuple(out), inputs[0].dtype, value, bounds, origin_of(ctx, *inputs))
 
 
 def _sum(xs):
@@ -270,7 +274,7 @@ def unsqueeze(ctx, data, axes=None, **attrs):
     out = list(data.shape)
     for a in ax:
         out.insert(a, 1)
-    return Tensor(tuple(out), data.dtype, data.value)
+    return Tensor(tuple(out), data.dtype, data.value, **same_elements(ctx, data))
 
 
 @rule("Squeeze")
@@ -286,7 +290,7 @@ def squeeze(ctx, data, axes=None, **attrs):
     for a in ax:
         ctx.eq(data.shape[a], 1, f"axis {a} must have size 1 to be squeezed")
     out = tuple(d for i, d in enumerate(data.shape) if i not in ax)
-    return Tensor(out, data.dtype, data.value)
+    return Tensor(out, data.dtype, data.value, **same_elements(ctx, data))
 
 
 @rule("Transpose")
@@ -298,7 +302,8 @@ def transpose(ctx, data, *, perm=None):
         ctx.fail(f"perm {p} is not a permutation of {r} axes")
     arr = _value_array(data)
     value = None if arr is None else tuple(arr.transpose(p).reshape(-1))
-    return Tensor(tuple(data.shape[i] for i in p), data.dtype, value)
+    return Tensor(tuple(data.shape[i] for i in p), data.dtype, value,
+                  **same_elements(ctx, data))
 
 
 def _clamp_index(v, n, lo_bias: int, step_pos: bool):
@@ -363,7 +368,14 @@ def slice_(ctx, data, starts=None, ends=None, axes=None, steps=None, **attrs):
         for a, (s2, e2, k) in plan.items():
             sl[a] = slice(s2, e2, k) if k > 0 else slice(s2, e2 if e2 >= 0 else None, k)
         value = tuple(arr[tuple(sl)].reshape(-1))
-    return Tensor(tuple(out), data.dtype, value)
+    return Tensor(tuple(out), data.dtype, value, **same_elements(ctx, data, subset=True))
+
+
+def _flat(x) -> list:
+    """Row-major elements of a numpy result (np.take of a scalar index gives an element)."""
+    if isinstance(x, np.ndarray):
+        return list(x.reshape(-1))
+    return [x]
 
 
 def _value_array(t):
@@ -390,9 +402,13 @@ def constant_of_shape(ctx, input, *, value=None):
         dtype = _np_dtype_code(arr)
     n = prod(shp)
     val = None
+    fill = int(fill) if isinstance(fill, (int, bool)) else fill
     if isinstance(n, int) and n <= MAX_VALUE_ELEMENTS:
-        val = (int(fill) if isinstance(fill, (int, bool)) else fill,) * n
-    return Tensor(tuple(shp), dtype, val)
+        val = (fill,) * n
+    bounds = None
+    if isinstance(fill, int) or (isinstance(fill, float) and fill.is_integer()):
+        bounds = Bounds(int(fill), int(fill), True)
+    return Tensor(tuple(shp), dtype, val, bounds)
 
 
 @rule("Range")
@@ -408,9 +424,12 @@ def range_(ctx, start, limit, delta):
     val = None
     if isinstance(n, int) and n <= MAX_VALUE_ELEMENTS:
         val = tuple(add(s, mul(i, d)) for i in range(n))
-    elif not isinstance(n, int):
-        val = None
-    return Tensor((n,), start.dtype, val)
+    # too long to hold: s, s + d, ..., s + (n - 1) d; both ends attained when not empty
+    # (then n = ceil((limit - start) / delta) without the max with 0)
+    steps = ceildiv(sub(l_, s), d) if d > 0 else ceildiv(sub(s, l_), -d)
+    last = add(s, mul(sub(steps, 1), d))
+    bounds = Bounds(s, last, True) if d > 0 else Bounds(last, s, True)
+    return Tensor((n,), start.dtype, val, bounds)
 
 
 @rule("Expand")
@@ -418,7 +437,10 @@ def expand(ctx, input, shape):
     """Bidirectional broadcast of input's shape with ``shape``."""
     shp = ints(shape, "the target shape")
     out = broadcast_shapes(ctx, [input.shape, tuple(shp)], "input and target shape")
-    return Tensor(out, input.dtype)
+    from .elementwise import broadcast_values
+
+    value = broadcast_values("Identity", out, [input])
+    return Tensor(out, input.dtype, value, **same_elements(ctx, input))
 
 
 @rule("Tile")
@@ -427,7 +449,16 @@ def tile(ctx, input, repeats):
     rep = ints(repeats, "repeats")
     if len(rep) != len(input.shape):
         ctx.fail(f"repeats has {len(rep)} entries for rank {len(input.shape)}")
-    return Tensor(tuple(mul(a, b) for a, b in zip(input.shape, rep)), input.dtype)
+    for i, k in enumerate(rep):
+        if isinstance(k, int) and k < 0:
+            ctx.fail(f"repeats[{i}] = {k} is negative")
+    out = tuple(mul(a, b) for a, b in zip(input.shape, rep))
+    arr = _value_array(input)
+    value = None
+    if arr is not None and all(isinstance(k, int) for k in rep) and \
+            int(np.prod([k for k in rep])) * arr.size <= MAX_VALUE_ELEMENTS:
+        value = tuple(np.tile(arr, rep).reshape(-1))
+    return Tensor(out, input.dtype, value, **same_elements(ctx, input))
 
 
 @rule("Split")
@@ -450,10 +481,17 @@ def split(ctx, input, split=None, *, axis: int = 0, num_outputs=None, **attrs):
         ctx.divides(n, dim, f"axis {a} of size {_s(dim)} must split into {n} equal parts")
         parts = [floordiv(dim, n)] * n
     outs = []
+    arr = _value_array(input)
+    start = 0
     for p in parts:
         s = list(input.shape)
         s[a] = p
-        outs.append(Tensor(tuple(s), input.dtype))
+        value = None
+        if arr is not None and isinstance(p, int) and isinstance(start, int):
+            value = tuple(_flat(np.take(arr, range(start, start + p), axis=a)))
+        start = add(start, p)
+        outs.append(Tensor(tuple(s), input.dtype, value,
+                           **same_elements(ctx, input, subset=True)))
     return outs
 
 

@@ -1,0 +1,291 @@
+"""Element ranges of tensors too long to hold as values, and the index checks built on them.
+
+A tensor's contents are known exactly (Tensor.value, at most MAX_VALUE_ELEMENTS), bounded
+(Tensor.bounds: lo <= every element <= hi; ``tight`` when both are attained), a graph
+input's data (Tensor.origin == INPUT: token ids, assumed in range and documented as such),
+or unknown. Index-taking ops (Gather, GatherElements, GatherND, ScatterND, ScatterElements)
+need every index in [-dim, dim - 1] (onnxruntime checks exactly that):
+- known values: one condition per distinct value;
+- tight bounds: hi <= dim - 1 and lo >= -dim, exact (an attained bound that is out of range
+  is an index out of range), unless the index tensor is empty;
+- bounds that are not tight: proved in range for every size, or the answer is unproven;
+- graph-input data: assumed in range (the README says so);
+- anything else: unproven, never silently valid.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from ..constraints import Constraint
+from ..dims import add, dmax, dmin, mul, norm, provably, sub, to_str
+from ..errors import Unsupported
+from ..tensor import INPUT, Bounds, Tensor
+from ._common import at_least_one
+
+
+def _as_dim(v):
+    """An exact element value as a dim (ints, integral floats, exact expressions), or None."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else sympy.Rational(v)
+    if isinstance(v, sympy.Basic):
+        return v if not v.is_Integer else int(v)
+    return None
+
+
+def element_bounds(t: Tensor):
+    """Bounds of t's elements: from its value when known (tight), else t.bounds, else None."""
+    if t is None:
+        return None
+    if t.value is not None:
+        vals = [_as_dim(v) for v in set(t.value)]
+        if not vals or any(v is None for v in vals):
+            return None
+        try:
+            return Bounds(dmin(*vals), dmax(*vals), True)
+        except (TypeError, ValueError):
+            return None
+    return t.bounds
+
+
+# ---- provenance: a graph input's data -------------------------------------------------------
+def _main_graph(ctx):
+    """The model.Graph the engine is walking, when it can be seen (bridge, see below)."""
+    runner = getattr(ctx, "subgraph_runner", None)
+    candidates = []
+    walk = getattr(runner, "__self__", None)  # the engine's Walk: runner is its method
+    if walk is not None:
+        candidates.append(getattr(walk, "graph", None))
+    for cell in getattr(runner, "__closure__", None) or ():  # older engine: a closure
+        try:
+            candidates.append(cell.cell_contents)
+        except ValueError:
+            continue
+    for g in candidates:
+        if hasattr(g, "inputs") and hasattr(g, "initializers") and hasattr(g, "model"):
+            return g
+    return None
+
+
+def is_input_data(ctx, t: Tensor) -> bool:
+    """Whether t holds a top-level graph input's data (or a reshaping / subset of it).
+
+    Tensor.origin says so when the loader marks its inputs (origin=INPUT). Until it does,
+    the engine's graph is looked at (read only): t must be the very object the loader made
+    for one of the model's own inputs (a Loop/If body's inputs are not graph inputs)."""
+    if t.origin == INPUT:
+        return True
+    g = _main_graph(ctx)
+    if g is None:
+        return False
+    try:
+        top = {vi.name for vi in g.model.graph.input}
+    except AttributeError:
+        return False
+    return any(t is v and name in top for name, v in g.inputs.items())
+
+
+def origin_of(ctx, *ts) -> str:
+    """INPUT when every tensor holds graph-input data, else ''."""
+    return INPUT if ts and all(is_input_data(ctx, t) for t in ts) else ""
+
+
+_INIT_BOUNDS: dict = {}
+
+
+def initializer_bounds(ctx, t: Tensor):
+    """Tight bounds of a large integer initializer, read from the model (bridge: the loader
+    could set Tensor.bounds itself), or None."""
+    if t.value is not None or t.bounds is not None:
+        return None
+    g = _main_graph(ctx)
+    if g is None:
+        return None
+    for name, v in g.initializers.items():
+        if v is t:
+            break
+    else:
+        return None
+    key = (id(g.model), name)
+    if key in _INIT_BOUNDS:
+        return _INIT_BOUNDS[key]
+    b = None
+    try:
+        from ..model import tensor_to_array
+
+        proto = next(p for p in g.model.graph.initializer if p.name == name)
+        base = None
+        if getattr(g, "path", None):
+            import os
+
+            base = os.path.dirname(os.path.abspath(g.path))
+        arr = tensor_to_array(proto, base)
+        if arr.dtype.kind in "iub" and arr.size:
+            b = Bounds(int(arr.min()), int(arr.max()), True)
+    except Exception:  # noqa: BLE001  unreadable: no bounds, the caller stays unproven
+        b = None
+    _INIT_BOUNDS[key] = b
+    return b
+
+
+def bounds_of(ctx, t: Tensor):
+    b = element_bounds(t)
+    if b is None and t is not None:
+        b = initializer_bounds(ctx, t)
+    return b
+
+
+# ---- carrying bounds through ops -------------------------------------------------------------
+def same_elements(ctx, t: Tensor, subset: bool = False) -> dict:
+    """bounds/origin for an op whose output holds t's elements (Reshape, Expand, Transpose:
+    the same set when not empty) or a subset of them (Slice, Gather: tightness is lost)."""
+    b = bounds_of(ctx, t)
+    if b is not None and subset and b.tight:
+        b = Bounds(b.lo, b.hi, False)
+    return {"bounds": b, "origin": origin_of(ctx, t)}
+
+
+def monotone(b, f, increasing: bool = True):
+    """Bounds of f(x) for x within b, f monotone (tightness survives)."""
+    if b is None:
+        return None
+    try:
+        lo, hi = f(b.lo), f(b.hi)
+    except (Unsupported, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if lo is None or hi is None:
+        return None
+    return Bounds(lo, hi, b.tight) if increasing else Bounds(hi, lo, b.tight)
+
+
+def uniform_value(t: Tensor):
+    """The single value every element of t holds (a known scalar or constant vector)."""
+    if t is None or t.value is None or not t.value:
+        return None
+    vals = set(t.value)
+    if len(vals) != 1:
+        return None
+    return _as_dim(next(iter(vals)))
+
+
+def union(bs, tight: bool = False):
+    if not bs or any(b is None for b in bs):
+        return None
+    return Bounds(dmin(*[b.lo for b in bs]), dmax(*[b.hi for b in bs]),
+                  tight and all(b.tight for b in bs))
+
+
+def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
+    """Bounds of ``a op b`` (elementwise, broadcast) from the operands' bounds."""
+    from .elementwise import _arith  # exact arithmetic on single values
+
+    ca, cb = uniform_value(a), uniform_value(b)
+    if ca is None and cb is None:
+        if ba is None or bb is None:
+            return None
+        if op == "Add":
+            return Bounds(add(ba.lo, bb.lo), add(ba.hi, bb.hi))
+        if op == "Sub":
+            return Bounds(sub(ba.lo, bb.hi), sub(ba.hi, bb.lo))
+        if op in ("Min", "Max"):
+            f = dmin if op == "Min" else dmax
+            return Bounds(f(ba.lo, bb.lo), f(ba.hi, bb.hi))
+        return None
+    if cb is not None:
+        x, c, left = ba, cb, False
+    else:
+        x, c, left = bb, ca, True
+    if x is None:
+        return None
+
+    def f(v):
+        return _arith(op, c, v, floating) if left else _arith(op, v, c, floating)
+
+    if op in ("Add", "Min", "Max"):
+        return monotone(x, f)
+    if op == "Sub":
+        return monotone(x, f, increasing=not left)
+    if op == "Mul":
+        if not isinstance(c, int):
+            return None
+        if c == 0:
+            return Bounds(0, 0, x.tight)
+        return monotone(x, f, increasing=c > 0)
+    if op == "Div" and not left and isinstance(c, int) and c != 0:
+        return monotone(x, f, increasing=c > 0)  # trunc or exact division: monotone
+    if op == "Mod" and not left and isinstance(c, int) and c > 0:
+        if provably(x.lo, ">= 0") and provably(sub(c - 1, x.hi), ">= 0"):
+            return x  # already within [0, c - 1]: the identity
+        return None
+    return None
+
+
+# ---- index checks ------------------------------------------------------------------------------
+def _empty_parts(shape):
+    return [Constraint.eq(d, 0) for d in shape if not at_least_one(d)]
+
+
+def _require(ctx, cond: Constraint, shape, reason: str):
+    """cond, unless the index tensor (of ``shape``) is empty."""
+    empty = _empty_parts(shape)
+    if not empty:
+        ctx._add(Constraint(cond.kind, cond.lhs, cond.rhs, cond.parts, ctx.origin(reason)))
+    else:
+        ctx.any_of(empty + [cond], reason + " (unless there are no indices)")
+
+
+def _range_text(lo, hi) -> str:
+    return to_str(lo) if lo == hi else f"{to_str(lo)}..{to_str(hi)}"
+
+
+def check_indices(ctx, indices: Tensor, dim, table: str, shape=None) -> None:
+    """Every index in ``indices`` must lie in [-dim, dim - 1] (onnxruntime's check).
+
+    ``table`` names what is indexed ("the 40 rows of the table"); ``shape`` is the shape of
+    the index elements (default: indices' shape)."""
+    shape = indices.shape if shape is None else shape
+    if indices.value is not None:
+        for v in sorted(set(indices.value), key=repr):
+            if isinstance(v, float) and not v.is_integer():
+                raise Unsupported("non-integer indices")
+            v = _as_dim(v)
+            if v is None:
+                raise Unsupported("indices of unknown form")
+            ctx.ge(sub(dim, 1), v, f"index {to_str(v)} must be within {table}")
+            ctx.ge(v, norm(-dim), f"index {to_str(v)} must be within {table}")
+        return
+    b = bounds_of(ctx, indices)
+    if b is None:
+        if is_input_data(ctx, indices):
+            return  # a graph input's data (token ids): assumed in range, see the README
+        ctx.assume(f"its indices are computed at run time and graphshape cannot bound them, "
+                   f"so it cannot prove they stay within {table}")
+        return
+    words = f"index values {_range_text(b.lo, b.hi)} must be within {table}"
+    hi_ok = Constraint.ge(sub(dim, 1), b.hi)
+    lo_ok = Constraint.ge(b.lo, norm(-dim))
+    if b.tight:
+        for c in (hi_ok, lo_ok):
+            t = c.constant_truth()
+            if t is True:
+                continue
+            _require(ctx, c, shape, words)
+        return
+    proved = all(c.constant_truth() is True or provably(sub(c.lhs, c.rhs), ">= 0")
+                 for c in (hi_ok, lo_ok))
+    if not proved:
+        ctx.assume(f"{words}, and graphshape knows only that they lie in "
+                   f"{_range_text(b.lo, b.hi)}, not which of these occur")
+
+
+def table_words(dim, axis: int) -> str:
+    if axis == 0:
+        return f"the {to_str(dim)} rows of the table"
+    return f"the {to_str(dim)} entries of axis {axis}"
+
+
+_ = (mul,)

@@ -1,0 +1,216 @@
+"""Value ranges of tensors too long to hold (issue 9): Range(0, S) has values 0..S - 1, and a
+Gather on it is bounded by its table; indices nobody can bound make the answer unproven.
+Every expectation is checked on onnxruntime."""
+
+from __future__ import annotations
+
+import pytest
+
+import graphshape
+from models import registry
+
+from graphshape.verify import verify
+
+from ._rule_rows import check_row, model_from_text
+from .conftest import assert_agrees
+
+
+def agrees_at(a, points, level):
+    """Like conftest.assert_agrees, at one onnxruntime optimisation level."""
+    rep = verify(a, points, timeout=60, providers=["CPUExecutionProvider"], opt_level=level)
+    bad = [(v.sizes, v.predicted, v.observed, v.detail) for v in rep.disagreements]
+    assert not bad, f"graphshape and onnxruntime disagree at level {level!r}: {bad[:5]}"
+    assert rep.compared
+
+# a 40-row table and Range(start, S + shift) of positions, as a GPT-2 position lookup
+POSITIONS = """(float[S] x) => (float y)
+<int64 zero = {{0}}, int64 one = {{1}}, int64 start = {{{start}}}, int64 shift = {{{shift}}},
+ int64 c39 = {{39}}, int64[2] ts = {{40, 3}}>
+{{
+  shp = Shape(x)
+  s = Gather<axis=0>(shp, zero)
+  lim = Add(s, shift)
+  r = Range(start, lim, one)
+  {post}
+  table = ConstantOfShape<value=float[1] {{1.0}}>(ts)
+  y = Gather<axis=0>(table, ids)
+}}"""
+
+
+def _rows(start=0, shift=0, post="ids = Identity(r)"):
+    return POSITIONS.format(start=start, shift=shift, post=post)
+
+
+S_POINTS = [{"S": s} for s in (1, 2, 38, 39, 40, 41, 42, 60)]
+
+ROWS = [
+    # Range(0, S): 0..S - 1 within 40 rows: S <= 40
+    ("range", _rows(), 40),
+    # ids + 1: 1..S, S <= 39
+    ("range_plus_one", _rows(post="ids = Add(r, one)"), 39),
+    # Range(0, S - 1): 0..S - 2, S <= 41 (S = 1 gives an empty Range and an empty output)
+    ("range_shift", _rows(shift=-1), 41),
+    # Unsqueeze / Cast keep the range
+    ("unsqueeze_cast", _rows(post="u = Unsqueeze(r, zero)\n  ids = Cast<to=6>(u)"), 40),
+    # negative indices count from the end: -S..-1 needs S <= 40
+    ("negated", _rows(post="n = Neg(r)\n  ids = Sub(n, one)"), 40),
+    # Range(0, S) * 2: 0..2S - 2 within 40 rows: S <= 20
+    ("doubled", _rows(post="two = Add(one, one)\n  ids = Mul(r, two)"), 20),
+    # Min with a constant: clamped at 39, in range at every S
+    ("clamped", _rows(post="ids = Min(r, c39)"), None),
+]
+
+
+@pytest.mark.parametrize("name, graph, limit", ROWS, ids=[r[0] for r in ROWS])
+def test_position_gather_is_bounded_by_its_table(tmp_path, name, graph, limit):
+    # onnxruntime's level 'extended' and above rewrites Gather(table, Range(...)) into a
+    # Slice when the Range feeds nothing else, and the Slice clamps instead of failing
+    # (see test_gather_of_range_fusion): these one-Gather graphs are compared at 'basic'
+    a = graphshape.analyze(model_from_text(18, graph, str(tmp_path / "m.onnx")))
+    agrees_at(a, S_POINTS, "basic")
+    assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
+    valid = [p["S"] for p in S_POINTS if a.domain.contains(p)]
+    if limit is None:
+        assert valid == [p["S"] for p in S_POINTS]
+    else:
+        lo = 2 if name == "range_shift" else 1  # S = 1: an empty gather, empty output
+        assert valid == [s for s in (1, 2, 38, 39, 40, 41, 42, 60) if lo <= s <= limit], valid
+        text = " ".join(c.origin.describe() for c in a.propagation.constraints if c.origin)
+        assert "must be within the 40 rows of the table" in text, text
+
+
+def test_computed_indices_without_bounds_are_unproven(tmp_path):
+    # ids * ids: graphshape carries no bound through a product of two unknowns
+    graph = _rows(post="ids = Mul(r, r)")
+    check_row(tmp_path, 18, graph, "unproven: cannot bound them", None)
+
+
+def test_input_indices_are_assumed_in_range(tmp_path):
+    # token ids straight from a graph input: the caller's promise (README), not unproven
+    graph = """(int64[S] ids) => (float y) <int64[2] ts = {40, 3}> {
+      table = ConstantOfShape<value=float[1] {1.0}>(ts)
+      y = Gather<axis=0>(table, ids)
+    }"""
+    a = check_row(tmp_path, 18, graph, {"y": ["S", 3]}, None)
+    assert a.domain.exact
+    # but arithmetic on them is not "straight from the input"
+    graph2 = graph.replace("y = Gather<axis=0>(table, ids)",
+                           "j = Add(ids, ids)\n      y = Gather<axis=0>(table, j)")
+    check_row(tmp_path, 18, graph2, "unproven: cannot bound them", None)
+
+
+def test_slice_of_range_is_an_enclosure(tmp_path):
+    # Range(0, 50)[:S] lies within 0..49 but need not reach 49: not a tight bound, so a
+    # 40-row table gives 'unproven' while a 50-row table is proved for every S
+    base = """(float[S] x) => (float y)
+    <int64 zero = {0}, int64 one = {1}, int64 n = {50}, int64[2] ts = {ROWS, 3}> {
+      shp = Shape(x)
+      s = Gather<axis=0>(shp, zero)
+      r = Range(zero, n, one)
+      ss = Unsqueeze(s, zero)
+      z1 = Unsqueeze(zero, zero)
+      ids = Slice(r, z1, ss)
+      table = ConstantOfShape<value=float[1] {1.0}>(ts)
+      y = Gather<axis=0>(table, ids)
+    }"""
+    a = check_row(tmp_path, 18, base.replace("ROWS", "50"), {},
+                  [{"S": s} for s in (1, 40, 50, 51, 80)])
+    assert a.domain.exact
+    check_row(tmp_path, 18, base.replace("ROWS", "40"), "unproven: not which of these occur",
+              None)
+
+
+def test_expand_of_a_known_vector_keeps_its_elements(tmp_path):
+    # [0, 1, 2, 3] expanded to [S, 4]: index 3 has no row in a 3-row table at any S
+    graph = """(float[S] x) => (float y)
+    <int64 zero = {0}, int64 four = {4}, int64[4] v = {0, 1, 2, 3}, int64[2] ts = {3, 2}> {
+      shp = Shape(x)
+      s = Gather(shp, zero)
+      s1 = Unsqueeze(s, zero)
+      f1 = Unsqueeze(four, zero)
+      tgt = Concat<axis=0>(s1, f1)
+      ids = Expand(v, tgt)
+      table = ConstantOfShape<value=float[1] {1.0}>(ts)
+      y = Gather<axis=0>(table, ids)
+    }"""
+    check_row(tmp_path, 18, graph, "impossible: index values 0..3 must be within the 3 rows",
+              [{"S": 1}, {"S": 70}])
+
+
+def test_scatter_and_gather_elements_check_their_indices(tmp_path):
+    # GatherElements along axis 1 of a [2, 40] table with Range(0, S) broadcast to [2, S]
+    graph = """(float[S] x) => (float y)
+    <int64 zero = {0}, int64 one = {1}, int64 two = {2}, int64[2] ts = {2, 40}> {
+      shp = Shape(x)
+      s = Gather(shp, zero)
+      r = Range(zero, s, one)
+      t2 = Unsqueeze(two, zero)
+      s1 = Unsqueeze(s, zero)
+      tgt = Concat<axis=0>(t2, s1)
+      ids = Expand(r, tgt)
+      table = ConstantOfShape<value=float[1] {1.0}>(ts)
+      y = GatherElements<axis=1>(table, ids)
+    }"""
+    a = check_row(tmp_path, 18, graph, {}, S_POINTS)
+    assert a.domain.exact
+    assert [s for s in (1, 40, 41) if a.domain.contains({"S": s})] == [1, 40]
+    assert_agrees(a, [{"S": s} for s in (1, 2, 40, 41, 45)])
+
+
+def test_gather_of_range_fusion(tmp_path):
+    """onnxruntime 1.31 at its default level fuses Range -> Gather into a Slice (measured):
+    Gather(40-row table, Range(0, 41)) then returns 40 rows instead of failing. graphshape
+    follows the op (and the runtime at 'basic'); in a model the positions meet the tokens'
+    [S, ...] embedding in an Add, which fails at every level, so both agree there."""
+    graph = _rows()
+    a = graphshape.analyze(model_from_text(18, graph, str(tmp_path / "m.onnx")))
+    rep = verify(a, [{"S": 41}], timeout=60, providers=["CPUExecutionProvider"])
+    assert [v.observed.value for v in rep.verdicts] == ["valid"]  # the fused Slice clamps
+    # the realistic pattern: positions added to a [S, 3] token embedding
+    graph = graph.replace("(float[S] x) => (float y)", "(float[S] x) => (float z)").replace(
+        "  y = Gather<axis=0>(table, ids)\n",
+        "  y = Gather<axis=0>(table, ids)\n  tok = Expand(x, <int64[2] s3 = {3, 1}>)\n")
+    base = _rows().replace("(float[S] x) => (float y)", "(float[S] x) => (float z)")
+    base = base.replace("  y = Gather<axis=0>(table, ids)\n",
+                        "  y = Gather<axis=0>(table, ids)\n  xt = Unsqueeze(x, one)\n"
+                        "  z = Add(y, xt)\n")
+    a = graphshape.analyze(model_from_text(18, base, str(tmp_path / "m2.onnx")))
+    assert a.domain.exact
+    assert_agrees(a, S_POINTS)
+
+
+# ---- the corpus models ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def built(model_cache):
+    def get(name):
+        return graphshape.analyze(registry.build(name, model_cache))
+
+    return get
+
+
+def test_gpt2_position_limit_is_proved(built):
+    a = built("gpt2_tiny_ts")
+    assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
+    assert [s for s in range(1, 60) if a.domain.contains({"S": s})] == list(range(1, 41))
+    text = " ".join(c.origin.describe() for c in a.propagation.constraints if c.origin)
+    assert "index values 0..S - 1 must be within the 40 rows of the table" in text, text
+    assert_agrees(a, [{"S": s} for s in (1, 2, 39, 40, 41, 42, 64, 100)])
+
+
+def test_window_attention_padding_is_proved(built):
+    a = built("window_attn_ts")
+    assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
+    # the stride-4 patch embedding needs 4 pixels; the padding makes every size >= 4 fit
+    assert a.domain.contains({"H": 4, "W": 4}) and not a.domain.contains({"H": 3, "W": 9})
+    pts = [{"H": h, "W": w} for h in range(1, 13) for w in (1, 3, 4, 5, 8, 12)]
+    pts += [{"H": h, "W": h + 1} for h in range(13, 40, 5)]
+    assert_agrees(a, pts)
+
+
+def test_tf_same_padding_is_proved(built):
+    a = built("tf_same_pad_ts")
+    assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
+    out = a.shapes["out"]
+    assert out[2] == "floor((H - 1)/2) + 1" or "H" in out[2], out  # ceil(H / 2)
+    pts = [{"H": h, "W": w} for h in range(1, 13) for w in (1, 2, 3, 7, 12)]
+    assert_agrees(a, pts)
