@@ -8,7 +8,7 @@ import numpy as np
 import sympy
 
 from ..constraints import Constraint
-from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, sub, to_str
+from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, provably, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
@@ -387,13 +387,22 @@ def _value_array(t):
     return arr.reshape(t.shape)
 
 
+def _nonneg_entries(ctx, vals, what: str) -> None:
+    """Computed sizes must not be negative (onnxruntime: 'Tensor shape.Size() must be >= 0',
+    'Tile repeat value must be non-negative'); a constant negative one fails outright."""
+    for i, v in enumerate(vals):
+        if isinstance(v, int):
+            if v < 0:
+                ctx.fail(f"{what} entry {i} is negative ({v})")
+        elif not provably(v, ">= 0"):
+            ctx.ge(v, 0, f"{what} entry {i} ({_s(v)}) must not be negative")
+
+
 @rule("ConstantOfShape")
 def constant_of_shape(ctx, input, *, value=None):
     """A tensor of the given (possibly symbolic) shape filled with ``value``."""
     shp = ints(input, "the shape")
-    for d in shp:
-        if isinstance(d, int) and d < 0:
-            ctx.fail(f"negative dim {d}")
+    _nonneg_entries(ctx, shp, "the shape")
     fill = 0.0
     dtype = 1
     if value is not None:
@@ -436,6 +445,7 @@ def range_(ctx, start, limit, delta):
 def expand(ctx, input, shape):
     """Bidirectional broadcast of input's shape with ``shape``."""
     shp = ints(shape, "the target shape")
+    _nonneg_entries(ctx, shp, "the target shape")
     out = broadcast_shapes(ctx, [input.shape, tuple(shp)], "input and target shape")
     from .elementwise import broadcast_values
 
@@ -449,9 +459,7 @@ def tile(ctx, input, repeats):
     rep = ints(repeats, "repeats")
     if len(rep) != len(input.shape):
         ctx.fail(f"repeats has {len(rep)} entries for rank {len(input.shape)}")
-    for i, k in enumerate(rep):
-        if isinstance(k, int) and k < 0:
-            ctx.fail(f"repeats[{i}] = {k} is negative")
+    _nonneg_entries(ctx, rep, "repeats")
     out = tuple(mul(a, b) for a, b in zip(input.shape, rep))
     arr = _value_array(input)
     value = None
