@@ -149,3 +149,30 @@ def test_integer_division_by_a_computed_zero(tmp_path):
     a = check_row(tmp_path, 18, graph, {}, SIZES)
     assert a.domain.exact
     assert [p["S"] for p in SIZES if not a.domain.contains(p)] == [3]
+
+
+SLICES = [
+    # start S - 6 on a 10-long axis: negative (counted from the end) for S < 6
+    ("start_sign_changes", "b = Sub(s, Constant<value_int=6>())", "0"),
+    # start -S: always from the end
+    ("start_negative", "b = Neg(s)", "0"),
+    # end S - 6 with step -1 from the last element
+    ("end_sign_changes_step_back", "b = Sub(s, Constant<value_int=6>())", "-1"),
+]
+
+
+@pytest.mark.parametrize("name, bound, mode", SLICES, ids=[r[0] for r in SLICES])
+def test_slice_bounds_counted_from_the_end(tmp_path, name, bound, mode):
+    # a 10-long constant vector sliced with a computed bound; the result's length is a size
+    six = "  six = Constant<value_int=6>()\n"
+    bound = bound.replace("Constant<value_int=6>()", "six")
+    if mode == "0":
+        sl = "  st = Unsqueeze(b, ax0)\n  en = Constant<value_ints=[100]>()\n" \
+             "  p = Slice(ten_vec, st, en)\n"
+    else:
+        sl = "  st = Constant<value_ints=[-1]>()\n  en = Unsqueeze(b, ax0)\n" \
+             "  stp = Constant<value_ints=[-1]>()\n  p = Slice(ten_vec, st, en, ax0, stp)\n"
+    body = six + "  ten_vec = Constant<value_ints=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]>()\n" + \
+        f"  {bound}\n" + sl + "  ps = Shape(p)\n  vec = Concat<axis=0>(ps, shp)"
+    a = check_row(tmp_path, 18, vector_row(body), {}, SIZES)
+    assert a.domain.exact, [u.describe() for u in a.propagation.unproven]

@@ -307,22 +307,33 @@ def transpose(ctx, data, *, perm=None):
 
 
 def _clamp_index(v, n, lo_bias: int, step_pos: bool):
-    """onnxruntime's Slice clamping of one start/end index against a dim of size n."""
+    """onnxruntime's Slice clamping of one start/end index against a dim of size n: a
+    negative index counts from the end (v + n), then the result is clamped to
+    [lo_bias, n] (step > 0) or [lo_bias, n - 1] (step < 0), lo_bias being 0 or -1."""
+    hi = n if step_pos else sub(n, 1)
     if isinstance(v, int):
         if v >= BIG:
-            return n if step_pos else sub(n, 1)
+            return hi
         if v <= -BIG:
             return 0 if step_pos else -1
         if v < 0:
-            v = add(v, n)
+            v = add(v, n)  # <= n - 1: only the lower clamp can apply
             return dmax(v, lo_bias) if not isinstance(v, int) else max(v, lo_bias)
-    hi = n if step_pos else sub(n, 1)
-    if isinstance(v, int) and isinstance(hi, int):
-        return max(lo_bias, min(v, hi))
-    v = dmin(v, hi)
-    if isinstance(v, int):
-        return max(v, lo_bias)
-    return v if lo_bias <= 0 and _nonneg(v) else dmax(v, lo_bias)
+        if isinstance(hi, int):
+            return max(lo_bias, min(v, hi))
+        v = dmin(v, hi)
+        return v if isinstance(v, int) or lo_bias <= 0 and _nonneg(v) else dmax(v, lo_bias)
+    if provably(v, ">= 0"):
+        v = dmin(v, hi)
+        return v if lo_bias <= 0 else dmax(v, lo_bias)
+    if provably(add(v, 1), "<= 0"):
+        return dmax(add(v, n), lo_bias)
+    if not isinstance(n, int):
+        # v + n * [v < 0] with a symbolic n is a product of two unknowns
+        raise Unsupported(f"a slice bound {_s(v)} that is negative for some sizes only, on "
+                          f"an axis of symbolic size {_s(n)}")
+    v = add(v, mul(n, sub(1, dmin(dmax(add(v, 1), 0), 1))))  # + n exactly when v < 0
+    return dmax(dmin(v, hi), lo_bias)
 
 
 def _nonneg(x):
