@@ -7,8 +7,17 @@ import sys
 
 import click
 
-from .cli import (EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_UNPROVEN, emit, guarded, main,
-                  model_options, parse_sizes)
+from .cli import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNPROVEN,
+    emit,
+    guarded,
+    main,
+    model_options,
+    parse_sizes,
+)
 
 RELAX_EPILOG = """\b
 Examples:
@@ -46,7 +55,8 @@ def relax(model, dims, output, sizes, dry_run, adapt_head, fmt, points, seed):
     """Rewrite size-pinning constants and ops so the model accepts every size its layers
     allow, keeping the outputs at the export size."""
     from .errors import UsageError
-    from .relax import relax as run, render
+    from .relax import relax as run
+    from .relax import render
 
     if not dry_run and not output:
         raise UsageError("relax needs -o OUT (or --dry-run)")

@@ -43,7 +43,7 @@ def pins(ctx, analysis) -> list:
             site = _flatten_site(ctx, node)
             where = ""
             if site is not None:
-                _x, _flat, spatial, targets = site
+                _x, _flat, _spatial, targets = site
                 where = (f"; at the export size the map before the flatten is "
                          f"{'x'.join(map(str, targets))}, and the weights hold exactly that "
                          "many features")

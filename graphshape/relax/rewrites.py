@@ -8,8 +8,8 @@ only ops whose inputs actually vary with the freed dims are touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import onnx_ir as ir
