@@ -242,12 +242,15 @@ def _range_text(lo, hi) -> str:
     return to_str(lo) if lo == hi else f"{to_str(lo)}..{to_str(hi)}"
 
 
-def check_indices(ctx, indices: Tensor, dim, table: str, shape=None) -> None:
-    """Every index in ``indices`` must lie in [-dim, dim - 1] (onnxruntime's check).
+def check_indices(ctx, indices: Tensor, dim, table: str, shape=None,
+                  negative: bool = True) -> None:
+    """Every index in ``indices`` must lie in [-dim, dim - 1] (onnxruntime's check), or in
+    [0, dim - 1] when ``negative`` is False (RoiAlign's batch_indices).
 
     ``table`` names what is indexed ("the 40 rows of the table"); ``shape`` is the shape of
     the index elements (default: indices' shape)."""
     shape = indices.shape if shape is None else shape
+    least = norm(-dim) if negative else 0
     if indices.value is not None:
         for v in sorted(set(indices.value), key=repr):
             if isinstance(v, float) and not v.is_integer():
@@ -256,7 +259,7 @@ def check_indices(ctx, indices: Tensor, dim, table: str, shape=None) -> None:
             if v is None:
                 raise Unsupported("indices of unknown form")
             ctx.ge(sub(dim, 1), v, f"index {to_str(v)} must be within {table}")
-            ctx.ge(v, norm(-dim), f"index {to_str(v)} must be within {table}")
+            ctx.ge(v, least, f"index {to_str(v)} must be within {table}")
         return
     b = bounds_of(ctx, indices)
     if b is None:
@@ -267,7 +270,7 @@ def check_indices(ctx, indices: Tensor, dim, table: str, shape=None) -> None:
         return
     words = f"index values {_range_text(b.lo, b.hi)} must be within {table}"
     hi_ok = Constraint.ge(sub(dim, 1), b.hi)
-    lo_ok = Constraint.ge(b.lo, norm(-dim))
+    lo_ok = Constraint.ge(b.lo, least)
     if b.tight:
         for c in (hi_ok, lo_ok):
             t = c.constant_truth()

@@ -10,10 +10,10 @@ once (a trip count that may be 0 with conditions in the body is unproven).
 
 from __future__ import annotations
 
-from ..dims import dmax, structurally_equal
+from ..dims import dmax, structurally_equal, sub
 from ..errors import Unsupported
 from ..registry import rule
-from ..tensor import BOOL, INT64, Tensor
+from ..tensor import BOOL, INT64, Bounds, Tensor
 from ._common import ints
 
 
@@ -89,7 +89,16 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
     cond_true = cond is None or cond.value == (1,)
     # with a true initial condition, feeding ci = true and finding co = true proves by
     # induction that every iteration continues: the trip count is exactly M
-    env = {names[0]: Tensor((), INT64), names[1]: Tensor((), BOOL, (1,) if cond_true else None)}
+    # the iteration number runs 0, 1, ... below M (not necessarily up to M - 1: the body's
+    # condition may stop it early, so the bound is not tight)
+    it_bounds = None
+    if M is not None and M.value is not None and len(M.value) == 1:
+        try:
+            it_bounds = Bounds(0, dmax(sub(ints(M, "M")[0], 1), 0))
+        except Unsupported:
+            it_bounds = None
+    env = {names[0]: Tensor((), INT64, bounds=it_bounds),
+           names[1]: Tensor((), BOOL, (1,) if cond_true else None)}
     for n, t in zip(names[2:], v_initial):
         env[n] = Tensor(t.shape, t.dtype)
     outs, prop = _run(ctx, body, env)

@@ -90,6 +90,8 @@ def roi_align(ctx, X, rois, batch_indices, *, coordinate_transformation_mode="ha
         ctx.fail("X must be 4-D, rois 2-D, batch_indices 1-D")
     ctx.eq(rois.shape[1], 4, "the second dim of rois must be 4")
     ctx.eq(batch_indices.shape[0], rois.shape[0], "batch_indices must have one entry per roi")
+    check_indices(ctx, batch_indices, X.shape[0], f"the batch of {to_str(X.shape[0])} images",
+                  negative=False)
     return Tensor((rois.shape[0], X.shape[1], output_height, output_width), X.dtype)
 
 
