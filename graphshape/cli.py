@@ -13,9 +13,12 @@ import tempfile
 import click
 
 from .errors import GraphShapeError, UsageError
+from .results import ExitCode, return_code
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_UNPROVEN, EXIT_INTERNAL = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
+# the one exit-code table is results.ExitCode; these names are its members
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = ExitCode.OK, ExitCode.INVALID, ExitCode.USAGE
+EXIT_UNPROVEN, EXIT_INTERNAL = ExitCode.UNPROVEN, ExitCode.INTERNAL
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 
 EPILOG = """\b
 Examples:
@@ -66,6 +69,37 @@ def model_options(fn):
                       help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")(fn)
     fn = click.argument("model", type=click.Path(dir_okay=True))(fn)
     return fn
+
+
+def format_option(*choices: str, default: str = "text"):
+    """``--format CHOICE`` with ``--json`` (and ``--markdown`` where offered) as aliases;
+    the command receives one ``fmt`` argument."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*a, fmt, as_json=False, as_markdown=False, **kw):
+            if as_json:
+                fmt = "json"
+            elif as_markdown:
+                fmt = "markdown"
+            return fn(*a, fmt=fmt, **kw)
+
+        out = wrapper
+        if "markdown" in choices:
+            out = click.option("--markdown", "as_markdown", is_flag=True,
+                               help="Same as --format markdown.")(out)
+        if "json" in choices:
+            out = click.option("--json", "as_json", is_flag=True,
+                               help="Same as --format json.")(out)
+        return click.option("--format", "fmt", type=click.Choice(list(choices)),
+                            default=default, show_default=True, help="Output format.")(out)
+
+    return deco
+
+
+def finish(result) -> None:
+    """Exit with the code results.return_code gives ``result``."""
+    sys.exit(int(return_code(result)))
 
 
 def size_option(required: bool):
@@ -141,15 +175,14 @@ def main():
 
 @main.command(epilog=EPILOG)
 @model_options
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--markdown", is_flag=True, help="Markdown report.")
+@format_option("text", "json", "markdown")
 @click.option("--verify", "do_verify", is_flag=True, help="Also run onnxruntime at the edges.")
 @click.option("--all", "show_all", is_flag=True, help="List every condition, not only bounds.")
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Also write an SVG map of the valid region (two symbolic dims).")
 @output_option
 @guarded
-def analyze(model, dims, as_json, markdown, do_verify, show_all, plot, output):
+def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     """Derive the domain of valid input sizes, with the node behind every bound."""
     from . import analyze as run, report
 
@@ -166,46 +199,59 @@ def analyze(model, dims, as_json, markdown, do_verify, show_all, plot, output):
         from .verify import verify
 
         ver = verify(a, progress=_progress())
-    if as_json:
-        emit(report.to_json(a, ver), output)
-    elif markdown:
-        emit(report.markdown(a, ver), output)
-    else:
-        emit(report.text(a, ver, show_all), output)
-    if ver is not None and ver.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    if ver is not None and not ver.ok:
-        sys.exit(EXIT_INVALID)
-    if not a.domain.exact:
-        sys.exit(EXIT_UNPROVEN)
+    render = {"json": report.to_json, "markdown": report.markdown}.get(fmt)
+    emit(render(a, ver) if render else report.text(a, ver, show_all), output)
+    if ver is not None and (ver.interrupted or not ver.ok):
+        finish(ver)
+    finish(a)
 
 
 @main.command(epilog=EPILOG)
 @model_options
-@size_option(required=True)
+@click.option("--size", "sizes", multiple=True, metavar="NAME=INT",
+              help="A value for a symbolic dim (repeatable).")
+@click.option("--require", "require", metavar="CONTRACT",
+              help='A size contract, e.g. "H in 224..640 step 32, W = H": exit 0 when every '
+                   "size it names is valid, 1 when not (with the first failing sizes), 3 when "
+                   "unproven.")
+@format_option("text", "json")
+@output_option
 @guarded
-def check(model, dims, sizes):
-    """Exit 0 if the size is valid, 1 if not (saying which node rejects it), 3 if unproven."""
+def check(model, dims, sizes, require, fmt, output):
+    """Exit 0 if the size is valid, 1 if not (saying which node rejects it), 3 if unproven;
+    with --require, whether every size of a contract is valid (one exact set query)."""
+    import json
+
     from . import analyze as run
 
+    if bool(sizes) == bool(require):
+        raise UsageError("give either --size NAME=INT ... or --require CONTRACT")
     a = run(model, dims=list(dims))
+    if require:
+        from .contract import require as decide
+
+        res = decide(a, require)
+        emit(json.dumps(res.to_json(), indent=2) if fmt == "json" else res.text(), output)
+        finish(res)
     s = parse_sizes(sizes)
     ex = a.explain(s)
+    if fmt == "json":
+        emit(json.dumps(ex.to_json(), indent=2, default=str), output)
+        finish(ex)
     if ex.verdict == "valid":
         shapes = "; ".join(f"{k}: {v}" for k, v in ex.output_shapes.items())
-        click.echo(f"valid: {_sizes(s)} -> {shapes}")
-        sys.exit(EXIT_OK)
-    if ex.verdict == "unproven":
-        click.echo(f"unproven: {_sizes(s)} passes every proven condition, but:")
-        for u in ex.unproven:
-            click.echo(f"  because {u}")
-        sys.exit(EXIT_UNPROVEN)
-    click.echo(f"invalid: {_sizes(s)}")
-    for v in ex.violations:
-        click.echo(f"  {v.describe()}")
-        if v.numbers:
-            click.echo(f"      {v.numbers}")
-    sys.exit(EXIT_INVALID)
+        lines = [f"valid: {_sizes(s)} -> {shapes}"]
+    elif ex.verdict == "unproven":
+        lines = [f"unproven: {_sizes(s)} passes every proven condition, but:"]
+        lines += [f"  because {u}" for u in ex.unproven]
+    else:
+        lines = [f"invalid: {_sizes(s)}"]
+        for v in ex.violations:
+            lines.append(f"  {v.describe()}")
+            if v.numbers:
+                lines.append(f"      {v.numbers}")
+    emit("\n".join(lines), output)
+    finish(ex)
 
 
 def _sizes(s):
@@ -215,9 +261,10 @@ def _sizes(s):
 @main.command(epilog=EPILOG)
 @model_options
 @size_option(required=False)
-@click.option("--json", "as_json", is_flag=True)
+@format_option("text", "json")
+@output_option
 @guarded
-def explain(model, dims, sizes, as_json):
+def explain(model, dims, sizes, fmt, output):
     """Why a size is rejected (every violated condition with its numbers), or the output
     shapes it produces; without --size, the nearest valid sizes."""
     import json
@@ -228,25 +275,24 @@ def explain(model, dims, sizes, as_json):
     if not sizes:
         w = a.domain.witness()
         info = {"domain": str(a.domain), "witness": w}
-        click.echo(json.dumps(info, indent=2) if as_json else
-                   f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
-                   f"smallest invalid per dim: {w['smallest_invalid']}")
-        return
+        emit(json.dumps(info, indent=2) if fmt == "json" else
+             f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
+             f"smallest invalid per dim: {w['smallest_invalid']}", output)
+        finish(a)
     s = parse_sizes(sizes)
     ex = a.explain(s)
-    if as_json:
-        click.echo(json.dumps(ex.to_json(), indent=2, default=str))
+    if fmt == "json":
+        emit(json.dumps(ex.to_json(), indent=2, default=str), output)
     else:
-        click.echo(f"{ex.verdict}: {_sizes(s)}")
+        lines = [f"{ex.verdict}: {_sizes(s)}"]
         for v in ex.violations:
-            click.echo(f"  {v.describe()}")
+            lines.append(f"  {v.describe()}")
             if v.numbers:
-                click.echo(f"      {v.numbers}")
-        for k, v in ex.output_shapes.items():
-            click.echo(f"  output {k}: {v}")
-        for u in ex.unproven:
-            click.echo(f"  unproven because {u}")
-    sys.exit({"valid": EXIT_OK, "invalid": EXIT_INVALID}.get(ex.verdict, EXIT_UNPROVEN))
+                lines.append(f"      {v.numbers}")
+        lines += [f"  output {k}: {v}" for k, v in ex.output_shapes.items()]
+        lines += [f"  unproven because {u}" for u in ex.unproven]
+        emit("\n".join(lines), output)
+    finish(ex)
 
 
 @main.command(epilog=EPILOG)
@@ -261,11 +307,11 @@ def explain(model, dims, sizes, as_json):
 @click.option("--opt-level", type=click.Choice(["disable", "basic", "extended", "all"]),
               default="all", show_default=True, help="onnxruntime graph optimisation level.")
 @click.option("--cpu", is_flag=True, help="Use the CPU provider even when a GPU is present.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option("text", "json")
 @output_option
 @guarded
 def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level, cpu,
-           as_json, output):
+           fmt, output):
     """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
     import json
 
@@ -278,21 +324,19 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
                      memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
                      providers=["CPUExecutionProvider"] if cpu else None,
                      progress=_progress())
-    if as_json:
+    if fmt == "json":
         emit(json.dumps(rep.to_json(), indent=2, default=str), output)
     else:
         emit("\n".join(report.verification_lines(rep)), output)
-    if rep.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_OK if rep.ok else EXIT_INVALID)
+    finish(rep)
 
 
 @main.command(epilog=EPILOG)
 @model_options
-@click.option("--json", "as_json", is_flag=True)
+@format_option("text", "json")
 @output_option
 @guarded
-def audit(model, dims, as_json, output):
+def audit(model, dims, fmt, output):
     """Framework-agnostic audit: fixed sizes, exporter claims, spec/runtime differences,
     internal resizing, unproven parts."""
     import json
@@ -302,7 +346,7 @@ def audit(model, dims, as_json, output):
 
     a = run(model, dims=list(dims))
     findings = run_audit(a)
-    if as_json:
+    if fmt == "json":
         emit(json.dumps({"schema_version": 1, "domain": str(a.domain),
                          "findings": findings}, indent=2), output)
     else:
@@ -313,20 +357,20 @@ def audit(model, dims, as_json, output):
         if not findings:
             lines.append("no findings")
         emit("\n".join(lines), output)
-    sys.exit(EXIT_OK if a.domain.exact else EXIT_UNPROVEN)
+    finish(a)
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@format_option("text", "json")
 @guarded
-def ops(as_json):
+def ops(fmt):
     """The ops graphshape has rules for (domain, op, opset range)."""
     import json
 
     from .registry import claimed_ops
 
     rows = claimed_ops()
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps([{"domain": d, "op": o, "since": s, "until": u}
                                for d, o, s, u in rows], indent=2))
         return

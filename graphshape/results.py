@@ -38,12 +38,16 @@ _BY_VERDICT = {Verdict.VALID: ExitCode.OK, Verdict.INVALID: ExitCode.INVALID,
 
 
 def return_code(result) -> ExitCode:
-    """The exit status for a result: a Verdict, an Explanation, a verification report
-    (``.ok``, ``.interrupted``), or an Analysis (exact or not)."""
+    """The exit status for a result: a Verdict, an Explanation, a size contract
+    (``.included``), a verification report (``.ok``, ``.interrupted``), or an Analysis
+    (exact or not)."""
     if isinstance(result, Verdict):
         return _BY_VERDICT[result]
     if isinstance(result, Explanation):
         return _BY_VERDICT[result.verdict]
+    if hasattr(result, "included"):  # a size contract: True, False, or None (unproven)
+        return {True: ExitCode.OK, False: ExitCode.INVALID}.get(result.included,
+                                                                ExitCode.UNPROVEN)
     if getattr(result, "interrupted", False):
         return ExitCode.INTERRUPTED
     if hasattr(result, "ok"):
