@@ -77,6 +77,12 @@ BUILDERS = {
                        "Swin-like window attention, pad (w - h % w) % w from the shape"),
     "tf_same_pad_ts": (partial(transformer.build, name="tf_same_pad"),
                        "TF 'same' padding computed from x.shape, F.pad, stride-2 Conv"),
+    "gpt2_tiny_dynamo": (partial(transformer.build, name="gpt2_tiny", dynamo=True),
+                         "the GPT-2-style LM via dynamo"),
+    "window_attn_dynamo": (partial(transformer.build, name="window_attn", dynamo=True),
+                           "the window-attention block via dynamo"),
+    "tf_same_pad_dynamo": (partial(transformer.build, name="tf_same_pad", dynamo=True),
+                           "the TF 'same' padding model via dynamo"),
     "attention_opset23": (attention.build, "one attention block, dynamo at opset 23: Attention"),
 }
 
