@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..constraints import Constraint
-from ..dims import (Dim, dmax, dmin, is_integer_expr, norm, provably, structurally_equal, sub,
+from ..dims import (Dim, at_least, dmax, dmin, is_integer_expr, norm, structurally_equal, sub,
                     to_str)
 from ..errors import Unsupported
 from ..tensor import Tensor
@@ -76,11 +76,7 @@ def broadcast_dim(ctx, a: Dim, b: Dim, where: str) -> Dim:
 
 def at_least_one(x) -> bool:
     """Provably >= 1 (so never an empty axis)."""
-    if isinstance(x, int):
-        return x >= 1
-    if x.is_Symbol:
-        return bool(x.is_positive)
-    return provably(sub(x, 1), ">= 0")
+    return at_least(x, 1)
 
 
 def _s(x) -> str:

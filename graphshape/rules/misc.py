@@ -98,16 +98,21 @@ def dynamic_quantize_linear(ctx, x):
 
 @rule("QLinearConv")
 def qlinear_conv(ctx, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
-                 y_zero_point, B=None, **attrs):
+                 y_zero_point, B=None, *, auto_pad: str = "NOTSET", dilations=None,
+                 group: int = 1, kernel_shape=None, pads=None, strides=None):
     """Conv's output shape (conv_pool.conv) with y_zero_point's type."""
-    out = conv(ctx, x, w, B, **attrs)
+    out = conv(ctx, x, w, B, auto_pad=auto_pad, dilations=dilations, group=group,
+               kernel_shape=kernel_shape, pads=pads, strides=strides)
     return Tensor(out.shape, y_zero_point.dtype)
 
 
 @rule("ConvInteger")
-def conv_integer(ctx, x, w, x_zero_point=None, w_zero_point=None, **attrs):
+def conv_integer(ctx, x, w, x_zero_point=None, w_zero_point=None, *,
+                 auto_pad: str = "NOTSET", dilations=None, group: int = 1, kernel_shape=None,
+                 pads=None, strides=None):
     """Conv's output shape (conv_pool.conv), int32."""
-    out = conv(ctx, x, w, None, **attrs)
+    out = conv(ctx, x, w, None, auto_pad=auto_pad, dilations=dilations, group=group,
+               kernel_shape=kernel_shape, pads=pads, strides=strides)
     return Tensor(out.shape, INT32)
 
 
