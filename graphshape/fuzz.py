@@ -5,36 +5,33 @@ Conv / ConvTranspose / MaxPool / AveragePool (random kernel, stride, padding, di
 ceil_mode, auto_pad), Add / Concat skip connections between branches of different
 downsampling, Resize, Slice, and Flatten / Reshape / GlobalAveragePool + Gemm heads whose
 fixed weights were traced at one size (so the head pins the sizes). ``fuzz_one(seed)``
-analyses it, runs onnxruntime (in a child process, see verify.py) at the domain's edges,
-at tiny sizes and at random members and non-members, and returns what disagreed.
-``campaign(n)`` does that for n seeds over a few processes and sums the figures.
+analyses it, runs onnxruntime (in a child process, see verify.py) at every size 1..12 of
+each symbolic axis, at the domain's edges and at random members and non-members, and
+returns what disagreed; ``campaign(n)`` does that for n seeds over a few processes and
+sums the figures (both in graphshape.fuzz_run, shared with the second, independent
+generator graphshape.fuzz2).
 
 Every disagreement on a proved answer is a graphshape bug; analyses that end 'unproven'
 (an op without a rule, such as Resize today) are counted, and their 'invalid' verdicts
 (proven even then) are still compared.
 
-    python -m graphshape.fuzz --graphs 300 --seed 1 --jobs 2
+    python -m graphshape.fuzz --graphs 300 --seed 1 --jobs 2   (= fuzz_run --generator conv)
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
 import sys
-import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from . import fuzz_run as _run
+from .fuzz_run import MAX_EXTRA, CaseResult, Figures, pick_points  # noqa: F401  (API)
+
 OPSET = 19  # AveragePool's dilations need 19
-SIZE_CAP = 300  # spatial sizes tried stay at or below this
-BATCH_CAP = 4  # and a symbolic batch at or below this
-MAX_POINTS = 24  # per graph
 INT64_MAX = 2 ** 63 - 1
 
 
@@ -305,248 +302,21 @@ def generate(seed: int):
     return model, desc
 
 
-# ---- running ---------------------------------------------------------------------------
-
-@dataclass
-class CaseResult:
-    seed: int
-    desc: dict
-    domain: str = ""
-    exact: bool = True
-    points: int = 0
-    compared: int = 0
-    skipped: int = 0
-    skip_notes: list = field(default_factory=list)  # why (timeout, memory budget), first few
-    disagreements: list = field(default_factory=list)
-    unproven: list = field(default_factory=list)  # "Op: reason" of each unproven node
-    error: str | None = None  # analysis crashed or hung: a bug too
-    session_failed: str | None = None  # onnxruntime refused the model (every size invalid)
-    seconds: float = 0.0
-
-
-def _caps(names):
-    return {n: (BATCH_CAP if n == "N" else SIZE_CAP) for n in names}
-
-
-def pick_points(domain, rng: random.Random, max_points: int = MAX_POINTS) -> list:
-    """Edge points (within the caps), tiny sizes, random members and non-members."""
-    names = domain.names
-    if not names:
-        return [{}]
-    caps = _caps(names)
-
-    def ok(p):
-        return all(1 <= p[n] <= caps[n] for n in names)
-
-    edges = [p for p in domain.edges() if ok(p)]
-    rng.shuffle(edges)
-    members = []
-    for p in domain.sample_members(6, seed=rng.randrange(1 << 20), hi=SIZE_CAP):
-        q = {n: (min(v, caps[n]) if n == "N" else v) for n, v in p.items()}
-        members.append(q)
-    tries = [{n: rng.randint(1, caps[n]) for n in names} for _ in range(60)]
-    tries += [{n: rng.randint(1, min(12, caps[n])) for n in names} for _ in range(30)]
-    nonmembers = [p for p in tries if not domain.contains(p)]
-    members += [p for p in tries if domain.contains(p)]
-    base = members[0] if members else {n: 1 for n in names}
-    tiny = []
-    for n in names:
-        for v in (1, 2, 3):
-            q = dict(base)
-            q[n] = v
-            tiny.append(q)
-    pts, seen = [], set()
-    quota = [(edges, max_points // 2), (tiny, 4), (members, 4), (nonmembers, 4)]
-    for group, k in quota:
-        taken = 0
-        for p in group:
-            key = tuple(p[n] for n in names)
-            if key in seen:
-                continue
-            if taken >= k:
-                break
-            seen.add(key)
-            pts.append(p)
-            taken += 1
-    for group in (edges, members, nonmembers):  # fill the budget
-        for p in group:
-            if len(pts) >= max_points:
-                break
-            key = tuple(p[n] for n in names)
-            if key not in seen:
-                seen.add(key)
-                pts.append(p)
-    return pts[:max_points]
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Timeout()
-
-
-def fuzz_one(seed: int, workdir: str | None = None, max_points: int = MAX_POINTS,
-             analysis_timeout: int = 60) -> CaseResult:
-    import graphshape
-    from graphshape.errors import VerificationError
-    from graphshape.sets import VALID
-    from graphshape.verify import verify
-
-    t0 = time.perf_counter()
-    model, desc = generate(seed)
-    res = CaseResult(seed, desc)
-    workdir = workdir or tempfile.gettempdir()
-    path = os.path.join(workdir, f"fuzz-{seed}.onnx")
-    onnx.save(model, path)
-    try:
-        old = signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(analysis_timeout)
-        try:
-            a = graphshape.analyze(path)
-            res.domain = str(a.domain)
-            res.exact = a.domain.exact
-            res.unproven = [f"{u.op}: {u.reason}"[:160] for u in a.domain.unproven]
-            pts = pick_points(a.domain, random.Random(seed), max_points)
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, old)
-    except _Timeout:
-        res.error = f"analysis took more than {analysis_timeout} s"
-        res.seconds = time.perf_counter() - t0
-        return res
-    except Exception as e:  # noqa: BLE001  reported as a failure of the tier
-        res.error = f"{type(e).__name__}: {e}"
-        res.seconds = time.perf_counter() - t0
-        return res
-    res.points = len(pts)
-    try:
-        rep = verify(a, pts, timeout=30, providers=["CPUExecutionProvider"])
-    except VerificationError as e:
-        # onnxruntime refuses the model at load time: every size is invalid
-        res.session_failed = str(e)[:300]
-        for p in pts:
-            res.compared += 1
-            if a.domain.check(p) == VALID:
-                res.disagreements.append({"sizes": p, "predicted": VALID,
-                                          "observed": "invalid", "detail": str(e)[:300]})
-        res.seconds = time.perf_counter() - t0
-        return res
-    res.compared = len(rep.compared)
-    res.skipped = len(rep.verdicts) - len(rep.compared)
-    if rep.verdicts and all(v.detail.startswith("onnxruntime cannot load")
-                            for v in rep.verdicts):
-        res.session_failed = rep.verdicts[0].detail[:300]
-    res.skip_notes = [f"{v.sizes}: {v.observed} {v.detail[:120]}" for v in rep.verdicts
-                      if v.agree is None and v.predicted != "unproven"][:3]
-    for v in rep.disagreements:
-        res.disagreements.append({"sizes": v.sizes, "predicted": v.predicted,
-                                  "observed": v.observed, "detail": v.detail[:300]})
-    res.seconds = time.perf_counter() - t0
-    if not res.disagreements:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-    return res
-
-
-def _one_job(args):
-    seed, workdir, max_points = args
-    try:
-        return fuzz_one(seed, workdir, max_points)
-    except Exception as e:  # noqa: BLE001  the generator itself failed
-        return CaseResult(seed, {"seed": seed}, error=f"generator: {type(e).__name__}: {e}")
-
-
-@dataclass
-class Figures:
-    graphs: int = 0
-    points: int = 0
-    compared: int = 0
-    skipped: int = 0
-    disagreements: int = 0
-    unproven_graphs: int = 0
-    session_failures: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    unproven_reasons: dict = field(default_factory=dict)  # "Op: reason" -> graphs
-    failing: list = field(default_factory=list)  # CaseResults (as dicts) that disagreed
-
-    def summary(self) -> str:
-        return (f"fuzz: {self.graphs} graphs, {self.compared} points compared "
-                f"({self.skipped} skipped), {self.disagreements} disagreements, "
-                f"{self.unproven_graphs} graphs unproven, {self.session_failures} refused by "
-                f"onnxruntime at load, {self.errors} analysis errors, {self.seconds:.0f} s")
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["summary"] = self.summary()
-        return d
-
+# ---- running (graphshape.fuzz_run, shared with graphshape.fuzz2) ------------------------
 
 def campaign(n_graphs: int, seed: int = 0, jobs: int = 2, workdir: str | None = None,
-             max_points: int = MAX_POINTS, progress=None) -> Figures:
-    """Fuzz seeds seed .. seed + n_graphs - 1 over ``jobs`` processes."""
-    import multiprocessing as mp
+             max_points: int = MAX_EXTRA, progress=None):
+    """This generator's campaign: every size 1..12 per symbolic axis plus ``max_points``
+    edge and random points per graph (graphshape.fuzz_run.campaign)."""
+    return _run.campaign(n_graphs, seed, jobs, workdir, max_points, progress, gen="conv")
 
-    os.environ.setdefault("GRAPHSHAPE_THREADS", "1")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    workdir = workdir or tempfile.mkdtemp(prefix="graphshape-fuzz-")
-    os.makedirs(workdir, exist_ok=True)
-    figs = Figures()
-    t0 = time.perf_counter()
-    args = [(seed + i, workdir, max_points) for i in range(n_graphs)]
-    ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
-    with ctx.Pool(max(1, jobs)) as pool:
-        for r in pool.imap_unordered(_one_job, args, chunksize=2):
-            figs.graphs += 1
-            figs.points += r.points
-            figs.compared += r.compared
-            figs.skipped += r.skipped
-            figs.disagreements += len(r.disagreements)
-            figs.unproven_graphs += 0 if r.exact else 1
-            for why in sorted(set(r.unproven)):
-                figs.unproven_reasons[why] = figs.unproven_reasons.get(why, 0) + 1
-            figs.session_failures += 1 if r.session_failed else 0
-            figs.errors += 1 if r.error else 0
-            if r.disagreements or r.error:
-                d = asdict(r)
-                d["model"] = os.path.join(workdir, f"fuzz-{r.seed}.onnx")
-                figs.failing.append(d)
-            if progress:
-                progress(figs, r)
-    figs.seconds = time.perf_counter() - t0
-    figs.failing.sort(key=lambda d: d["seed"])
-    return figs
+
+def fuzz_one(seed: int, workdir: str | None = None, max_points: int = MAX_EXTRA):
+    return _run.fuzz_one(seed, "conv", workdir, max_points)
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--graphs", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--points", type=int, default=MAX_POINTS)
-    ap.add_argument("--workdir", default=None)
-    ap.add_argument("--json", default=None, help="write the figures here")
-    ns = ap.parse_args(argv)
-
-    def show(figs, r):
-        if r.disagreements or r.error:
-            print(f"seed {r.seed}: {r.error or ''} {r.desc.get('ops')} | domain {r.domain!r}",
-                  file=sys.stderr)
-            for d in r.disagreements[:3]:
-                print(f"    {d}", file=sys.stderr)
-
-    figs = campaign(ns.graphs, ns.seed, ns.jobs, ns.workdir, ns.points, show)
-    print(figs.summary())
-    if ns.json:
-        with open(ns.json, "w") as f:
-            json.dump(figs.to_json(), f, indent=2, default=str)
-    return 0 if not figs.disagreements and not figs.errors else 1
+    return _run.main(["--generator", "conv"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from onnx import TensorProto, helper, numpy_helper
 import graphshape
 from graphshape.errors import InvalidModelError
 
+from graphshape.verify import verify
+
 from .conftest import assert_agrees
 
 INT64_MAX = 2 ** 63 - 1
@@ -238,3 +240,73 @@ def test_resize_of_an_empty_axis_to_a_fixed_size(tmp_path):
     a = graphshape.analyze(p)
     assert not a.domain.contains({"L": 2}) and a.domain.contains({"L": 3})
     assert_agrees(a, _pts(1, 8))
+
+
+def _text_model(tmp_path, text, name="t.onnx"):
+    m = onnx.parser.parse_model(text)
+    m.ir_version = 10
+    onnx.checker.check_model(m)
+    path = str(tmp_path / name)
+    onnx.save(m, path)
+    return path
+
+
+@pytest.mark.parametrize("attrs,first", [
+    ("kernel_shape = [3], strides = [2], output_padding = [1]", 2),
+    ("kernel_shape = [3], strides = [3], output_padding = [2]", 2),
+    ("kernel_shape = [3], output_shape = [2]", 2),  # the input must not be empty either
+    ("kernel_shape = [3], strides = [2]", 1),  # op = 0: an empty input gives 1 output
+    ("kernel_shape = [3]", 1),
+    ("kernel_shape = [3], pads = [1, 1]", 2),  # 0 + 3 - 1 - 2 = 0 outputs at L = 1
+])
+def test_conv_transpose_after_a_negative_pad(tmp_path, attrs, first):
+    # issue 9 (a), an independent generator: Pad [-1] leaves the axis at 0 at L = 1; the
+    # ConvTranspose after it re-derives its input size from its output size, which gives
+    # 1, not 0, when 0 < output_padding < stride ("Computed output shape is inconsistent
+    # with input spatial dimensions ... Expected input size 1 but got 0")
+    p = _text_model(tmp_path, f"""<ir_version: 10, opset_import: ["" : 19]>
+        g (float[1,2,L] X) => (float Y)
+        <float[2,2,3] w = {{0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}},
+         int64[6] pads = {{0, 0, -1, 0, 0, 0}}>
+        {{ P = Pad(X, pads)
+           Y = ConvTranspose <{attrs}> (P, w) }}""")
+    a = graphshape.analyze(p)
+    assert a.domain.exact
+    assert [n for n in range(1, 5) if a.domain.contains({"L": n})][0] == first
+    assert_agrees(a, _pts(1, 12))
+
+
+def test_conv_same_padding_of_an_empty_input(tmp_path):
+    # SAME_UPPER gives ceil(0/s) = 0 outputs for an empty input: invalid (empty Conv output)
+    p = _model(tmp_path, [
+        helper.make_node("Slice", ["X", "st", "en", "ax"], ["S"], name="s"),
+        helper.make_node("Conv", ["S", "w"], ["Y"], name="c", auto_pad="SAME_UPPER",
+                         kernel_shape=[3], strides=[2]),
+    ], [_ints("st", [2]), _ints("en", [INT64_MAX]), _ints("ax", [2]), _weight("w", [2, 2, 3])])
+    a = graphshape.analyze(p)
+    assert not a.domain.contains({"L": 2}) and a.domain.contains({"L": 3})
+    assert_agrees(a, _pts(1, 12))
+
+
+@pytest.mark.parametrize("channels", [8, 16, 32])
+def test_maxpool_negative_same_padding_depends_on_the_cpu(tmp_path, channels):
+    # with channels a multiple of the NCHWc block size (8 with AVX2, 16 with AVX-512) the
+    # optimiser turns MaxPool into NchwcMaxPool, which accepts the negative SAME padding
+    # that the MLAS MaxPool refuses (k1 s2 at even sizes): machine-dependent, so unproven
+    p = _model(tmp_path, [helper.make_node("MaxPool", ["X"], ["Y"], name="p",
+                                           auto_pad="SAME_UPPER", kernel_shape=[1, 1],
+                                           strides=[2, 1])], dims=(1, channels, "H", 5))
+    a = graphshape.analyze(p)
+    assert not a.domain.exact and "CPU" in a.domain.unproven[0].reason
+    # onnxruntime still runs: every size is 'unproven', none compared as proved
+    rep = verify(a, _pts(1, 4, "H"), providers=["CPUExecutionProvider"])
+    assert rep.verdicts and all(v.predicted == "unproven" for v in rep.verdicts)
+
+
+def test_maxpool_negative_same_padding_with_other_channel_counts_is_refused(tmp_path):
+    p = _model(tmp_path, [helper.make_node("MaxPool", ["X"], ["Y"], name="p",
+                                           auto_pad="SAME_UPPER", kernel_shape=[1, 1],
+                                           strides=[2, 1])], dims=(1, 4, "H", 5))
+    a = graphshape.analyze(p)
+    assert a.domain.exact and not a.domain.contains({"H": 2}) and a.domain.contains({"H": 3})
+    assert_agrees(a, _pts(1, 12, "H"))

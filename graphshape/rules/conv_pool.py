@@ -13,12 +13,19 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
   SAME_UPPER or AutoPadType::SAME_LOWER"), at every size. MaxPool on its MLAS path (all
   dilations 1, no Indices output, storage_order 0; not AveragePool) refuses a negative
   pad_needed ("padding values must be non-negative"), which happens when s > k at sizes
-  where the last window would end past the input.
+  where the last window would end past the input. A 2-D MaxPool with channels a multiple
+  of 8 may instead be rewritten to NchwcMaxPool (block size 8 or 16, per CPU), which
+  accepts them: machine-dependent, so unproven.
 - ConvTranspose (onnxruntime 1.31, found by graphshape.fuzz): full = s*(in-1) + dk + op;
   output_padding must be < stride (not only < max(stride, dilation) as the spec says);
   SAME_* gives min(in*s, full) (total padding max(0, full - in*s)), not in*s; with
   output_shape O the runtime recomputes the input size as floor((O + pads - dk)/s) + 1
-  with pads = max(0, full - O), so it accepts exactly O <= in*s + dk - 1.
+  with pads = max(0, full - O), so it accepts exactly O <= in*s + dk - 1, and it refuses
+  an empty input there. Without output_shape it also re-derives the input size, as
+  trunc((full - dk)/s) + 1 = trunc((s*(in-1) + op)/s) + 1: that is in for in >= 1, and
+  for an empty input (after a negative Pad or an empty Slice) 0 only when op = 0, so an
+  empty input with output_padding > 0 is refused ("Expected input size 1 but got 0").
+  Conv's SAME_* output ceil(in/s) is 0 (invalid) for an empty input.
 """
 
 from __future__ import annotations
@@ -66,7 +73,10 @@ def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
             ctx.fail(f"auto_pad={auto_pad} with dilation {d} on spatial axis {axis}: "
                      "onnxruntime supports SAME padding only without dilation")
         # out = (in + pad_needed - k)/s + 1 = ceil(in/s) with pad_needed as in the module doc
-        return ceildiv(size, s)
+        out = ceildiv(size, s)
+        ctx.ge(size, 1, f"spatial axis {axis}: auto_pad={auto_pad} gives ceil(input/{s}) "
+                        "outputs, none for an empty input")
+        return out
     else:
         if auto_pad == "VALID":
             ph = pt = 0
@@ -176,6 +186,18 @@ def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None
     # on MLAS, which refuses the negative SAME padding that the other paths accept
     mlas_maxpool = (ctx.op == "MaxPool" and ctx.n_outputs == 1 and not storage_order
                     and all(x == 1 for x in d))
+    if mlas_maxpool and nsp == 2 and auto_pad in ("SAME_UPPER", "SAME_LOWER") and \
+            any(s[i] > k[i] for i in range(nsp)):
+        c = X.shape[1]
+        if not isinstance(c, int) or c % 8 == 0:
+            # the optimiser's NCHWc layout rewrites a 2-D MaxPool whose channels are a
+            # multiple of the CPU's block size (8 with AVX2, 16 with AVX-512) to NchwcMaxPool,
+            # which accepts the negative padding MLAS refuses: the sizes where the padding
+            # is negative run on some CPUs and fail on others
+            ctx.assume(f"auto_pad={auto_pad} with stride > kernel gives negative padding at "
+                       f"some sizes; with {_s(c)} channels whether onnxruntime accepts it "
+                       "depends on the CPU (NCHWc block size 8 or 16)")
+            mlas_maxpool = False
     out = [X.shape[0], X.shape[1]]
     for i in range(nsp):
         if pd[i] >= k[i] or pd[i + nsp] >= k[i]:
@@ -228,6 +250,9 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
             size = shape_attr[i]
             if size < 1:
                 ctx.fail(f"output_shape {size} on spatial axis {i + 2} must be >= 1")
+            ctx.ge(size_in, 1, f"spatial axis {i + 2}: with output_shape the input must not "
+                               "be empty (onnxruntime: 'Input spatial dimension must be "
+                               "positive')")
             # pads = max(0, full - O); the runtime re-derives the input size as
             # floor((O + pads - dk)/s) + 1 and needs it to equal X[i]
             ctx.ge(add(mul(size_in, s[i]), dk - 1), size,
@@ -241,6 +266,13 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
         else:
             size = sub(full, p[i] + p[i + nsp])
         ctx.ge(size, 1, f"spatial axis {i + 2}: output size must be at least 1")
+        if shape_attr is None and op[i]:
+            # the runtime re-derives the input size as trunc((full - dk)/s) + 1 from the
+            # output it computed; full - dk = s*(in-1) + op, which truncates back to in - 1
+            # for in >= 1, but to 0 (not -1) for an empty input when 0 < op < s
+            ctx.ge(size_in, 1, f"spatial axis {i + 2}: with output_padding {op[i]} the input "
+                               "must not be empty (onnxruntime recomputes the input size "
+                               "as 1)")
         out.append(size)
     return Tensor(tuple(out), X.dtype)
 
