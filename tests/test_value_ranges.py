@@ -223,3 +223,28 @@ def test_tf_same_padding_is_proved(built, name):
     assert a.shapes["out"][2:] == [f"-floor(-{h}/2)", f"-floor(-{w}/2)"]  # ceil(H / 2)
     pts = [{h: i, w: j} for i in range(1, 13) for j in range(1, 13)]
     assert_agrees(a, pts)
+
+
+@pytest.mark.parametrize("exclusive, reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cumsum_facts(exclusive, reverse):
+    """The helper misc.py's CumSum rule is to call: exact sums of known contents (as
+    onnxruntime computes them: CumSum<exclusive=1, reverse=1>([1, 1, 1, 1]) = [3, 2, 1, 0],
+    measured), and tight bounds for a cumulative sum of ones too long to hold."""
+    import numpy as np
+
+    from graphshape.dims import symbol
+    from graphshape.rules._ranges import cumsum_facts
+    from graphshape.tensor import Bounds, Tensor
+
+    x = Tensor((2, 3), 7, (1, 2, 3, 4, 5, 6))
+    arr = np.arange(1, 7).reshape(2, 3)
+    want = np.flip(arr, 1) if reverse else arr
+    want = np.cumsum(want, axis=1) - (want if exclusive else 0)
+    want = np.flip(want, 1) if reverse else want
+    assert cumsum_facts(None, x, 1, exclusive, reverse)["value"] == tuple(want.reshape(-1))
+    ones = cumsum_facts(None, Tensor((1, 4), 7, (1, 1, 1, 1)), 1, 1, 1)["value"]
+    assert ones == (3, 2, 1, 0)
+    S = symbol("S")
+    b = cumsum_facts(None, Tensor((1, S), 7, None, Bounds(1, 1, True)), 1, exclusive,
+                     reverse)["bounds"]
+    assert (b.lo, b.hi, b.tight) == ((0, S - 1, True) if exclusive else (1, S, True))

@@ -291,4 +291,42 @@ def table_words(dim, axis: int) -> str:
     return f"the {to_str(dim)} entries of axis {axis}"
 
 
-_ = (mul,)
+
+
+
+def cumsum_facts(ctx, x: Tensor, axis: int, exclusive: int = 0, reverse: int = 0) -> dict:
+    """value/bounds of CumSum(x) along ``axis`` (already normalised), for the CumSum rule.
+
+    Known small contents: the exact sums. Too long to hold: a constant c >= 0 everywhere
+    (ones, the usual position-id pattern) sums to c, 2c, ..., L*c along an axis of length
+    L (exclusive: 0, c, ..., (L - 1) c), both ends attained, so the bounds are tight;
+    non-negative elements within [lo, hi] give [lo, L*hi] ([0, (L - 1) hi]), not tight."""
+    import numpy as np
+
+    out: dict = {"value": None, "bounds": None}
+    if x.value is not None and all(isinstance(d, int) for d in x.shape):
+        arr = np.empty(len(x.value), dtype=object)
+        arr[:] = [_as_dim(v) if not isinstance(v, float) else v for v in x.value]
+        arr = arr.reshape(x.shape)
+        if reverse:
+            arr = np.flip(arr, axis)
+        acc = np.cumsum(arr, axis=axis, dtype=object) if arr.size else arr
+        if exclusive and arr.size:
+            acc = acc - arr
+        if reverse:
+            acc = np.flip(acc, axis)
+        out["value"] = tuple(norm(v) if not isinstance(v, float) else v
+                             for v in acc.reshape(-1))
+        return out
+    b = bounds_of(ctx, x)
+    if b is None or not provably(b.lo, ">= 0"):
+        return out
+    n = x.shape[axis]
+    if b.tight and b.lo == b.hi:
+        c = b.lo
+        out["bounds"] = (Bounds(0, mul(sub(n, 1), c), True) if exclusive
+                         else Bounds(c, mul(n, c), True))
+    else:
+        out["bounds"] = (Bounds(0, mul(sub(n, 1), b.hi)) if exclusive
+                         else Bounds(b.lo, mul(n, b.hi)))
+    return out
