@@ -176,3 +176,17 @@ def test_slice_bounds_counted_from_the_end(tmp_path, name, bound, mode):
         f"  {bound}\n" + sl + "  ps = Shape(p)\n  vec = Concat<axis=0>(ps, shp)"
     a = check_row(tmp_path, 18, vector_row(body), {}, SIZES)
     assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
+
+
+def test_topk_with_a_computed_k(tmp_path):
+    # k = S - 4 over 10 values: k >= 0 ('value of k must not be negative') and k <= 10;
+    # k = 0 leaves an empty output, which graphshape does not count as valid
+    graph = HEAD.replace("(float y)", "(float y, int64 i)") + """
+  kk = Sub(s, four)
+  k1 = Unsqueeze(kk, ax0)
+  vals = Constant<value_floats=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]>()
+  y, i = TopK(vals, k1)
+}"""
+    pts = [{"S": n} for n in list(range(1, 13)) + [14, 15, 20]]
+    a = check_row(tmp_path, 18, graph, {"y": ["S - 4"]}, pts)
+    assert [p["S"] for p in pts if a.domain.contains(p)] == list(range(5, 13)) + [14]

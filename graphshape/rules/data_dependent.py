@@ -62,6 +62,8 @@ def topk(ctx, X, K=None, *, axis: int = -1, largest: int = 1, sorted: int = 1, k
         ctx.fail("k is required")
     if isinstance(kk, int) and kk < 0:
         ctx.fail(f"k must be >= 0, found {kk}")
+    if not isinstance(kk, int) and not provably(kk, ">= 0"):
+        ctx.ge(kk, 0, f"k = {to_str(kk)} must not be negative")
     ctx.ge(X.shape[a], kk, f"k = {to_str(kk)} must not exceed the axis dim {to_str(X.shape[a])}")
     out = list(X.shape)
     out[a] = kk
