@@ -144,10 +144,12 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
         if cleared:
             res.rewrites.append(Rewrite(
                 "value-info", "(value_info)", "shapes",
-                f"{len(cleared)} values with fixed dims, e.g. {cleared[0][0]} "
-                f"{cleared[0][1]}", f"varying dims cleared, e.g. {cleared[0][2]}",
-                "value_info is the exporter's claim at the export size; onnxruntime may "
-                "trust it, so dims that now vary are made symbolic (a name) or unknown"))
+                f"{len(cleared)} value shape{'s' if len(cleared) > 1 else ''} claimed for the "
+                f"export size, e.g. {cleared[0][0]} {cleared[0][1]}",
+                f"the shapes the graph now computes, e.g. {cleared[0][2]}",
+                "value_info is the exporter's claim at the export size and onnxruntime may "
+                "trust it: fixed dims that now vary become a name (a plain symbol) or unknown, "
+                "and names the graph now computes as numbers become those numbers"))
         final = analyze(stage.save(model, external))
         res.after, res.after_exact = str(final.domain), final.domain.exact
         res.lost = _lost(a0, final)
@@ -263,9 +265,9 @@ def _comparison_failure(cmp: dict) -> str | None:
 
 
 def plan(domain, env: dict, max_points: int, old=None) -> list:
-    """The export size, the new domain's edges and, when ``old`` is given, sizes the
-    original rejected and the relaxed model accepts; every dim at most twice its export
-    size (runs stay cheap), batch-like dims (exported as 1 or 2) at most 2."""
+    """The export size, the new domain's edges, sizes the original (``old``) rejected and
+    the relaxed model accepts, and twice the export size; every dim at most twice its
+    export size (runs stay cheap), batch-like dims (exported as 1 or 2) at most 2."""
     cap = {k: max(2 * v, 64) if v > 2 else 2 for k, v in env.items()}
 
     def capped(points):
@@ -284,7 +286,9 @@ def plan(domain, env: dict, max_points: int, old=None) -> list:
         gained = [p for p in capped(_edges(old)) if not old.contains(p) and
                   domain.check(p) == "valid"]
     pts = [dict(env)]
-    for p in new[:1] + gained[:1] + new[1:] + gained[1:]:
+    double = {k: 2 * v if v > 2 else v for k, v in env.items()}
+    far = [double] if double != env and domain.check(double) == "valid" else []
+    for p in new[:1] + gained[:1] + far + new[1:] + gained[1:]:
         if p not in pts:
             pts.append(p)
     return pts[:max_points]

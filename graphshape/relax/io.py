@@ -95,7 +95,8 @@ def set_input_dims(model: ir.Model, names: dict) -> int:
 
 def clear_fixed_dims(model: ir.Model, analysis) -> list:
     """Fixed dims in value_info and graph outputs that now vary: a plain symbol becomes
-    that dim_param, anything else an unknown dim. Returns [(value, old, new)]."""
+    that dim_param, anything else an unknown dim; a named dim the graph now computes as a
+    number becomes that number. Returns [(value, old, new)]."""
     changes = []
     inputs = {id(v) for v in model.graph.inputs}
     values = [v for n in model.graph for v in n.outputs if v is not None]
@@ -110,10 +111,16 @@ def clear_fixed_dims(model: ir.Model, analysis) -> list:
             new_shape = None
         dims, changed = [], False
         for axis, d in enumerate(old):
-            if not isinstance(d, int):
-                dims.append(d)
-                continue
             nd = None if new_shape is None else new_shape[axis]
+            if not isinstance(d, int):
+                # a named claim where the graph now computes a number (an adapted head's
+                # flatten): the number; any other name stays
+                if isinstance(nd, int) and nd >= 0:
+                    dims.append(nd)
+                    changed = True
+                else:
+                    dims.append(d)
+                continue
             if isinstance(nd, int) and nd == d:
                 dims.append(d)
             elif nd is not None and not isinstance(nd, int) and getattr(nd, "is_Symbol", False):
