@@ -16,6 +16,7 @@ from typing import Optional
 import sympy
 
 from .dims import Dim, compile_dim, free_symbols, norm, substitute, to_str
+from .errors import located
 
 EQ, GE, DIV, OR, AND = "EQ", "GE", "DIV", "OR", "AND"
 
@@ -27,7 +28,7 @@ class Origin:
     reason: str
 
     def describe(self) -> str:
-        return f"{self.op} (node '{self.node}'): {self.reason}"
+        return located(self.op, self.node, self.reason)
 
 
 @dataclass(frozen=True)

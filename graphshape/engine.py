@@ -19,7 +19,7 @@ from typing import Optional, Union
 from . import registry, stats
 from .constraints import Constraint, Origin
 from .dims import Dim, nonneg_symbol
-from .errors import GraphShapeError, ShapeError, Unsupported
+from .errors import GraphShapeError, ShapeError, Unsupported, located
 from .model import attribute_values
 from .tensor import Tensor
 
@@ -35,7 +35,7 @@ class Unproven:
     affected: int = 0
 
     def describe(self) -> str:
-        return f"node '{self.node}' ({self.op}): {self.reason}"
+        return located(self.op, self.node, self.reason)
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ class Walk:
 
     def visit(self, name: str, node, roots: list) -> Outcome:
         """The rule's outcome for one node; every failure becomes a typed outcome here."""
-        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        domain = registry.norm_domain(node.domain)
         opset = self.graph.opsets.get(domain, 1)
         op = node.op_type
         entry = registry.lookup(domain, op, opset)

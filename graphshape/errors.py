@@ -3,6 +3,14 @@ an exit code in one place (cli.EXIT_CODES)."""
 
 from __future__ import annotations
 
+__all__ = ["located", "GraphShapeError", "ModelLoadError", "InvalidModelError", "UsageError",
+           "ShapeError", "Unsupported", "VerificationError"]
+
+
+def located(op: str, node: str, message: str) -> str:
+    """The one wording of a finding at a node: ``Conv (node 'c1'): kernel 7 > input 5``."""
+    return f"{op} (node '{node}'): {message}"
+
 
 class GraphShapeError(Exception):
     """Base class: a user-facing problem, rendered as one line, never a traceback."""
@@ -29,7 +37,7 @@ class ShapeError(GraphShapeError):
         self.node = node
         self.op = op
         self.detail = message
-        super().__init__(f"{op} (node '{node}'): {message}" if op else message)
+        super().__init__(located(op, node, message) if op else message)
 
 
 class Unsupported(GraphShapeError):

@@ -22,7 +22,8 @@ class RuleEntry:
     max_inputs: int | None = None  # None: any number (*inputs)
 
 
-def _norm_domain(d: str) -> str:
+def norm_domain(d: str) -> str:
+    """The canonical name of an operator domain: "" for the default (also spelled ai.onnx)."""
     return "" if d in ("", "ai.onnx") else d
 
 
@@ -41,15 +42,15 @@ def rule(*ops: str, since: int = 1, until: Optional[int] = None, domain: str = "
         lo = sum(1 for p in positional if p.default is inspect.Parameter.empty)
         hi = None if var_pos else len(positional)
         for op in ops:
-            _RULES.setdefault((_norm_domain(domain), op), []).append(
-                RuleEntry(op, _norm_domain(domain), since, until, fn, params, var_kw, lo, hi))
+            _RULES.setdefault((norm_domain(domain), op), []).append(
+                RuleEntry(op, norm_domain(domain), since, until, fn, params, var_kw, lo, hi))
         return fn
 
     return deco
 
 
 def lookup(domain: str, op: str, opset: int) -> Optional[RuleEntry]:
-    entries = _RULES.get((_norm_domain(domain), op))
+    entries = _RULES.get((norm_domain(domain), op))
     if not entries:
         return None
     best = None

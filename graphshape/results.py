@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .errors import located
+
 __all__ = ["Verdict", "ExitCode", "Violation", "Explanation", "return_code"]
 
 
@@ -69,7 +71,7 @@ class Violation:
     also: tuple = ()  # other nodes that impose the same condition
 
     def describe(self) -> str:
-        return f"{self.op} (node '{self.node}'): {self.reason}"
+        return located(self.op, self.node, self.reason)
 
     def to_json(self) -> dict:
         out = {"node": self.node, "op": self.op, "reason": self.reason,
