@@ -20,7 +20,7 @@ import sympy
 from ..constraints import Constraint
 from ..dims import add, dmax, dmin, mul, norm, provably, sub, to_str
 from ..errors import Unsupported
-from ..tensor import INPUT, Bounds, Tensor
+from ..tensor import INPUT, INTEGER_TYPES, Bounds, Tensor
 from ._common import at_least_one
 
 
@@ -95,20 +95,25 @@ def origin_of(ctx, *ts) -> str:
 
 
 _INIT_BOUNDS: dict = {}
+_INIT_INDEX: dict = {}  # id(graph) -> (graph, {id(tensor): name}); a few graphs at most
 
 
 def initializer_bounds(ctx, t: Tensor):
     """Tight bounds of a large integer initializer, read from the model (bridge: the loader
     could set Tensor.bounds itself), or None."""
-    if t.value is not None or t.bounds is not None:
+    if t.value is not None or t.bounds is not None or t.dtype not in INTEGER_TYPES:
         return None
     g = _main_graph(ctx)
     if g is None:
         return None
-    for name, v in g.initializers.items():
-        if v is t:
-            break
-    else:
+    entry = _INIT_INDEX.get(id(g))
+    if entry is None or entry[0] is not g:
+        if len(_INIT_INDEX) > 8:
+            _INIT_INDEX.clear()
+        entry = (g, {id(v): n for n, v in g.initializers.items()})
+        _INIT_INDEX[id(g)] = entry
+    name = entry[1].get(id(t))
+    if name is None or g.initializers.get(name) is not t:
         return None
     key = (id(g.model), name)
     if key in _INIT_BOUNDS:
@@ -140,9 +145,13 @@ def bounds_of(ctx, t: Tensor):
 
 
 # ---- carrying bounds through ops -------------------------------------------------------------
-def same_elements(ctx, t: Tensor, subset: bool = False) -> dict:
+def same_elements(ctx, t: Tensor, subset: bool = False, from_value: bool = False) -> dict:
     """bounds/origin for an op whose output holds t's elements (Reshape, Expand, Transpose:
-    the same set when not empty) or a subset of them (Slice, Gather: tightness is lost)."""
+    the same set when not empty) or a subset of them (Slice, Gather: tightness is lost).
+    A known value travels as the value; ``from_value`` (Expand, Tile: outputs that may be
+    too long to hold) turns it into bounds."""
+    if t.value is not None and not from_value:
+        return {"bounds": None, "origin": origin_of(ctx, t)}
     b = bounds_of(ctx, t)
     if b is not None and subset and b.tight:
         b = Bounds(b.lo, b.hi, False)

@@ -67,7 +67,7 @@ def topk(ctx, X, K=None, *, axis: int = -1, largest: int = 1, sorted: int = 1, k
     ctx.ge(X.shape[a], kk, f"k = {to_str(kk)} must not exceed the axis dim {to_str(X.shape[a])}")
     out = list(X.shape)
     out[a] = kk
-    return [Tensor(tuple(out), X.dtype, **same_elements(ctx, X, subset=True)),
+    return [Tensor(tuple(out), X.dtype, **same_elements(ctx, X, subset=True, from_value=True)),
             Tensor(tuple(out), INT64, bounds=Bounds(0, sub(X.shape[a], 1)))]
 
 
@@ -195,7 +195,8 @@ def gather_elements(ctx, data, indices, *, axis: int = 0):
             value = tuple(np.take_along_axis(_leading(arr, idx, a), idx, axis=a).reshape(-1))
         except IndexError:
             value = None
-    return Tensor(indices.shape, data.dtype, value, **same_elements(ctx, data, subset=True))
+    facts = same_elements(ctx, data, subset=True, from_value=value is None)
+    return Tensor(indices.shape, data.dtype, value, **facts)
 
 
 @rule("ScatterElements", "Scatter")

@@ -193,7 +193,8 @@ def gather(ctx, data, indices, *, axis: int = 0):
             value = tuple(_flat(taken))
         except IndexError:  # out of range at every size: the condition above says so
             value = None
-    return Tensor(out, data.dtype, value, **same_elements(ctx, data, subset=True))
+    facts = same_elements(ctx, data, subset=True, from_value=value is None)
+    return Tensor(out, data.dtype, value, **facts)
 
 
 @rule("Concat")
@@ -244,7 +245,8 @@ def concat(ctx, *inputs, axis: int):
         value = tuple(np.concatenate(arrs, axis=a).reshape(-1))
     # every input non-empty: the extremes of the parts are attained in the whole
     solid_all = all(not m for m in maybe_empty)
-    bounds = union([bounds_of(ctx, t) for t in inputs], tight=solid_all)
+    bounds = None if value is not None else union([bounds_of(ctx, t) for t in inputs],
+                                                  tight=solid_all)
     return Tensor(tuple(out), inputs[0].dtype, value, bounds, origin_of(ctx, *inputs))
 
 
@@ -379,7 +381,8 @@ def slice_(ctx, data, starts=None, ends=None, axes=None, steps=None, **attrs):
         for a, (s2, e2, k) in plan.items():
             sl[a] = slice(s2, e2, k) if k > 0 else slice(s2, e2 if e2 >= 0 else None, k)
         value = tuple(arr[tuple(sl)].reshape(-1))
-    return Tensor(tuple(out), data.dtype, value, **same_elements(ctx, data, subset=True))
+    facts = same_elements(ctx, data, subset=True, from_value=value is None)
+    return Tensor(tuple(out), data.dtype, value, **facts)
 
 
 def _flat(x) -> list:
@@ -461,7 +464,8 @@ def expand(ctx, input, shape):
     from .elementwise import broadcast_values
 
     value = broadcast_values("Identity", out, [input])
-    return Tensor(out, input.dtype, value, **same_elements(ctx, input))
+    facts = same_elements(ctx, input, from_value=value is None)
+    return Tensor(out, input.dtype, value, **facts)
 
 
 @rule("Tile")
@@ -477,7 +481,7 @@ def tile(ctx, input, repeats):
     if arr is not None and all(isinstance(k, int) for k in rep) and \
             int(np.prod([k for k in rep])) * arr.size <= MAX_VALUE_ELEMENTS:
         value = tuple(np.tile(arr, rep).reshape(-1))
-    return Tensor(out, input.dtype, value, **same_elements(ctx, input))
+    return Tensor(out, input.dtype, value, **same_elements(ctx, input, from_value=value is None))
 
 
 @rule("Split")
@@ -509,8 +513,8 @@ def split(ctx, input, split=None, *, axis: int = 0, num_outputs=None, **attrs):
         if arr is not None and isinstance(p, int) and isinstance(start, int):
             value = tuple(_flat(np.take(arr, range(start, start + p), axis=a)))
         start = add(start, p)
-        outs.append(Tensor(tuple(s), input.dtype, value,
-                           **same_elements(ctx, input, subset=True)))
+        facts = same_elements(ctx, input, subset=True, from_value=value is None)
+        outs.append(Tensor(tuple(s), input.dtype, value, **facts))
     return outs
 
 
