@@ -246,8 +246,19 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
             raise OptInvalid(f"--opt {', '.join(f'{k}={v}' for k, v in opt.items())} is not "
                              f"a valid size inside the range: {why}")
     if coupled:
-        seed = tuple(opt[nm] for nm in names) if opt else Q.lexmin(V)
-        bxs = [_grow(V, seed, [rng[nm] for nm in names])]
+        # no box states the domain: the largest box grown from opt, else from the smallest,
+        # the largest and the middle valid sizes of the range
+        if opt:
+            seeds = [tuple(opt[nm] for nm in names)]
+        else:
+            mid = Q.where(n, " and ".join(
+                f"v{i} >= {(rng[nm][0] + (rng[nm][1] or rng[nm][0])) // 2}"
+                for i, nm in enumerate(names)))
+            seeds = [p for p in (Q.lexmin(V), Q.lexmax(V), Q.lexmin(V.intersect(mid)))
+                     if p is not None]
+        grown = [_grow(V, sd, [rng[nm] for nm in names]) for sd in dict.fromkeys(seeds)]
+        bxs = [max(grown, key=lambda fs: Q.count(Q.product(fs)) or 0)]
+        coupling = " ".join(str(d).split())
     # split axes made of a few runs; remember lattices
     pieces = []
     for fs in bxs:
@@ -274,8 +285,9 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
         total = Q.count(ibox)
         note = ""
         if coupled:
-            note = ("the symbols are coupled: this is the largest box around opt inside the "
-                    "domain (grown axis by axis); other valid sizes lie outside it")
+            note = (f"the domain couples the symbols ({coupling}), which no min/max box "
+                    "states: this profile is a box grown axis by axis inside the domain; "
+                    "other valid sizes lie outside it")
         p = Profile(lo, o, hi, lat, _shapes(analysis, lo, o, hi), valid, total, note)
         res.profiles.append(p)
     res.profiles.sort(key=lambda p: -(p.valid or 0))

@@ -71,7 +71,9 @@ class TorchSpec:
         for name, axes in self.inputs:
             body = ", ".join(f"{a}: {s}" for a, s in axes.items())
             entries.append(f"    {{{body}}},  # {name}")
-        lines.append("# positional: one entry per model input, in order")
+        lines.append("# positional: one entry per model input, in order; torch.export "
+                     "specialises an axis whose example size is 0 or 1, so export with "
+                     "examples of size >= 2 on the dynamic axes")
         lines.append("dynamic_shapes = (\n" + "\n".join(entries) + "\n)")
         for note in self.notes:
             lines.append(f"# note: {note}")
