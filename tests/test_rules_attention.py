@@ -97,6 +97,14 @@ ROWS = [
      ("(float[B, S, 16] x, float[B, S, 2] c, float[B, S, 2] s) => (float y) "
       "{ y = RotaryEmbedding <num_heads = 2, rotary_embedding_dim = 4> (x, c, s) }"),
      {"y": ["B", "S", 16]}, [{"B": 1, "S": 1}, {"B": 2, "S": 3}]),
+    ("rotary_odd_head_size_rounds_down", 23,
+     ("(float[1, 2, 3, D] x, float[1, 3, 3] c, float[1, 3, 3] s) => (float y) "
+      "{ y = RotaryEmbedding (x, c, s) }"),
+     {"y": [1, 2, 3, "D"]}, [{"D": 6}, {"D": 7}, {"D": 8}, {"D": 5}]),
+    ("rotary_sequence_within_cache", 23,
+     ("(float[1, 2, S, 8] x, float[P, 4] c, float[P, 4] s, int64[1, S] pos) => (float y) "
+      "{ y = RotaryEmbedding (x, c, s, pos) }"),
+     {"y": [1, 2, "S", 8]}, [{"S": 3, "P": 3}, {"S": 3, "P": 4}, {"S": 4, "P": 3}]),
     ("rotary_3d_hidden_divisible", 23,
      ("(float[1, 3, E] x, float[1, 3, 2] c, float[1, 3, 2] s) => (float y) "
       "{ y = RotaryEmbedding <num_heads = 2> (x, c, s) }"),

@@ -174,7 +174,9 @@ def attention(ctx, Q, K, V, attn_mask=None, past_key=None, past_value=None,
 @rule("RotaryEmbedding", since=23)
 def rotary_embedding(ctx, X, cos_cache, sin_cache, position_ids=None, *, interleaved: int = 0,
                      num_heads: int = 0, rotary_embedding_dim: int = 0):
-    """Y has X's shape; caches (max_pos, rot/2) with position_ids (B, S), else (B, S, rot/2)
+    """Y has X's shape; caches (P, rot // 2) with position_ids (B, S) and S <= P, else
+    (B, S, rot // 2); rot = rotary_embedding_dim or the head size (onnxruntime 1.31's
+    rotary_embedding_helper.h: C division, no evenness check)
     (https://onnx.ai/onnx/operators/onnx__RotaryEmbedding.html)."""
     r = len(X.shape)
     if r not in (3, 4):
@@ -192,29 +194,33 @@ def rotary_embedding(ctx, X, cos_cache, sin_cache, position_ids=None, *, interle
     rot = rotary_embedding_dim if rotary_embedding_dim > 0 else head
     if rotary_embedding_dim > 0:
         ctx.ge(head, rot, "rotary_embedding_dim must not exceed the head size")
-    ctx.divides(2, rot, "the rotated part of each head must have an even size")
     half = floordiv(rot, 2)
+    want = 2 if position_ids is not None else 3
     for t, what in ((cos_cache, "cos_cache"), (sin_cache, "sin_cache")):
-        want = 2 if position_ids is not None else 3
         if len(t.shape) != want:
             ctx.fail(f"{what} must be {want}-D, found rank {len(t.shape)}")
-        ctx.eq(t.shape[-1], half, f"{what}'s last dim must be half the rotary dimension")
-        if position_ids is None:
-            ctx.eq(t.shape[0], batch, f"{what}'s batch size must equal X's")
-            ctx.eq(t.shape[1], seq, f"{what}'s sequence length must equal X's")
-    if position_ids is not None:
-        ctx.eq(cos_cache.shape[0], sin_cache.shape[0], "cos_cache and sin_cache must have the "
-                                                       "same number of positions")
+    for i, (a, b) in enumerate(zip(cos_cache.shape, sin_cache.shape)):
+        ctx.eq(a, b, f"cos_cache and sin_cache must have the same shape (axis {i})")
+    ctx.eq(cos_cache.shape[-1], half, "the caches' last dim must be half the rotary "
+                                      "dimension (rounded down)")
+    if position_ids is None:
+        ctx.eq(cos_cache.shape[0], batch, "the caches' batch size must equal X's")
+        ctx.eq(cos_cache.shape[1], seq, "the caches' sequence length must equal X's")
+    else:
         if len(position_ids.shape) != 2:
             ctx.fail(f"position_ids must be 2-D, found rank {len(position_ids.shape)}")
         ctx.eq(position_ids.shape[0], batch, "position_ids' batch size must equal X's")
         ctx.eq(position_ids.shape[1], seq, "position_ids' sequence length must equal X's")
+        ctx.ge(cos_cache.shape[0], seq, "onnxruntime cannot extend the caches: the sequence "
+                                        "must not be longer than the caches")
         _positions_in_range(ctx, position_ids, cos_cache.shape[0])
     return Tensor(X.shape, X.dtype)
 
 
 def _positions_in_range(ctx, position_ids, n):
     if position_ids.value is None:
+        if getattr(position_ids, "origin", None) == "input":
+            return  # a graph input's data: the caller's promise (README)
         ctx.assume("position_ids index the caches and their values are only known at run "
                    "time")
         return
