@@ -261,28 +261,39 @@ def _sizes(s):
 @main.command(epilog=EPILOG)
 @model_options
 @size_option(required=False)
+@click.option("--all", "show_all", is_flag=True, help="Expand repeated blocks in the table.")
 @format_option("text", "json")
 @output_option
 @guarded
-def explain(model, dims, sizes, fmt, output):
-    """Why a size is rejected (every violated condition with its numbers), or the output
-    shapes it produces; without --size, the nearest valid sizes."""
+def explain(model, dims, sizes, show_all, fmt, output):
+    """Why a size is rejected (every violated condition with its numbers) or the output shapes
+    it produces, then the per-layer table: each node's output shape as a formula (and its
+    numbers at --size), effective stride and receptive field, the first failing node marked
+    '>>', and where the model absorbs, pins or changes the size. Without --size: the domain
+    and its nearest valid sizes."""
     import json
 
     from . import analyze as run
+    from .layers import collapse, layers, layers_json, table_lines
 
     a = run(model, dims=list(dims))
-    if not sizes:
+    s = parse_sizes(sizes) if sizes else None
+    rows = layers(a, s)
+    shown = rows if show_all else collapse(rows)
+    if s is None:
         w = a.domain.witness()
-        info = {"domain": str(a.domain), "witness": w}
-        emit(json.dumps(info, indent=2) if fmt == "json" else
-             f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
-             f"smallest invalid per dim: {w['smallest_invalid']}", output)
+        if fmt == "json":
+            emit(json.dumps({"domain": str(a.domain), "witness": w,
+                             "layers": layers_json(shown)}, indent=2, default=str), output)
+        else:
+            emit(f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
+                 f"smallest invalid per dim: {w['smallest_invalid']}\n\n"
+                 + "\n".join(table_lines(shown)), output)
         finish(a)
-    s = parse_sizes(sizes)
     ex = a.explain(s)
     if fmt == "json":
-        emit(json.dumps(ex.to_json(), indent=2, default=str), output)
+        emit(json.dumps(dict(ex.to_json(), layers=layers_json(shown)), indent=2, default=str),
+             output)
     else:
         lines = [f"{ex.verdict}: {_sizes(s)}"]
         for v in ex.violations:
@@ -291,6 +302,7 @@ def explain(model, dims, sizes, fmt, output):
                 lines.append(f"      {v.numbers}")
         lines += [f"  output {k}: {v}" for k, v in ex.output_shapes.items()]
         lines += [f"  unproven because {u}" for u in ex.unproven]
+        lines += [""] + table_lines(shown, s)
         emit("\n".join(lines), output)
     finish(ex)
 
