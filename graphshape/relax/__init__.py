@@ -144,8 +144,8 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
         if cleared:
             res.rewrites.append(Rewrite(
                 "value-info", "(value_info)", "shapes",
-                f"{len(cleared)} value shape{'s' if len(cleared) > 1 else ''} claimed for the "
-                f"export size, e.g. {cleared[0][0]} {cleared[0][1]}",
+                f"{len(cleared)} value shape{'s' if len(cleared) > 1 else ''} the file claims "
+                f"(value_info), e.g. {cleared[0][0]} {cleared[0][1]}",
                 f"the shapes the graph now computes, e.g. {cleared[0][2]}",
                 "value_info is the exporter's claim at the export size and onnxruntime may "
                 "trust it: fixed dims that now vary become a name (a plain symbol) or unknown, "

@@ -98,6 +98,7 @@ def clear_fixed_dims(model: ir.Model, analysis) -> list:
     that dim_param, anything else an unknown dim; a named dim the graph now computes as a
     number becomes that number. Returns [(value, old, new)]."""
     changes = []
+    names = {sym.name for sym in analysis.graph.symbols}
     inputs = {id(v) for v in model.graph.inputs}
     values = [v for n in model.graph for v in n.outputs if v is not None]
     values += [v for v in model.graph.outputs if v not in values]
@@ -118,12 +119,15 @@ def clear_fixed_dims(model: ir.Model, analysis) -> list:
                 if isinstance(nd, int) and nd >= 0:
                     dims.append(nd)
                     changed = True
+                elif _input_symbol(nd, names) and getattr(d, "value", None) != nd.name:
+                    dims.append(ir.SymbolicDim(nd.name))  # an input axis renamed by --dim
+                    changed = True
                 else:
                     dims.append(d)
                 continue
             if isinstance(nd, int) and nd == d:
                 dims.append(d)
-            elif nd is not None and not isinstance(nd, int) and getattr(nd, "is_Symbol", False):
+            elif _input_symbol(nd, names):
                 dims.append(ir.SymbolicDim(nd.name))
                 changed = True
             else:
@@ -133,6 +137,10 @@ def clear_fixed_dims(model: ir.Model, analysis) -> list:
             v.shape = ir.Shape(dims)
             changes.append((v.name, _txt(old), _txt(dims)))
     return changes
+
+
+def _input_symbol(nd, names) -> bool:
+    return getattr(nd, "is_Symbol", False) and nd.name in names
 
 
 def _txt(dims) -> str:
