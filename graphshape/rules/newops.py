@@ -285,7 +285,11 @@ def mel_weight_matrix(ctx, num_mel_bins, dft_length, sample_rate, lower_edge_her
 
 
 # ---- losses -----------------------------------------------------------------------------
-def _loss(ctx, scores, labels, weights, reduction, what):
+# onnxruntime 1.31 runs both through their function bodies (GatherElements of the scores by
+# the labels, Gather of the weights): label axes may be shorter than the scores' (the
+# output then takes the labels' shape), labels lie in [-C, C - 1] and, with weights, in
+# [-len(weights), len(weights) - 1] (ignore_index aside); measured.
+def _loss(ctx, scores, labels, weights, reduction, ignore_index, what):
     if reduction not in ("none", "sum", "mean"):
         ctx.fail(f"reduction must be none, sum or mean, found '{reduction}'")
     r = len(scores.shape)
@@ -293,23 +297,34 @@ def _loss(ctx, scores, labels, weights, reduction, what):
         ctx.fail(f"{what} must have rank >= 2 (N, C, ...)")
     if len(labels.shape) != r - 1:
         ctx.fail(f"the labels must have rank {r - 1}, found {len(labels.shape)}")
-    ctx.eq(labels.shape[0], scores.shape[0], "labels' batch size must equal the scores'")
+    c = scores.shape[1]
+    ctx.ge(c, 1, "the class count must be >= 1")
+    ctx.ge(scores.shape[0], labels.shape[0], "the labels' batch size must not exceed the "
+                                             "scores'")
     for i, (a, b) in enumerate(zip(labels.shape[1:], scores.shape[2:])):
-        ctx.eq(a, b, f"labels axis {i + 1} must equal the scores' axis {i + 2}")
-    if weights is not None:
-        if len(weights.shape) != 1:
-            ctx.fail("weights must be 1-D")
-        ctx.eq(weights.shape[0], scores.shape[1], "weights must have one entry per class")
+        ctx.ge(b, a, f"labels axis {i + 1} must not exceed the scores' axis {i + 2}")
+    if weights is not None and len(weights.shape) != 1:
+        ctx.fail("weights must be 1-D")
+    if labels.value is not None:
+        for v in ints(labels, "labels"):
+            if ignore_index is not None and v == ignore_index:
+                continue
+            for n, whose in ((c, "the class count"),) + (
+                    ((weights.shape[0], "the weights' length"),) if weights is not None
+                    else ()):
+                ctx.ge(add(v, n), 0, f"labels must be >= -{whose}")
+                ctx.ge(sub(n, 1), v, f"labels must be < {whose}")
+    elif getattr(labels, "origin", None) != "input":
+        ctx.assume("the labels index the classes and are only known at run time")
     return (labels.shape if reduction == "none" else ())
 
 
 @rule("SoftmaxCrossEntropyLoss", since=12)
 def softmax_ce_loss(ctx, scores, labels, weights=None, *, ignore_index: int | None = None,
                     reduction: str = "mean"):
-    """output (N, d1, ...) or a scalar; log_prob has scores' shape
+    """output (N, d1, ...) (the labels' shape) or a scalar; log_prob has scores' shape
     (https://onnx.ai/onnx/operators/onnx__SoftmaxCrossEntropyLoss.html)."""
-    out = _loss(ctx, scores, labels, weights, reduction, "scores")
-    _class_labels(ctx, labels, scores.shape[1], ignore_index)
+    out = _loss(ctx, scores, labels, weights, reduction, ignore_index, "scores")
     return [Tensor(tuple(out), scores.dtype), Tensor(scores.shape, scores.dtype)][
         :ctx.n_outputs]
 
@@ -317,23 +332,10 @@ def softmax_ce_loss(ctx, scores, labels, weights=None, *, ignore_index: int | No
 @rule("NegativeLogLikelihoodLoss", since=12)
 def nll_loss(ctx, input, target, weight=None, *, ignore_index: int | None = None,
              reduction: str = "mean"):
-    """loss (N, d1, ...) or a scalar
+    """loss (N, d1, ...) (the target's shape) or a scalar
     (https://onnx.ai/onnx/operators/onnx__NegativeLogLikelihoodLoss.html)."""
-    out = _loss(ctx, input, target, weight, reduction, "input")
-    _class_labels(ctx, target, input.shape[1], ignore_index)
-    return Tensor(tuple(out), input.dtype)
-
-
-def _class_labels(ctx, labels, c, ignore_index):
-    """Labels index the classes (onnxruntime checks 0 <= label < C unless ignored)."""
-    if labels.value is not None:
-        for v in ints(labels, "labels"):
-            if ignore_index is not None and v == ignore_index:
-                continue
-            ctx.ge(v, 0, "labels must be >= 0")
-            ctx.ge(sub(c, 1), v, "labels must be < the class count")
-    elif getattr(labels, "origin", None) != "input":
-        ctx.assume("the labels index the classes and are only known at run time")
+    return Tensor(tuple(_loss(ctx, input, target, weight, reduction, ignore_index, "input")),
+                  input.dtype)
 
 
 # ---- DeformConv -------------------------------------------------------------------------
