@@ -56,8 +56,8 @@ ROWS = [
      {"y": ["N", 4, "H - 2", "W - 2"]},
      [{"N": 1, "H": 3, "W": 3}, {"N": 2, "H": 2, "W": 5}]),
     ("conv_channel_mismatch_symbolic", 11,
-     f"(float[N, C, H, W] x, float[4, 3, 3, 3] w) => (float y) "
-     f"{{ y = Conv <pads = [1, 1, 1, 1]> (x, w) }}",
+     "(float[N, C, H, W] x, float[4, 3, 3, 3] w) => (float y) "
+     "{ y = Conv <pads = [1, 1, 1, 1]> (x, w) }",
      {"y": ["N", 4, "H", "W"]},
      [{"N": 1, "C": c, "H": 2, "W": 2} for c in (1, 2, 3, 4, 6)]),
     ("conv_channel_mismatch_fixed", 11,

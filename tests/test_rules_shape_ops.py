@@ -112,8 +112,8 @@ ROWS = [
      "impossible: has rank 3, input 0 has rank 2", [{}]),
     # ---- Split ----
     ("split13_sizes_input", 13,
-     f"(float[N, C] x) => (float y, float z) <int64[2] s = {{2, 3}}> "
-     f"{{ y, z = Split <axis = 1> (x, s) }}",
+     "(float[N, C] x) => (float y, float z) <int64[2] s = {2, 3}> "
+     "{ y, z = Split <axis = 1> (x, s) }",
      {"y": ["N", 2], "z": ["N", 3]}, c_only(4, 5, 6)),
     ("split11_sizes_attribute", 11,
      "(float[N, C] x) => (float y, float z) { y, z = Split <axis = 0, split = [1, 2]> (x) }",
