@@ -55,8 +55,12 @@ def relax(model, dims, output, sizes, dry_run, adapt_head, fmt, points, seed):
     """Rewrite size-pinning constants and ops so the model accepts every size its layers
     allow, keeping the outputs at the export size."""
     from .errors import UsageError
-    from .relax import relax as run
-    from .relax import render
+
+    try:
+        from .relax import relax as run
+        from .relax import render
+    except ImportError as e:
+        raise UsageError(f"relax needs onnx-ir ({e}): pip install 'graphshape[relax]'") from None
 
     if not dry_run and not output:
         raise UsageError("relax needs -o OUT (or --dry-run)")

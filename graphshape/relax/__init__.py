@@ -106,6 +106,8 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
         raise UsageError("relax needs an output path (-o OUT), or --dry-run")
     if output is not None and os.path.abspath(output) == os.path.abspath(model_path):
         raise UsageError("the output must not overwrite the model itself")
+    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise UsageError(f"{output}: its folder does not exist")
     a0 = analyze(model_path, dims=dims)
     env = export_size(a0, dims, sizes)
     res = RelaxResult(str(model_path), output, env, dry_run=dry_run, before=str(a0.domain),
