@@ -99,10 +99,11 @@ def tensor_scatter(ctx, past_cache, update, write_indices=None, *, axis: int = -
         else:
             if isinstance(m, int) and m == 0:
                 raise Unsupported("circular mode on an empty cache (the kernel divides by 0)")
-            _index_values(ctx, write_indices, 0, None, "write_indices") \
-                if write_indices.value is None else [
+            if write_indices.value is not None:
+                for v in ints(write_indices, "write_indices"):
                     ctx.ge(v, 0, "write_indices values must be >= 0")
-                    for v in ints(write_indices, "write_indices")]
+            elif getattr(write_indices, "origin", None) != "input":
+                ctx.assume("the values of write_indices are only known at run time")
     return Tensor(past_cache.shape, past_cache.dtype)
 
 
@@ -110,7 +111,8 @@ def tensor_scatter(ctx, past_cache, update, write_indices=None, *, axis: int = -
 def causal_conv_with_state(ctx, input, weight, bias=None, past_state=None, *,
                            activation: str = "none"):
     """Depthwise causal conv: output (B, C, T), present_state (B, C, k - 1) (spec;
-    onnxruntime 1.31 has no kernel) (https://onnx.ai/onnx/operators/onnx__CausalConvWithState.html)."""
+    onnxruntime 1.31 has no kernel)
+    (https://onnx.ai/onnx/operators/onnx__CausalConvWithState.html)."""
     if len(input.shape) != 3 or len(weight.shape) != 3:
         ctx.fail("input and weight must be 3-D")
     b, c, _ = input.shape
@@ -237,6 +239,8 @@ def _dft(ctx, input, dft_length, a, inverse, onesided):
     size = input.shape[a]
     out = list(input.shape)
     if onesided and inverse:
+        ctx.eq(input.shape[-1], 2, "the inverse one-sided transform needs complex input "
+                                   "(last dim 2)")
         n = mul(2, sub(size, 1)) if dft_length is None else _scalar_int(dft_length,
                                                                         "dft_length")
         ctx.ge(n, 1, "the inverse transform's length must be >= 1")
