@@ -1,148 +1,469 @@
-"""The export pipeline hook: export a torch model with symbolic dims, analyse it, and fail
-the pipeline when a size it must accept is not valid (or not proven valid).
+"""The export pipeline hook: export a torch model with symbolic dims, analyse the written
+file, compare it with what torch.export knows, and fail the pipeline when a size it must
+accept is not valid.
 
-    from graphshape.export import export_and_check
-    a = export_and_check(model, (x,), "model.onnx", input_names=["input"],
-                         dynamic_axes={"input": {2: "H", 3: "W"}},
-                         require=[{"H": 512, "W": 512}, "H=384,W=640"])
+    import graphshape
+    a = graphshape.export(model, (x,), "model.onnx", dims={"x": {2: "H", 3: "W"}},
+                          require="H=512,W=512", verify=True)
+    print(a.export_report)          # exporter, pinned dims, torch.export vs ONNX, verification
 
-torch is imported lazily: it is an extra (`pip install graphshape[torch]`), not a core
-dependency of the analyser.
+``dims`` maps an input name (the forward's parameter name, or the ONNX input name given in
+``input_names``) to {axis: symbol}; a symbol is a name, or a torch.export.Dim for the dynamo
+exporter. The hook builds ``dynamic_axes`` (TorchScript) or ``dynamic_shapes`` (dynamo:
+Dim.AUTO for names) and renames the written input dims to the given symbols.
+
+torch is imported lazily: it is an extra (`pip install graphshape[torch]`).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
+from dataclasses import dataclass, field
 
-from .errors import GraphShapeError, UsageError
+from .errors import GraphShapeError, UsageError, VerificationError
 
 
 class ExportError(GraphShapeError):
-    """torch could not export the model, or exported it with fixed sizes although dims
-    were declared dynamic."""
+    """torch could not export the model."""
 
 
-class RequiredSizeError(GraphShapeError):
-    """A size the pipeline requires is outside the proved domain (or not proven)."""
+class PinnedDimError(ExportError):
+    """The exporter fixed a dim that was declared symbolic."""
 
     exit_code = 1
 
-    def __init__(self, message: str, analysis=None, failures=()):
+    def __init__(self, message: str, pinned=(), analysis=None):
         super().__init__(message)
+        self.pinned = list(pinned)
         self.analysis = analysis
+
+
+@dataclass
+class SizeFailure:
+    """A required size (or, for a contract with ranges, its first failing sizes) that is not
+    valid: the sizes, the verdict, and (op, node, reason, numbers) for each cause."""
+
+    sizes: dict
+    verdict: str  # invalid / unproven
+    reasons: list  # [(op, node, reason, numbers)]
+    spec: str | None = None  # the contract clause text this came from
+    count: int | None = None  # how many required sizes fail (None: infinitely many)
+    total: int | None = None  # how many sizes the contract names (None: infinitely many)
+    more: list = field(default_factory=list)  # further failing sizes of the same contract
+
+    def text(self) -> str:
+        s = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
+        why = "; ".join(f"{op} (node '{node}'): {reason}" + (f" [{nums}]" if nums else "")
+                        for op, node, reason, nums in self.reasons[:3]) or "no reason given"
+        if self.spec is None or self.total == 1:
+            return f"{s} is {self.verdict}: {why}"
+        n = lambda v: "infinitely many" if v is None else f"{v:,}"  # noqa: E731
+        if self.verdict == "unproven":
+            return f"'{self.spec}' is unproven: {why}"
+        return (f"'{self.spec}': {n(self.count)} of {n(self.total)} required sizes are "
+                f"{self.verdict}, first {s}: {why}")
+
+
+class InvalidSizes(GraphShapeError):
+    """Sizes the pipeline requires are outside the proved domain (or not proven)."""
+
+    exit_code = 1
+
+    def __init__(self, failures, analysis=None, spec=None):
         self.failures = list(failures)
+        self.analysis = analysis
+        self.spec = spec
+        n = len(self.failures)
+        parts = "; ".join(f.text() for f in self.failures[:4])
+        more = f"; and {n - 4} more" if n > 4 else ""
+        dom = ""
+        if analysis is not None:
+            d = " ".join(str(analysis.domain).split())
+            dom = "; valid sizes: " + (d if len(d) <= 240 else d[:237] + "...")
+        super().__init__(f"{n} required size{'s' if n != 1 else ''} not valid: "
+                         f"{parts}{more}{dom}")
 
 
-def _parse_required(item) -> dict:
+@dataclass
+class PinnedDim:
+    input: str
+    axis: int
+    symbol: str
+    value: int
+    node: str | None  # the node that fixes it, when known
+    cause: str
+    advice: str
+    exporter_fault: bool = True  # False: the model itself only accepts this size
+
+    def text(self) -> str:
+        at = f" by node '{self.node}'" if self.node else ""
+        return (f"{self.symbol} (input '{self.input}' axis {self.axis}) is pinned to "
+                f"{self.value}{at}: {self.cause}; {self.advice}")
+
+
+@dataclass
+class ExportReport:
+    path: str
+    exporter: str
+    pinned: list = field(default_factory=list)
+    torch: object = None  # torch_compare.TorchComparison, or None
+    verification: object = None  # verify.VerificationReport, or None
+    notes: list = field(default_factory=list)
+
+    def lines(self) -> list:
+        out = [f"exported {self.path} with the {self.exporter} exporter"]
+        out += [f"pinned: {p.text()}" for p in self.pinned]
+        if self.torch is not None:
+            out += self.torch.lines()
+        if self.verification is not None:
+            out.append("verified: " + self.verification.summary())
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+# ---- the require language -------------------------------------------------------------
+def _parse_point(item) -> dict:
     if isinstance(item, dict):
         return {str(k): int(v) for k, v in item.items()}
     out = {}
     for part in str(item).replace(" ", "").split(","):
+        if not part:
+            continue
         if "=" not in part:
-            raise UsageError(f"bad required size '{item}': expected NAME=INT[,NAME=INT...]")
+            raise UsageError(f"bad required size '{item}': expected NAME=INT[,NAME=INT...] "
+                             "(ranges need graphshape.contract)")
         k, v = part.split("=", 1)
         try:
             out[k] = int(v)
         except ValueError:
-            raise UsageError(f"bad required size '{item}': {v!r} is not an integer") from None
+            raise UsageError(f"bad required size '{item}': {v!r} is not an integer "
+                             "(ranges and SYM = SYM need graphshape.contract)") from None
     return out
 
 
-def _declared_dynamic(dynamic_axes, dynamic_shapes) -> dict:
-    """input position or name -> declared dynamic axes."""
-    out = {}
-    for k, v in (dynamic_axes or {}).items():
-        out[k] = set(v.keys() if isinstance(v, dict) else v)
-    if isinstance(dynamic_shapes, dict):
-        for i, (k, v) in enumerate(dynamic_shapes.items()):
-            if isinstance(v, dict):
-                out[i] = {a for a, d in v.items() if d is not None}
-    elif isinstance(dynamic_shapes, (list, tuple)):
-        for i, v in enumerate(dynamic_shapes):
-            if isinstance(v, dict):
-                out[i] = {a for a, d in v.items() if d is not None}
+def explain_dict(analysis, sizes) -> dict:
+    """analysis.explain() as a plain dict (an Explanation, or the older dict form)."""
+    ex = analysis.explain(sizes)
+    return ex.to_json() if hasattr(ex, "to_json") else ex
+
+
+def _point_failure(analysis, sizes) -> SizeFailure | None:
+    ex = explain_dict(analysis, sizes)
+    if ex["verdict"] == "valid":
+        return None
+    if ex["verdict"] == "invalid":
+        reasons = [(v["op"], v["node"], v["reason"], v.get("numbers", ""))
+                   for v in ex["violations"]]
+    else:
+        reasons = [("unproven", "-", u, "") for u in ex.get("unproven", [])]
+    return SizeFailure(dict(sizes), str(ex["verdict"]), reasons)
+
+
+def require_failures(analysis, spec) -> list:
+    """Every required size (or contract) that is not valid, as SizeFailures.
+
+    ``spec`` is one --require text ("H in 224..640 step 32, W = H"), a dict {"H": 300, ...},
+    or a list of these (each checked on its own). Without graphshape.contract only
+    NAME=INT lists are understood."""
+    if spec is None:
+        return []
+    try:
+        from . import contract  # the --require language
+    except ImportError:
+        contract = None
+    items = [spec] if isinstance(spec, (str, dict)) else list(spec)
+    out = []
+    for item in items:
+        if contract is None:
+            f = _point_failure(analysis, _parse_point(item))
+            out += [f] if f else []
+            continue
+        if isinstance(item, dict):
+            item = ", ".join(f"{k} = {int(v)}" for k, v in item.items())
+        out += _from_contract(analysis, contract.require(analysis, str(item)))
     return out
 
 
-def export_and_check(model, args, path: str, *, input_names=None, output_names=None,
-                     dynamic_axes=None, dynamic_shapes=None, dynamo: bool = False,
-                     opset_version: int | None = None, require=(), allow_unproven=False,
-                     dims=None):
-    """Export ``model`` to ``path`` (atomically), analyse it, and raise RequiredSizeError
-    when any ``require``d size is invalid (or unproven, unless ``allow_unproven``). Returns
-    the Analysis."""
+def _from_contract(analysis, result) -> list:
+    """graphshape.contract.require's ContractResult -> SizeFailures."""
+    verdict = str(getattr(result, "verdict", ""))
+    if verdict == "included":
+        return []
+    spec = getattr(result, "spec", None)
+    total = getattr(result, "required", None)
+    if verdict == "unproven":
+        return [SizeFailure({}, "unproven", [("unproven", "-", u, "")
+                                            for u in result.unproven], spec, None, total)]
+    out = []
+    for f in result.failing[:1]:
+        reasons = [(v["op"], v["node"], v["reason"], v.get("numbers", ""))
+                   for v in f["violations"]]
+        out.append(SizeFailure(dict(f["sizes"]), "invalid", reasons, spec,
+                               result.failing_count, total,
+                               [dict(g["sizes"]) for g in result.failing[1:]]))
+    return out
+
+
+def check_required(analysis, spec) -> None:
+    """Raise InvalidSizes when ``spec`` names a size outside the domain."""
+    fails = require_failures(analysis, spec)
+    if fails:
+        raise InvalidSizes(fails, analysis, spec)
+
+
+# ---- the hook ---------------------------------------------------------------------------
+def _forward_params(model, n: int) -> list:
+    fn = getattr(model, "forward", model)
+    try:
+        ps = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        ps = []
+    names = [p.name for p in ps[:n]]
+    return names + [f"input_{i}" for i in range(len(names), n)]
+
+
+def _symbol_name(d) -> str:
+    return d if isinstance(d, str) else getattr(d, "__name__", str(d))
+
+
+def export_model(model, args, path: str, *, dims: dict, require=None, verify: bool = False,
+                 dynamo: bool | None = None, keep_on_failure: bool = True,
+                 input_names=None, output_names=None, opset_version: int | None = None,
+                 compare_torch: bool = True, allow_pinned: bool = False):
+    """Export ``model`` at ``args`` to ``path``, analyse it, and return the Analysis (with
+    ``.export_report``). Raises PinnedDimError when the exporter fixed a declared dim,
+    InvalidSizes when ``require`` names a size outside the domain, VerificationError when
+    onnxruntime disagrees with the domain (``verify=True``). The file is written even then,
+    unless ``keep_on_failure=False``."""
     try:
         import torch
     except ImportError as e:  # pragma: no cover - depends on the extra
         raise ExportError(f"torch is not installed ({e}); pip install 'graphshape[torch]'") \
             from None
-    required = [_parse_required(r) for r in require]
+    args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+    if dynamo is None:
+        dynamo = bool(inspect.signature(torch.onnx.export).parameters["dynamo"].default)
+    params = _forward_params(model, len(args))
+    names = list(input_names or params)
+    if len(names) < len(args):
+        raise UsageError(f"{len(args)} inputs but only {len(names)} input_names")
+    declared = {}  # (onnx input name, axis) -> symbol
+    torch_dims = {}  # param -> {axis: Dim or Dim.AUTO}
+    from torch.export import Dim
+
+    for key, axes in (dims or {}).items():
+        if key in names:
+            i = names.index(key)
+        elif key in params:
+            i = params.index(key)
+        else:
+            raise UsageError(f"dims names input '{key}'; the inputs are {', '.join(names)}")
+        for axis, d in axes.items():
+            axis = int(axis)
+            if axis < 0 or axis >= len(getattr(args[i], "shape", ())):
+                raise UsageError(f"dims: input '{key}' has no axis {axis}")
+            declared[(names[i], axis)] = _symbol_name(d)
+            torch_dims.setdefault(params[i], {})[axis] = Dim.AUTO if isinstance(d, str) else d
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".graphshape-export-", suffix=".onnx")
     os.close(fd)
+    keep = False
     try:
-        kw = {"input_names": input_names, "output_names": output_names, "dynamo": dynamo}
-        if opset_version is not None:
-            kw["opset_version"] = opset_version
-        if dynamo:
-            kw["dynamic_shapes"] = dynamic_shapes
-        else:
-            kw["dynamic_axes"] = dynamic_axes
-        try:
-            torch.onnx.export(model, args, tmp, **kw)
-        except Exception as e:  # noqa: BLE001  any exporter failure is one line
-            first = " ".join(str(e).split())[:300]
-            raise ExportError(f"torch.onnx.export failed: {type(e).__name__}: {first}") \
-                from None
+        _run_exporter(torch, model, args, tmp, dynamo, names[:len(args)], output_names,
+                      declared, torch_dims, params, opset_version)
         from . import analyze
 
-        a = analyze(tmp, dims=dims)
-        _check_not_specialised(a, _declared_dynamic(dynamic_axes, dynamic_shapes),
-                               input_names)
-        failures = []
-        for sizes in required:
-            ex = a.explain(sizes)
-            if ex["verdict"] == "valid" or (ex["verdict"] == "unproven" and allow_unproven):
-                continue
-            if ex["verdict"] == "invalid":
-                why = "; ".join(f"{v['op']} (node '{v['node']}'): {v['reason']}"
-                                for v in ex["violations"][:3])
-            else:
-                why = "; ".join(ex.get("unproven", [])[:3])
-            failures.append((sizes, ex["verdict"], why))
-        if failures:
-            sizes, verdict, why = failures[0]
-            text = ", ".join(f"{k}={v}" for k, v in sizes.items())
-            more = f" (and {len(failures) - 1} more required sizes)" if len(failures) > 1 else ""
-            raise RequiredSizeError(
-                f"required size {text} is {verdict}: {why}{more}; valid sizes: "
-                + str(a.domain).replace("\n", " "), a, failures)
-        os.replace(tmp, path)
-        a.graph.path = path
+        a = analyze(tmp)
+        report = ExportReport(path, "dynamo" if dynamo else "TorchScript")
+        a.export_report = report
+        pinned = _pinned_in_file(tmp, declared, args, names, dynamo, torch_dims)
+        view = None
+        if compare_torch and declared:
+            view = _torch_view(model, args, params, names, declared, report)
+            if view is not None:
+                from .torch_compare import compare
+
+                try:
+                    report.torch = compare(a, view[0], view[1], view[2])
+                except Exception as e:  # noqa: BLE001  the comparison is a report, not a gate
+                    report.notes.append(f"torch.export comparison failed: "
+                                        f"{type(e).__name__}: {str(e)[:200]}")
+        pinned += _pinned_in_domain(a, declared, report.torch, dynamo)
+        report.pinned = pinned
+        if verify:
+            from .verify import verify as run_verify
+
+            report.verification = run_verify(a)
+        keep = keep_on_failure
+        faulty = [p for p in pinned if p.exporter_fault]
+        if faulty and not allow_pinned:
+            raise PinnedDimError("the exporter pinned declared dims: "
+                                 + "; ".join(p.text() for p in faulty), faulty, a)
+        if report.verification is not None and not report.verification.ok:
+            bad = report.verification.disagreements[:3]
+            raise VerificationError(
+                report.verification.summary() + ": " + "; ".join(
+                    f"{v.sizes}: predicted {v.predicted}, onnxruntime {v.observed}"
+                    for v in bad))
+        check_required(a, require)
+        keep = True
         return a
     finally:
-        if os.path.exists(tmp):
+        if keep:
+            os.replace(tmp, path)
+            try:
+                a.graph.path = path
+            except NameError:
+                pass
+        elif os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _check_not_specialised(analysis, declared: dict, input_names) -> None:
-    """Say plainly when the exporter fixed a dim that was declared dynamic."""
-    names = list(analysis.graph.inputs)
-    for key, axes in declared.items():
-        if isinstance(key, int):
-            name = names[key] if key < len(names) else None
+def _run_exporter(torch, model, args, tmp, dynamo, input_names, output_names, declared,
+                  torch_dims, params, opset_version):
+    import onnx
+
+    try:
+        if dynamo:
+            dyn = {p: torch_dims.get(p) for p in params}
+            kw = {} if opset_version is None else {"opset_version": opset_version}
+            with torch.no_grad():
+                prog = torch.onnx.export(model, args, dynamo=True, input_names=input_names,
+                                         output_names=output_names, dynamic_shapes=dyn,
+                                         verbose=False, **kw)
+            proto = prog.model_proto
         else:
-            name = key
-        if name not in analysis.graph.inputs:
+            axes = {}
+            for (name, axis), sym in declared.items():
+                axes.setdefault(name, {})[axis] = sym
+            torch.onnx.export(model, args, tmp, dynamo=False, input_names=input_names,
+                              output_names=output_names, dynamic_axes=axes,
+                              opset_version=opset_version or 17, do_constant_folding=True)
+            proto = onnx.load(tmp)
+    except Exception as e:  # noqa: BLE001  any exporter failure is one line
+        first = " ".join(str(e).split())[:300]
+        raise ExportError(f"torch.onnx.export failed: {type(e).__name__}: {first}") from None
+    # the written inputs carry the caller's symbols (dynamo names them s0, s53, ...)
+    for vi in proto.graph.input:
+        for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
+            sym = declared.get((vi.name, axis))
+            if sym is not None and dim.HasField("dim_param"):
+                dim.dim_param = sym
+    onnx.save(proto, tmp)
+
+
+def _pinned_in_file(tmp, declared, args, names, dynamo, torch_dims) -> list:
+    """Declared axes that the exporter wrote as fixed sizes."""
+    import onnx
+
+    m = onnx.load(tmp, load_external_data=False)
+    out = []
+    for vi in m.graph.input:
+        for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
+            sym = declared.get((vi.name, axis))
+            if sym is None or dim.HasField("dim_param") or not dim.HasField("dim_value"):
+                continue
+            v = dim.dim_value
+            if v in (0, 1):
+                cause = f"the example input has size {v} on that axis (exporters specialise " \
+                        "sizes 0 and 1)"
+                advice = "use an example of size >= 2 on that axis"
+            elif dynamo:
+                named = any(not isinstance(d, type(None)) and getattr(d, "__name__", "")
+                            == sym for d in (torch_dims.get(p, {}).get(axis) for p in
+                                              torch_dims))
+                cause = (f"torch.export specialised it: a guard in the traced code requires "
+                         f"{sym} == {v}")
+                advice = ("use Dim.AUTO instead of a named Dim, or dynamo=False (the "
+                          "TorchScript exporter) to see which node fixes it" if named else
+                          "try dynamo=False (the TorchScript exporter) to see which node "
+                          "fixes it")
+            else:
+                cause = "the TorchScript exporter wrote a fixed size"
+                advice = "check dynamic_axes names, or try dynamo=True"
+            out.append(PinnedDim(vi.name, axis, sym, v, None, cause, advice))
+    return out
+
+
+def _torch_view(model, args, params, names, declared, report):
+    """torch.export's constraints in graphshape's symbols, or None (with a note)."""
+    from .torch_compare import torch_view
+
+    by_param = {(params[names.index(n)], ax): s for (n, ax), s in declared.items()}
+    try:
+        return torch_view(model, args, None, params, by_param)
+    except Exception as e:  # noqa: BLE001  torch.export cannot trace every model
+        report.notes.append("torch.export could not export the model, so its constraints "
+                            f"were not compared: {type(e).__name__}: "
+                            + " ".join(str(e).split())[:200])
+        return None
+
+
+def _pinned_in_domain(analysis, declared, comparison, dynamo) -> list:
+    """Symbols that the graph allows at one value only: which node fixes them, and whether
+    PyTorch itself accepts other values (then the exporter baked the example size in)."""
+    dom = analysis.domain
+    if dom.is_empty():
+        return []
+    out = []
+    where = {s: (n, ax) for (n, ax), s in declared.items()}
+    for i, sym in enumerate(dom.names):
+        if sym not in where:
             continue
-        shape = analysis.graph.inputs[name].shape
-        fixed = [a for a in axes if isinstance(a, int) and a < len(shape)
-                 and isinstance(shape[a], int)]
-        if fixed:
-            raise ExportError(
-                f"the exporter fixed input '{name}' axes {fixed} to "
-                f"{[shape[a] for a in fixed]} although they were declared dynamic "
-                "(torch.export specialises named Dims it cannot keep symbolic; try Dim.AUTO "
-                "or the TorchScript exporter)")
+        try:
+            lo, hi = dom.isl_set.dim_min_val(i), dom.isl_set.dim_max_val(i)
+        except Exception:  # noqa: BLE001
+            continue
+        if not (lo.is_int() and hi.is_int()) or lo.to_python() != hi.to_python():
+            continue
+        v = int(lo.to_python())
+        node, reason = _fixing_node(analysis, sym, v)
+        torch_more = comparison is not None and _torch_accepts_other(comparison, sym, v)
+        if torch_more:
+            cause = (f"{reason}; PyTorch accepts other values of {sym}, so the exporter "
+                     "baked the example's size in")
+            advice = ("avoid Python ints from .shape/.size() in forward, or try "
+                      + ("dynamo=False" if dynamo else "dynamo=True"))
+        else:
+            cause = f"{reason}; the model itself accepts only this size"
+            advice = "resize inputs to it, or change the model (e.g. interpolate the table)"
+        n, ax = where[sym]
+        out.append(PinnedDim(n, ax, sym, v, node, cause, advice, exporter_fault=torch_more))
+    return out
+
+
+def _fixing_node(analysis, sym, v):
+    dom = analysis.domain
+    try:
+        base = dom.smallest_valid() or {}
+    except Exception:  # noqa: BLE001
+        base = {}
+    base = {n: base.get(n, 1) for n in dom.names}
+    for probe in (v + 1, v - 1):
+        if probe < 1:
+            continue
+        p = dict(base, **{sym: probe})
+        try:
+            vs = dom.violations(p)
+        except Exception:  # noqa: BLE001
+            continue
+        if vs:
+            o = vs[0][0].origins[0]
+            return o.node, f"{o.op} (node '{o.node}'): {o.reason}"
+    return None, "the graph's conditions fix it"
+
+
+def _torch_accepts_other(comparison, sym, v) -> bool:
+    return comparison.accepts_other(sym, v)
+
+
+export = export_model
+__all__ = ["export", "export_model", "check_required", "require_failures", "InvalidSizes",
+           "SizeFailure", "ExportError", "PinnedDimError", "PinnedDim", "ExportReport"]
