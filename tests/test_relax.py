@@ -142,6 +142,14 @@ ROWS = [
         y = Sub (a, b)
      }""", {"x:2": "W"}, None, ["slice", "slice", "value-info"], "(W = 2 or W >= 10)",
      "any W >= 2", (13,), lambda x: x[..., 1:] - x[..., :-1]),
+    ("slice_int32", """g (float[1,3,10] x) => (float[1,3,10] y) {
+        s0 = Constant <value = int32[1] {0}> ()
+        e = Constant <value = int32[1] {10}> ()
+        ax = Constant <value = int32[1] {2}> ()
+        a = Slice (x, s0, e, ax)
+        y = Add (a, x)
+     }""", {"x:2": "W"}, None, ["slice", "value-info"], "1 <= W <= 10", "any W", (13,),
+     lambda x: 2 * x),
     ("range", """g (float[1,4,8] x) => (float[1,4,8] y) {
         z = Constant <value = int64 {0}> ()
         lim = Constant <value = int64 {8}> ()
@@ -432,6 +440,25 @@ def test_onnx_zoo(tmp_path, row):
     assert not any(x.why.startswith("real pin") for x in res.left)
     if adapt:
         assert any("opset was raised from 9 to 11" in n for n in res.notes)
+
+
+def test_onnx_zoo_resnet50_batch_freed_too(tmp_path):
+    """Reshape [1, 2048] also pins the batch: with N freed it becomes [0, -1]."""
+    dims = {"gpu_0/data_0:0": "N", "gpu_0/data_0:2": "H", "gpu_0/data_0:3": "W"}
+    res = _relaxed(os.path.join(LIGHT, "light_resnet50.onnx"),
+                   os.path.join(tmp_path, "r50.onnx"), dims, points=3)
+    assert [r.after for r in res.rewrites][:2] == ["GlobalAveragePool", "shape [0, -1]"]
+    assert res.before == "N = 1; 193 <= H <= 224; 193 <= W <= 224"
+    assert res.after == "any N; any H; any W"
+    assert any(v.sizes["N"] == 2 and v.observed == "valid" for v in res.verification.verdicts)
+
+
+def test_nothing_to_relax_without_symbols(tmp_path):
+    src = _model(tmp_path, """g (float[1,3,8,8] x) => (float[1,3,8,8] y) {
+        y = Relu (x)
+     }""")
+    with pytest.raises(UsageError, match="nothing to relax"):
+        relax(src, os.path.join(tmp_path, "out.onnx"))
 
 
 def test_onnx_zoo_vgg19_real_pin_without_adapt_head(tmp_path):

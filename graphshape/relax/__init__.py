@@ -84,6 +84,9 @@ def export_size(analysis, dims, sizes) -> dict:
     for k, v in (sizes or {}).items():
         env[k] = int(v)
     names = [s.name for s in analysis.graph.symbols]
+    if not names:
+        raise UsageError("nothing to relax: every input dim is fixed; name the axes to free "
+                         "with --dim, e.g. --dim input:2=H --dim input:3=W")
     unknown = [k for k in env if k not in names]
     if unknown:
         raise UsageError(f"--size {unknown[0]}: not a symbolic dim of the model "

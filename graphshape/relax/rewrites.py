@@ -97,7 +97,8 @@ def _sym(shape) -> str:
 def global_pool(ctx: Context, node: ir.Node):
     if node.domain not in ("", "ai.onnx") or node.op_type not in ("AveragePool", "MaxPool"):
         return None
-    if len(node.outputs) > 1 and node.outputs[1] is not None and node.outputs[1].uses():
+    if len(node.outputs) > 1 and node.outputs[1] is not None and (
+            node.outputs[1].uses() or node.outputs[1].is_graph_output()):
         return None  # MaxPool's Indices are used
     x = node.inputs[0]
     shp = ctx.shape(x)
@@ -395,16 +396,19 @@ def slice_(ctx: Context, node: ir.Node):
         return None
 
     def apply():
+        # int64 throughout: INT64_MAX does not fit an int32 end, and Slice wants one index
+        # type for starts, ends, axes and steps
         b = ctx.builder
         label = node_label(node)
-        if (new_s != starts).any():
-            sv = b.const(new_s.astype(starts.dtype), label)
-            b.flush(node)
-            node.replace_input_with(1, sv)
-        if (new_e != ends).any():
-            ev = b.const(new_e.astype(ends.dtype), label)
-            b.flush(node)
-            node.replace_input_with(2, ev)
+        wide = starts.dtype != np.int64 or ends.dtype != np.int64
+        if wide or (new_s != starts).any():
+            node.replace_input_with(1, b.const(new_s, label))
+        if wide or (new_e != ends).any():
+            node.replace_input_with(2, b.const(new_e, label))
+        for k, arr in ((3, axes), (4, steps)):
+            if wide and len(node.inputs) > k and node.inputs[k] is not None:
+                node.replace_input_with(k, b.const(np.asarray(arr, dtype=np.int64), label))
+        b.flush(node)
 
     return Rewrite("slice", node_label(node), "Slice",
                    f"starts {_fmt(starts)}, ends {_fmt(ends)}",
