@@ -80,7 +80,8 @@ class FitResult:
 
     def text(self) -> str:
         req = _fmt(self.request)
-        lines = [f"request {req}: {self.verdict}"]
+        lines = [f"request {req}: {self.verdict}" + (
+            ", forced to change by:" if self.violations else "")]
         for v in self.violations[:3]:
             lines.append(f"  {v['op']} (node '{v['node']}'): {v['reason']}")
         if len(self.violations) > 3:
@@ -108,7 +109,8 @@ def _describe(s: Suggestion, req: dict) -> str:
     extra = {k: v for k, v in s.sizes.items() if k not in req}
     tail = (" [" + ", ".join(f"{k}={v}" for k, v in extra.items()) + "]") if extra else ""
     if s.policy == "as-is":
-        return f"as is: {_fmt(got)} is {s.verdict}{tail}"
+        return f"as is: {_fmt(got)} is {s.verdict}{tail}" + (
+            f"\n     {s.reason}" if s.verdict != "valid" else "")
     head = {"pad": "pad to", "crop": "crop to", "resize": "resize to",
             "window": "windows of"}[s.policy]
     text = f"{head} {_fmt(got)}{tail}"
@@ -135,7 +137,7 @@ def _describe(s: Suggestion, req: dict) -> str:
         text += f" ({s.verdict})"
     if not s.optimal:
         text += " (best found within the search limit)"
-    return text + (f"\n     because {s.reason}" if s.reason else "")
+    return text  # the reason is the request's (printed once, above the suggestions)
 
 
 # ---- the searches -------------------------------------------------------------------------
