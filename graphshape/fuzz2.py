@@ -36,9 +36,17 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 19
 INT64_MAX = 2 ** 63 - 1
 
-# ops whose patterns are kept out of the CI tier because of open bugs in rules owned
-# elsewhere (see the issue-9 report); empty when none is known
-EXCLUDED: set = set()
+# Patterns kept out of the CI tier because of open bugs in rules owned elsewhere (issue 9,
+# found by this generator; GRAPHSHAPE_FUZZ2_ALL=1 builds them again):
+# - "pad-edge": Pad mode=edge (and wrap) of an axis of size 0 by a nonzero amount is
+#   refused by onnxruntime ("Cannot use 'edge' mode to pad dimension with a value of 0");
+#   rules/shape_ops.py's Pad proves it valid (seeds 70264, 70381);
+# - "reshape-zero": a Reshape target computed from sizes whose element is 0 at some sizes
+#   (allowzero=0) copies the input's dim there, and fails when that index is past the
+#   input's rank; rules/shape_ops.py's Reshape takes the 0 literally (seed 70288). The CI
+#   tier builds these Reshapes with allowzero=1 instead.
+EXCLUDED: set = set() if os.environ.get("GRAPHSHAPE_FUZZ2_ALL") else {"pad-edge",
+                                                                       "reshape-zero"}
 
 
 class Net:
@@ -139,6 +147,8 @@ def m_pad(net, x):
     rng = net.rng
     nsp = net.rank - 2
     mode = rng.choice(("constant",) * 6 + ("edge", "reflect"))
+    if mode == "edge" and "pad-edge" in EXCLUDED:
+        mode = "reflect"
     lo = 0 if mode != "constant" else -3
     pads = [0, 0] + [rng.randint(lo, 3) for _ in range(nsp)] + [0, 0] + \
         [rng.randint(lo, 3) for _ in range(nsp)]
@@ -297,16 +307,17 @@ def m_shape_reshape(net, x):
     rng = net.rng
     ax = rng.choice(_sp_axes(net))
     dims = [_dim_of(net, x, a) for a in range(net.rank)]
+    z = {"allowzero": 1} if "reshape-zero" in EXCLUDED else {}
     if rng.random() < 0.5:
         k = rng.choice((2, 3))
         new = list(dims)
         new[1] = net.op("Mul", [dims[1], net.ints([k], "c")])
         new[ax] = net.op("Div", [dims[ax], net.ints([k], "c")])
-        out = net.op("Reshape", [x, net.op("Concat", new, axis=0)])
+        out = net.op("Reshape", [x, net.op("Concat", new, axis=0)], **z)
         return out, net.chan[x] * k
     flat = net.op("Reshape", [x, net.ints([0, 0, -1], "shp")])
     back = net.op("Concat", dims, axis=0)
-    return net.op("Reshape", [flat, back]), net.chan[x]
+    return net.op("Reshape", [flat, back], **z), net.chan[x]
 
 
 def m_shape_resize(net, x):

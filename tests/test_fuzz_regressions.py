@@ -310,3 +310,58 @@ def test_maxpool_negative_same_padding_with_other_channel_counts_is_refused(tmp_
     a = graphshape.analyze(p)
     assert a.domain.exact and not a.domain.contains({"H": 2}) and a.domain.contains({"H": 3})
     assert_agrees(a, _pts(1, 12, "H"))
+
+
+_W33 = ", ".join(["0.1"] * 36)
+
+
+@pytest.mark.parametrize("pool,conv,valid", [
+    # pool output H + 1: the Add broadcasts only where X's axis is 1, so only 1x1 runs
+    ("kernel_shape = [2, 2], pads = [1, 1, 1, 1], ceil_mode = 1",
+     "kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]", {(1, 1)}),
+    # ceil mode drops the last window when it starts in the end padding
+    ("kernel_shape = [2, 2], strides = [2, 2], pads = [1, 0, 1, 0], ceil_mode = 1, "
+     "count_include_pad = 1", "kernel_shape = [3, 3], strides = [2, 2], pads = [2, 2, 2, 2]",
+     {(1, 1), (1, 2), (2, 1), (2, 2)}),
+    ("kernel_shape = [3, 3], strides = [2, 2], pads = [2, 1, 1, 2], ceil_mode = 1",
+     "kernel_shape = [3, 3], strides = [2, 2], pads = [1, 0, 0, 1]",
+     {(1, 2), (2, 2), (3, 2)}),
+    ("kernel_shape = [3, 3], strides = [1, 2], pads = [2, 0, 0, 1], ceil_mode = 1",
+     "kernel_shape = [3, 3], strides = [3, 2], pads = [1, 2, 2, 1]", None),
+])
+def test_ceil_mode_pool_with_asymmetric_pads_added_to_its_input(tmp_path, pool, conv, valid):
+    # issue 9 (b), an independent generator: AveragePool ceil_mode = 1 with asymmetric pads,
+    # added back to its own input (broadcasting), then a strided padded Conv, at H = W = 1;
+    # every size 1..12 x 1..12 is checked against onnxruntime
+    p = _text_model(tmp_path, f"""<ir_version: 10, opset_import: ["" : 19]>
+        g (float[1,2,H,W] X) => (float Y) <float[2,2,3,3] w = {{{_W33}}}>
+        {{ P = AveragePool <{pool}> (X)
+           A = Add(P, X)
+           Y = Conv <{conv}> (A, w) }}""")
+    a = graphshape.analyze(p)
+    assert a.domain.exact
+    grid = [{"H": h, "W": w} for h in range(1, 13) for w in range(1, 13)]
+    if valid is not None:
+        assert {(q["H"], q["W"]) for q in grid if a.domain.contains(q)} == valid
+    assert_agrees(a, grid)
+
+
+def test_ceil_mode_window_dropped_on_a_fixed_axis_may_refuse_the_model_at_load(tmp_path):
+    # fuzz2 seed 70261: W = 3, k1 s3 ceil mode: the kernel drops the last window (it starts
+    # at 3, past the input): 1 output; onnx's shape inference (run at load) says 2, and the
+    # Mul with X's 3 makes onnxruntime refuse the model; graphshape said 'H = 3 valid'
+    p = _text_model(tmp_path, """<ir_version: 10, opset_import: ["" : 19]>
+        g (float[1,1,H,3] X) => (float Y)
+        { P = MaxPool <kernel_shape = [1, 1], strides = [1, 3], ceil_mode = 1> (X)
+          Y = Mul(P, X) }""")
+    a = graphshape.analyze(p)
+    assert not a.domain.exact and "load" in a.domain.unproven[0].reason
+    rep = verify(a, _pts(1, 4, "H"), providers=["CPUExecutionProvider"])
+    assert all(v.observed == "invalid" and v.agree is None for v in rep.verdicts)
+    # the same pool alone loads and runs: one output, as the kernel computes it
+    q = _text_model(tmp_path, """<ir_version: 10, opset_import: ["" : 19]>
+        g (float[1,1,H,3] X) => (float Y)
+        { Y = MaxPool <kernel_shape = [1, 1], strides = [1, 3], ceil_mode = 1> (X) }""",
+                    "alone.onnx")
+    rep = verify(graphshape.analyze(q), _pts(1, 4, "H"), providers=["CPUExecutionProvider"])
+    assert all(v.observed == "valid" for v in rep.verdicts)

@@ -167,6 +167,13 @@ def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad, mlas_maxpoo
     last = floordiv(sub(add(size, ph_expr), 1), s)
     out = add(dmax(dmin(c, last), sub(c, 1)), 1)
     ctx.ge(out, 1, f"{where}: ceil-mode output must be at least 1")
+    if isinstance(out, int) and isinstance(c, int) and out != c + 1:
+        # onnx's shape inference, which onnxruntime runs when it loads the model, keeps
+        # the dropped last window (ceil(num/s) + 1): on a fixed axis it then holds a size
+        # one larger than the kernel's, and an op after it (a broadcast, a Concat) may
+        # refuse the model at load ("Incompatible dimensions", fuzz2 seed 70261)
+        ctx.assume(f"{where}: on this fixed axis onnx's load-time shape inference gives "
+                   f"{c + 1} outputs, the kernel {out}; the model may be refused at load")
     return out
 
 
@@ -261,6 +268,12 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             # total padding max(0, full - in*s), and full - in*s = dk + op - s is constant
             size = mul(size_in, s[i]) if dk + op[i] >= s[i] else full
+            if dk + op[i] < s[i] and isinstance(size_in, int):
+                # onnx's load-time shape inference says in*s (the spec): on a fixed axis a
+                # later op may see that size and refuse the model at load
+                ctx.assume(f"spatial axis {i + 2}: auto_pad={auto_pad} gives {size} outputs "
+                           f"in the kernel but {size_in * s[i]} in onnx's load-time shape "
+                           "inference; the model may be refused at load")
         elif auto_pad == "VALID":
             size = full
         else:
