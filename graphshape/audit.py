@@ -1,8 +1,16 @@
-"""Framework-agnostic findings about a model's sizes, beyond the domain itself."""
+"""Framework-agnostic findings about a model's sizes, beyond the domain itself, and the
+audit of many models at once (files and directories, in parallel, one row per model)."""
 
 from __future__ import annotations
 
-from .dims import free_symbols
+import os
+import time
+from dataclasses import dataclass, field
+
+from .dims import free_symbols, to_str
+from .errors import GraphShapeError, UsageError
+
+__all__ = ["audit", "audit_one", "audit_many", "AuditRow", "input_shape_dims", "find_models"]
 
 
 def audit(analysis) -> list:
@@ -38,6 +46,7 @@ def audit(analysis) -> list:
                 out.append(_f("warning", "input resized inside the model",
                               f"Resize '{node.name}' maps every input size to "
                               f"{[str(d) for d in t.shape]}: the model sees a rescaled image"))
+    out += _slice_clamps(analysis)
     groups: dict = {}
     for u in analysis.domain.unproven:
         groups.setdefault((u.op, u.reason), []).append(u.node)
@@ -78,3 +87,150 @@ def _value_info_claims(analysis) -> list:
 
 def _f(level, title, detail) -> dict:
     return {"level": level, "title": title, "detail": detail}
+
+
+def _slice_clamps(analysis) -> list:
+    """A Slice of a learned table (an initializer) whose end grows with the input size: past
+    the table's length it silently returns fewer rows than asked (a position embedding)."""
+    out = []
+    g = analysis.graph
+    tensors = analysis.propagation.tensors
+    for node in g.nodes:
+        if node.op_type != "Slice" or len(node.input) < 3 or node.input[0] not in g.initializers:
+            continue
+        table = g.initializers[node.input[0]]
+        ends = tensors.get(node.input[2])
+        if table.shape is None or ends is None or ends.value is None:
+            continue
+        for e in ends.value:
+            if not isinstance(e, int) and free_symbols(e) & set(g.symbols):
+                rows = table.shape[0] if table.shape else "?"
+                out.append(_f("warning", "slice clamps on a learned table",
+                              f"Slice '{node.name}' takes rows up to {to_str(e)} of "
+                              f"'{node.input[0]}' ({rows} rows): past {rows} it returns fewer "
+                              "rows than asked, without an error"))
+                break
+    return out
+
+
+# ---- many models ----------------------------------------------------------------------
+
+
+@dataclass
+class AuditRow:
+    """One model of an audit: its inputs, domain, unproven parts, findings, time, error."""
+
+    path: str
+    inputs: dict = field(default_factory=dict)
+    domain: str = ""
+    exact: bool = False
+    unproven: int = 0
+    findings: list = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "inputs": self.inputs, "domain": self.domain,
+                "exact": self.exact, "unproven": self.unproven, "findings": self.findings,
+                "seconds": round(self.seconds, 3), "error": self.error or None}
+
+
+def find_models(paths) -> list:
+    """Files as given; directories searched recursively for *.onnx (sorted)."""
+    out = []
+    for p in paths:
+        if os.path.isdir(p):
+            for root, _dirs, files in os.walk(p):
+                out += [os.path.join(root, f) for f in files if f.endswith(".onnx")]
+        else:
+            out.append(p)
+    return sorted(dict.fromkeys(out))
+
+
+def input_shape_dims(spec: str, input_names: list) -> list:
+    """onnxsim-style ``1,3,H,W`` (the first input) or ``name:1,3,H,W`` -> --dim specs for the
+    axes given a name (numbers keep the model's own sizes)."""
+    name, _, dims = spec.rpartition(":")
+    if not name:
+        if not input_names:
+            raise UsageError("--input-shape: the model has no inputs")
+        name = input_names[0]
+    out = []
+    for axis, d in enumerate(x.strip() for x in dims.split(",")):
+        if not d:
+            raise UsageError(f"bad --input-shape '{spec}': empty dim")
+        if d.lstrip("-").isdigit():
+            continue
+        if not (d[0].isalpha() or d[0] == "_") or not d.replace("_", "").isalnum():
+            raise UsageError(f"bad --input-shape '{spec}': '{d}' is neither a number nor a name")
+        out.append(f"{name}:{axis}={d}")
+    return out
+
+
+def audit_one(path: str, dims=(), input_shapes=()) -> AuditRow:
+    """Analyse and audit one model; errors are raised (audit_many turns them into rows)."""
+    from . import analyze
+
+    row = AuditRow(path)
+    t0 = time.perf_counter()
+    specs = list(dims)
+    if input_shapes:
+        from .model import load_proto
+
+        names = _input_names(load_proto(path)[0])
+        for spec in input_shapes:
+            target = spec.rpartition(":")[0]
+            if target and target not in names:
+                continue  # names another model's input: not this one's
+            specs += input_shape_dims(spec, names)
+    a = analyze(path, dims=specs)
+    row.inputs = a.inputs
+    row.domain = str(a.domain)
+    row.exact = a.domain.exact
+    row.unproven = len(a.domain.unproven) + len(a.domain.dd_conditions)
+    row.findings = audit(a)
+    row.seconds = time.perf_counter() - t0
+    return row
+
+
+def _audit_one(args) -> AuditRow:
+    path, dims, input_shapes = args
+    t0 = time.perf_counter()
+    try:
+        return audit_one(path, dims, input_shapes)
+    except GraphShapeError as e:
+        error = str(e).splitlines()[0] if str(e) else type(e).__name__
+    except Exception as e:  # noqa: BLE001  one bad model is a row, never the end of an audit
+        error = f"internal error: {type(e).__name__}: {e}".splitlines()[0]
+    return AuditRow(path, error=error, seconds=time.perf_counter() - t0)
+
+
+def _input_names(model) -> list:
+    inits = {t.name for t in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in inits]
+
+
+def audit_many(paths, dims=(), input_shapes=(), jobs: int = 1, progress=None) -> list:
+    """One AuditRow per model, in path order; ``jobs`` > 1 analyses in that many processes."""
+    models = find_models(paths)
+    work = [(p, tuple(dims), tuple(input_shapes)) for p in models]
+    rows: dict = {}
+    if jobs <= 1 or len(work) <= 1:
+        for i, w in enumerate(work):
+            rows[w[0]] = _audit_one(w)
+            if progress:
+                progress(i + 1, len(work), w[0])
+    else:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futs = {pool.submit(_audit_one, w): w[0] for w in work}
+            for i, fut in enumerate(cf.as_completed(futs)):
+                rows[futs[fut]] = fut.result()
+                if progress:
+                    progress(i + 1, len(work), futs[fut])
+    if progress:
+        progress(len(work), len(work), None)
+    return [rows[p] for p in models]

@@ -151,7 +151,8 @@ def emit(text: str, output: str | None) -> None:
         raise
 
 
-def _progress():
+def _progress(what: str = "verifying"):
+    """A progress bar on stderr (only when stderr is a terminal, or GRAPHSHAPE_PROGRESS=1)."""
     if not sys.stderr.isatty() and not os.environ.get("GRAPHSHAPE_PROGRESS"):
         return None
 
@@ -161,7 +162,7 @@ def _progress():
             return
         width = 30
         done = int(width * i / max(n, 1))
-        click.echo(f"\rverifying [{'#' * done}{'.' * (width - done)}] {i}/{n}", err=True,
+        click.echo(f"\r{what} [{'#' * done}{'.' * (width - done)}] {i}/{n}", err=True,
                    nl=False)
 
     return show
@@ -344,32 +345,66 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
 
 
 @main.command(epilog=EPILOG)
-@model_options
-@format_option("text", "json")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--dim", "dims", multiple=True, metavar="INPUT:AXIS=NAME",
+              help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="[NAME:]1,3,H,W",
+              help="Re-symbolise by shape, onnxsim style: the first input, or the input NAME "
+                   "(models without that input ignore it). Repeatable.")
+@click.option("-j", "--jobs", default=1, show_default=True, help="Models analysed in parallel.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@format_option("text", "json", "markdown")
 @output_option
 @guarded
-def audit(model, dims, fmt, output):
-    """Framework-agnostic audit: fixed sizes, exporter claims, spec/runtime differences,
-    internal resizing, unproven parts."""
+def audit(paths, dims, input_shapes, jobs, quiet, fmt, output):
+    """Framework-agnostic audit of one model or many (files, directories searched for
+    *.onnx): domain, fixed sizes, exporter claims, spec/runtime differences, internal
+    resizing, clamping slices, unproven parts. A model that fails to load is a row with its
+    error."""
     import json
 
-    from . import analyze as run
-    from .audit import audit as run_audit
+    from .audit import audit_many, audit_one
 
-    a = run(model, dims=list(dims))
-    findings = run_audit(a)
-    if fmt == "json":
-        emit(json.dumps({"schema_version": 1, "domain": str(a.domain),
-                         "findings": findings}, indent=2), output)
+    single = len(paths) == 1 and not os.path.isdir(paths[0])
+    if single:  # one file: its load errors are the command's (one line, exit 2)
+        rows = [audit_one(paths[0], dims, input_shapes)]
     else:
-        lines = [f"domain: {ln}" if i == 0 else f"        {ln}"
-                 for i, ln in enumerate(str(a.domain).splitlines())]
-        for f in findings:
-            lines.append(f"[{f['level']}] {f['title']}: {f['detail']}")
-        if not findings:
-            lines.append("no findings")
+        rows = audit_many(paths, dims, input_shapes, jobs=max(1, jobs),
+                          progress=None if quiet else _progress("auditing"))
+    if not rows:
+        raise UsageError("no .onnx file found in " + ", ".join(paths))
+    if fmt == "json":
+        emit(json.dumps({"schema_version": 1, "domain": rows[0].domain,
+                         "findings": rows[0].findings} if single else
+                        {"schema_version": 1, "models": [r.to_json() for r in rows]},
+                        indent=2), output)
+    elif fmt == "markdown":
+        lines = ["| model | inputs | valid sizes | unproven | findings | s |",
+                 "| --- | --- | --- | ---: | --- | ---: |"]
+        for r in rows:
+            dom = r.error and f"error: {r.error}" or r.domain.replace("\n", " ")
+            ins = "; ".join(f"{k} {v}" for k, v in r.inputs.items())
+            finds = "; ".join(f"{f['title']}" for f in r.findings)
+            lines.append(f"| {os.path.basename(r.path)} | {ins} | {dom} | {r.unproven} | "
+                         f"{finds} | {r.seconds:.2f} |".replace("\n", " "))
         emit("\n".join(lines), output)
-    finish(a)
+    else:
+        lines = []
+        for r in rows:
+            if len(rows) > 1:
+                lines.append(f"== {r.path} ({r.seconds:.2f} s)")
+            if r.error:
+                lines.append(f"error: {r.error}")
+                continue
+            lines += [f"domain: {ln}" if i == 0 else f"        {ln}"
+                      for i, ln in enumerate(r.domain.splitlines())]
+            lines += [f"[{f['level']}] {f['title']}: {f['detail']}" for f in r.findings]
+            if not r.findings:
+                lines.append("no findings")
+        emit("\n".join(lines), output)
+    if any(r.error for r in rows):
+        finish(ExitCode.UNPROVEN)  # some model could not be analysed
+    finish(ExitCode.OK if all(r.exact for r in rows) else ExitCode.UNPROVEN)
 
 
 @main.command()

@@ -43,6 +43,8 @@ def return_code(result) -> ExitCode:
     """The exit status for a result: a Verdict, an Explanation, a size contract
     (``.included``), a verification report (``.ok``, ``.interrupted``), or an Analysis
     (exact or not)."""
+    if isinstance(result, ExitCode):
+        return result
     if isinstance(result, Verdict):
         return _BY_VERDICT[result]
     if isinstance(result, Explanation):
