@@ -25,6 +25,7 @@ from . import engine, registry
 from .dims import free_symbols
 from .model import Graph, tensor_from_initializer, topo_sort
 from .rules.optional_scan import optional_of
+from .rules.sequences import SEQUENCE, sequence_of
 from .rules.shape_ops import tensor_from_array
 from .tensor import Tensor
 
@@ -174,13 +175,29 @@ def build_graph(model: onnx.ModelProto, inputs) -> Graph | None:
     feeds = [vi for vi in g.input if vi.name not in inits]
     tensors = {}
     for vi, x in zip(feeds, inputs):
+        if vi.type.HasField("sequence_type"):
+            if not isinstance(x, list) or any(_array(e) is None for e in x):
+                return None
+            elem = vi.type.sequence_type.elem_type.tensor_type.elem_type
+            tensors[vi.name] = sequence_of(
+                [Tensor(t.shape, elem or t.dtype, t.value)
+                 for t in (tensor_from_array(_array(e)) for e in x)])
+            continue
         if vi.type.HasField("optional_type"):
             elem = vi.type.optional_type.elem_type
-            if x is None or not elem.HasField("tensor_type"):
-                if x is not None:
-                    return None  # an optional sequence: not modelled
+            if x is None:
                 tensors[vi.name] = optional_of(None)
                 continue
+            if elem.HasField("sequence_type"):
+                if not _is_array_list(x):
+                    return None
+                et = elem.sequence_type.elem_type.tensor_type.elem_type
+                tensors[vi.name] = optional_of(sequence_of(
+                    [Tensor(t.shape, et or t.dtype, t.value)
+                     for t in (tensor_from_array(_array(e)) for e in x)]))
+                continue
+            if not elem.HasField("tensor_type"):
+                return None
             arr = _array(x)
             if arr is None:
                 return None
@@ -234,6 +251,17 @@ def cpp_case(case) -> str:
     checked = 0
     for o, exp in zip(m.graph.output, outs):
         arr = _array(exp)
+        if arr is None and _is_array_list(exp):
+            checked += 1
+            st = o.type.sequence_type.elem_type.tensor_type \
+                if o.type.HasField("sequence_type") else None
+            if st is None or not st.HasField("shape") or \
+                    any(not d.HasField("dim_value") for d in st.shape.dim):
+                return CPP_NO
+            if any(tuple(d.dim_value for d in st.shape.dim) != np.asarray(e).shape
+                   for e in exp):
+                return CPP_WRONG
+            continue
         if arr is None:
             continue
         tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
@@ -306,6 +334,27 @@ def _as_float32(model, arrays):
     return m, out
 
 
+def _is_array_list(x) -> bool:
+    return isinstance(x, list) and all(_array(e) is not None for e in x)
+
+
+def _shape_mismatch(shape, want, dd) -> str:
+    """'' when ``shape`` (dims, data-dependent symbols allowed) equals ``want``."""
+    if shape is None:
+        return "unknown shape"
+    got = []
+    for d in shape:
+        if not isinstance(d, int):
+            if free_symbols(d) & dd:
+                got.append(None)
+                continue
+            return f"symbolic dim {d}"
+        got.append(d)
+    if len(got) != len(want) or any(g is not None and g != e for g, e in zip(got, want)):
+        return f"got {tuple(got)}, expected {tuple(want)}"
+    return ""
+
+
 def _run_graphshape(case) -> CaseResult:
     model = case.model
     ops = [n.op_type for n in model.graph.node]
@@ -327,16 +376,29 @@ def _run_graphshape(case) -> CaseResult:
         return CaseResult(case.name, op, FAIL, f"claimed impossible: {prop.impossible[0]}")
     unproven = []
     checked = 0
+    dd = {d.symbol for d in prop.data_dependent}
     for name, exp in zip(graph.outputs, outs):
         arr = _array(exp)
+        t = prop.tensors.get(name)
+        if arr is None and _is_array_list(exp):
+            checked += 1
+            if t is None or t.dtype != SEQUENCE or t.value is None:
+                unproven.append(name)
+                continue
+            if len(t.value) != len(exp):
+                return CaseResult(case.name, op, FAIL, f"output {name}: a sequence of "
+                                  f"{len(t.value)}, expected {len(exp)}")
+            for i, (el, e) in enumerate(zip(t.value, exp)):
+                bad = _shape_mismatch(el.shape, np.asarray(e).shape, dd)
+                if bad:
+                    return CaseResult(case.name, op, FAIL, f"output {name}[{i}]: {bad}")
+            continue
         if arr is None:
             continue
         checked += 1
-        t = prop.tensors.get(name)
         if t is None or t.shape is None:
             unproven.append(name)
             continue
-        dd = {d.symbol for d in prop.data_dependent}
         got = []
         for d in t.shape:
             if not isinstance(d, int):

@@ -77,6 +77,24 @@ ROWS = [
      ("(float[N] x) => (bool y, float z) { o = Optional (x) y = OptionalHasElement (o) "
       "z = OptionalGetElement (o) }"),
      {"y": [], "z": ["N"]}, [{"N": 1}, {"N": 3}]),
+    ("split_to_sequence_sizes_sum", 11,
+     ("(float[N, W] x) => (float y) <int64[2] sp = {2, 2}> "
+      "{ s = SplitToSequence <axis = 1> (x, sp) y = ConcatFromSequence <axis = 0> (s) }"),
+     {"y": ["2*N", 2]}, [{"N": 1, "W": 4}, {"N": 3, "W": 5}, {"N": 2, "W": 3}]),
+    ("sequence_construct_stack", 11,
+     ("(float[N] a, float[M] b) => (float y, float z, int64 n) <int64 p = {-1}> "
+      "{ s = SequenceConstruct (a, b) y = ConcatFromSequence <axis = 0, new_axis = 1> (s) "
+      "z = SequenceAt (s, p) n = SequenceLength (s) }"),
+     {"y": [2, "N"], "z": ["M"], "n": []}, [{"N": 3, "M": 3}, {"N": 3, "M": 2}]),
+    ("sequence_insert_erase", 11,
+     ("(float[N] a, float[M] b) => (float y) <int64 p = {0}> "
+      "{ s = SequenceEmpty () t = SequenceInsert (s, a) u = SequenceInsert (t, b, p) "
+      "v = SequenceErase (u) y = SequenceAt (v, p) }"),
+     {"y": ["M"]}, [{"N": 3, "M": 2}]),
+    ("sequence_at_out_of_range", 11,
+     ("(float[2] a) => (float y) <int64 p = {1}> "
+      "{ s = SequenceConstruct (a) y = SequenceAt (s, p) }"),
+     "impossible: position 1 is out of range", [{}]),
     # no onnxruntime kernel: the spec's shapes
     ("swiglu_same_shapes", 28,
      "(float[N, C] a, float[N, D] b) => (float y) { y = SwiGLU (a, b) }",

@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     newops,
     optional_scan,
     reduce_norm,
+    sequences,
     resize,
     shape_ops,
 )
