@@ -197,7 +197,38 @@ class Walk:
         for idx, node in enumerate(self.graph.nodes):
             self.step(idx, node)
         self.result.node_count = len(self.graph.nodes)
+        self._folded_away()
         return self.result
+
+    def _folded_away(self) -> None:
+        """A node whose outputs feed only Shape nodes and have fully constant shapes is never
+        run: onnxruntime folds the Shape to a constant at load and drops the node. Its
+        conditions may then not hold at run time, so they are not claimed (measured: a
+        failing Reshape to [3, 4] whose only consumer is Shape runs at every N)."""
+        consumers: dict = {}
+        for node in self.graph.nodes:
+            for i in node.input:
+                if i:
+                    consumers.setdefault(i, []).append(node.op_type)
+        outputs = set(self.graph.outputs)
+        names = {c.origin.node for c in self.result.constraints if c.origin is not None}
+        folded = set()
+        for idx, node in enumerate(self.graph.nodes):
+            name = node.name or f"{node.op_type}_{idx}"
+            outs = [o for o in node.output if o]
+            if name not in names or not outs or any(o in outputs for o in outs):
+                continue
+            if all(consumers.get(o) and set(consumers[o]) == {"Shape"}
+                   and self.tensors[o].shape is not None
+                   and all(isinstance(d, int) for d in self.tensors[o].shape) for o in outs):
+                folded.add(name)
+                self.result.unproven.append(Unproven(
+                    name, node.op_type, "its output feeds only Shape, which onnxruntime folds "
+                    "to a constant at load, so this node may never run and its conditions "
+                    "are not claimed"))
+        if folded:
+            self.result.constraints = [c for c in self.result.constraints
+                                       if c.origin is None or c.origin.node not in folded]
 
     # ---- one node ---------------------------------------------------------------------
     def step(self, idx: int, node) -> None:
