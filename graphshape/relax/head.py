@@ -14,7 +14,7 @@ import onnx_ir as ir
 from onnx_ir import convenience
 
 from .build import attr, node_label
-from .rewrites import Left, Rewrite
+from .core import Left, Rewrite
 
 LAYER_OPS = {"Gemm", "MatMul"}
 SKIP_BACK = {"Identity", "Dropout", "Cast"}
