@@ -24,7 +24,7 @@ from onnx import numpy_helper
 from . import engine, registry
 from .dims import free_symbols
 from .model import Graph, tensor_from_initializer, topo_sort
-from .rules.optional_scan import optional_of
+from .rules.optional_scan import OPTIONAL, optional_of
 from .rules.sequences import SEQUENCE, sequence_of
 from .rules.shape_ops import tensor_from_array
 from .tensor import Tensor
@@ -251,10 +251,11 @@ def cpp_case(case) -> str:
     checked = 0
     for o, exp in zip(m.graph.output, outs):
         arr = _array(exp)
+        typ = o.type.optional_type.elem_type if o.type.HasField("optional_type") else o.type
         if arr is None and _is_array_list(exp):
             checked += 1
-            st = o.type.sequence_type.elem_type.tensor_type \
-                if o.type.HasField("sequence_type") else None
+            st = typ.sequence_type.elem_type.tensor_type \
+                if typ.HasField("sequence_type") else None
             if st is None or not st.HasField("shape") or \
                     any(not d.HasField("dim_value") for d in st.shape.dim):
                 return CPP_NO
@@ -264,7 +265,7 @@ def cpp_case(case) -> str:
             continue
         if arr is None:
             continue
-        tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
+        tt = typ.tensor_type if typ.HasField("tensor_type") else None
         if tt is None or not tt.HasField("shape") or \
                 any(not d.HasField("dim_value") for d in tt.shape.dim):
             return CPP_NO
@@ -380,6 +381,8 @@ def _run_graphshape(case) -> CaseResult:
     for name, exp in zip(graph.outputs, outs):
         arr = _array(exp)
         t = prop.tensors.get(name)
+        if t is not None and t.dtype == OPTIONAL and t.shape is None and t.value:
+            t = t.value[0]  # an optional holding a value: compare the value
         if arr is None and _is_array_list(exp):
             checked += 1
             if t is None or t.dtype != SEQUENCE or t.value is None:
