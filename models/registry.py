@@ -13,6 +13,7 @@ from functools import partial
 
 from . import attention, small, toy, vision
 from . import transformer
+from . import hf, keras
 
 DEFAULT_CACHE = os.environ.get(
     "GRAPHSHAPE_MODEL_CACHE",
@@ -85,6 +86,9 @@ BUILDERS = {
                            "the TF 'same' padding model via dynamo"),
     "attention_opset23": (attention.build, "one attention block, dynamo at opset 23: Attention"),
 }
+BUILDERS.update({n: (partial(hf.build, name=n), "transformers " + n) for n in hf.NAMES})
+BUILDERS.update({n: (partial(keras.build, name=n), "Keras via tf2onnx: " + n)
+                 for n in keras.NAMES})
 
 # slow to export, analyse or run: tests mark them @pytest.mark.large
 LARGE = {"resnet50_ts", "resnet50_dynamo", "resnet50_avgpool7_ts", "resnet50_avgpool7_dynamo",
