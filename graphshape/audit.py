@@ -47,6 +47,7 @@ def audit(analysis) -> list:
                               f"Resize '{node.name}' maps every input size to "
                               f"{[str(d) for d in t.shape]}: the model sees a rescaled image"))
     out += _slice_clamps(analysis)
+    out += _pooling_far_from_export(analysis)
     groups: dict = {}
     for u in analysis.domain.unproven:
         groups.setdefault((u.op, u.reason), []).append(u.node)
@@ -110,6 +111,95 @@ def _slice_clamps(analysis) -> list:
                               f"'{node.input[0]}' ({rows} rows): past {rows} it returns fewer "
                               "rows than asked, without an error"))
                 break
+    return out
+
+
+_POOLS = ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+_REDUCES = ("ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin")
+
+
+def export_sizes(analysis) -> dict:
+    """The size each symbol had when the model was exported: the declared dims of a
+    re-symbolised input (empty when the file itself has symbolic dims)."""
+    g = analysis.graph
+    out = {}
+    for n, decl in g.declared_dims.items():
+        t = g.inputs.get(n)
+        if t is None:
+            continue
+        for d, now in zip(decl, t.shape):
+            if isinstance(d, int) and not isinstance(now, int) and getattr(now, "is_Symbol",
+                                                                           False):
+                out[str(now)] = d
+    return out
+
+
+def _pooled_axes(node, analysis, shape) -> list:
+    if node.op_type in _POOLS:
+        return list(range(2, len(shape)))
+    if node.op_type not in _REDUCES:
+        return []
+    axes = None
+    for a in node.attribute:
+        if a.name == "axes":
+            axes = list(a.ints)
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        t = analysis.propagation.tensors.get(node.input[1])
+        axes = list(t.value) if t is not None and t.value is not None else None
+    if axes is None or not all(isinstance(x, int) for x in axes):
+        return []
+    return sorted({x % len(shape) for x in axes})
+
+
+def _pooling_far_from_export(analysis, factor: int = 4) -> list:
+    """Global (or adaptive: a reduction over the spatial axes) pooling, whose map grows with
+    the input: at ``factor`` times the export size it averages many more positions than the
+    head was trained on. Sizes are the exact propagated formulas, evaluated."""
+    from .dims import substitute
+
+    exp = export_sizes(analysis)
+    if not exp:
+        return []
+    d = analysis.domain
+    syms = set(analysis.graph.symbols)
+    at_export = {n: exp.get(n, 1) for n in d.names}
+    far = {n: (v * factor if n in exp else v) for n, v in at_export.items()}
+    if not (d.contains(at_export) and d.contains(far)):
+        return []
+    out = []
+    for node in analysis.graph.nodes:
+        src = analysis.propagation.tensors.get(node.input[0]) if node.input else None
+        if src is None or src.shape is None or len(src.shape) < 3:
+            continue
+        axes = _pooled_axes(node, analysis, src.shape)
+        dims = [src.shape[a] for a in axes]
+        if not dims or not any(free_symbols(x) & syms for x in dims if not isinstance(x, int)):
+            continue
+        try:
+            e = [int(substitute(x, at_export)) for x in dims]
+            f = [int(substitute(x, far)) for x in dims]
+        except (TypeError, ValueError):
+            continue
+        pe, pf = _prod(e), _prod(f)
+        if pe <= 0 or pf < 2 * pe:
+            continue
+        fmt = lambda v: "x".join(map(str, v))  # noqa: E731
+        sz = lambda s: ", ".join(f"{k}={v}" for k, v in s.items() if k in exp)  # noqa: E731
+        from .reasons import simplify
+
+        shown = " x ".join(to_str(simplify(x, d)) for x in dims)
+        out.append(_f("warning", "pooling far from the export size",
+                      f"{node.op_type} '{node.name}' pools a {shown}"
+                      f" map: at {sz(far)} it is {fmt(f)} against {fmt(e)} at export "
+                      f"({sz(at_export)}): the head averages {pf / pe:.0f}x more positions "
+                      "than it was trained on, without an error"))
+    return out
+
+
+def _prod(xs) -> int:
+    out = 1
+    for x in xs:
+        out *= x
     return out
 
 

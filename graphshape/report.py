@@ -52,16 +52,21 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
             lines.append("  " + ln)
         lines.append("  (the other sizes run only because onnxruntime truncates pooling "
                      "divisions: a window overhanging its input yields 1 output)")
-    conds = analysis.domain.solved.conditions if show_all else binding_conditions(analysis)
-    lines.append("")
-    total = len(analysis.domain.solved.conditions)
-    lines.append(f"conditions that bound the sizes ({len(conds)} of {total}"
-                 + ("" if show_all else "; --all lists every one") + "):")
-    for c in conds:
-        o = c.origins[0]
-        also = f" (also {len(c.origins) - 1} more nodes)" if len(c.origins) > 1 else ""
-        lines.append(f"  {o.op} '{o.node}': {o.reason}{also}")
-        lines.append(f"      {c.constraint}")
+    from .reasons import bound_lines
+
+    why = bound_lines(analysis, show_all)
+    if why:
+        lines.append("")
+        lines.extend(why)
+    if show_all:
+        conds = analysis.domain.solved.conditions
+        lines.append("")
+        lines.append(f"every condition ({len(conds)}):")
+        for c in conds:
+            o = c.origins[0]
+            also = f" (also {len(c.origins) - 1} more nodes)" if len(c.origins) > 1 else ""
+            lines.append(f"  {o.op} '{o.node}': {o.reason}{also}")
+            lines.append(f"      {c.constraint}")
     for e in analysis.domain.impossible:
         lines.append(f"  {e}")
     if analysis.domain.unproven or analysis.domain.dd_conditions:
@@ -76,10 +81,24 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
         lines.append("")
         lines.append(f"data-dependent dims ({len(dd)}): " + ", ".join(
             sorted({f"{d.op} '{d.node}'" for d in dd})[:12]) + (" ..." if len(dd) > 12 else ""))
+    found = findings(analysis)
+    if found:
+        lines.append("")
+        lines.append("findings:")
+        lines += [f"  [{f['level']}] {f['title']}: {f['detail']}" for f in found]
     if verification is not None:
         lines.append("")
         lines.extend(verification_lines(verification, limit=12))
     return "\n".join(lines)
+
+
+def findings(analysis) -> list:
+    """audit.audit's findings, without the ones the report already shows in full (the
+    unproven parts, the spec/runtime difference)."""
+    from .audit import audit
+
+    shown = ("no proof", "data-dependent conditions", "runtime accepts more than the spec")
+    return [f for f in audit(analysis) if f["title"] not in shown]
 
 
 def verification_lines(rep, limit: int = 60) -> list:
@@ -104,9 +123,18 @@ def verification_lines(rep, limit: int = 60) -> list:
 
 def to_json(analysis, verification=None) -> str:
     d = analysis.to_json()
+    from .audit import audit
+    from .reasons import faces_json
+
+    d["findings"] = audit(analysis)
+    d["faces"] = faces_json(analysis)
     if verification is not None:
         d["verification"] = verification.to_json()
     return json.dumps(d, indent=2, default=str)
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(analysis, verification=None) -> str:
@@ -121,6 +149,23 @@ def markdown(analysis, verification=None) -> str:
     for c in binding_conditions(analysis):
         o = c.origins[0]
         out.append(f"| `{o.node}` | {o.op} | {o.reason} | `{c.constraint}` |")
+    from .reasons import faces
+
+    fs = faces(analysis)
+    if fs:
+        out += ["", "## Why (each face and the condition that makes it tight)", "",
+                "| face | rejected just outside | node | op | reason |", "|---|---|---|---|---|"]
+        for f in fs[:40]:
+            for c in f.tight[:1]:
+                o = c.origins[0]
+                at = ", ".join(f"{k}={v}" for k, v in f.outside.items())
+                out.append(f"| `{f.text}` | {at} | `{o.node}` | {o.op} | {_md(o.reason)} |")
+        if len(fs) > 40:
+            out.append(f"| ... {len(fs) - 40} more faces | | | | |")
+    found = findings(analysis)
+    if found:
+        out += ["", "## Findings", ""]
+        out += [f"- **{f['level']}**: {f['title']}: {_md(f['detail'])}" for f in found]
     if verification is not None:
         out += ["", "## onnxruntime", "", verification.summary()]
     return "\n".join(out) + "\n"
