@@ -87,6 +87,18 @@ ROWS = [
      ("(float[2, 3, 4, 8] q, float[2, 3, L, 8] k, float[2, 3, L, 8] v) => (float y) "
       "<int64[2] n = {3, 6}> { y = Attention (q, k, v, , , , n) }"),
      {"y": [2, 3, 4, 8]}, [{"L": 5}, {"L": 6}, {"L": 9}]),
+    ("attention_3d_past", 23,
+     ("(float[1, S, 24] q, float[1, L, 24] k, float[1, L, 24] v, float[1, 3, P, 8] pk, "
+      "float[1, 3, R, 8] pv) => (float y, float k2, float v2) "
+      "{ y, k2, v2 = Attention <q_num_heads = 3, kv_num_heads = 3> (q, k, v, , pk, pv) }"),
+     {"y": [1, "S", 24], "k2": [1, 3, "L + P", 8], "v2": [1, 3, "L + P", 8]},
+     [{"S": 2, "L": 3, "P": 4, "R": 4}, {"S": 2, "L": 3, "P": 4, "R": 5},
+      {"S": 1, "L": 1, "P": 1, "R": 1}]),
+    ("attention_nonpad_with_past_fails", 24,
+     ("(float[1, 2, 3, 8] q, float[1, 2, 3, 8] k, float[1, 2, 3, 8] v, "
+      "float[1, 2, 4, 8] pk, float[1, 2, 4, 8] pv) => (float y, float k2, float v2) "
+      "<int64[1] n = {3}> { y, k2, v2 = Attention (q, k, v, , pk, pv, n) }"),
+     "impossible: cannot be used together with past_key", [{}]),
     ("rotary_4d_positions", 23,
      ("(float[B, 2, S, 8] x, float[P, 4] c, float[P, 4] s) => (float y) "
       "<int64[1, 3] pos = {0, 1, 5}> { y = RotaryEmbedding (x, c, s, pos) }"),

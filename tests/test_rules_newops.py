@@ -95,6 +95,16 @@ ROWS = [
      ("(float[2] a) => (float y) <int64 p = {1}> "
       "{ s = SequenceConstruct (a) y = SequenceAt (s, p) }"),
      "impossible: position 1 is out of range", [{}]),
+    ("scan8_batched", 8,
+     ("(float[B, 2] init, float[B, T, 2] xs) => (float last, float ys) "
+      "{ last, ys = Scan <num_scan_inputs = 1, body = g (float[2] s, float[2] x) => "
+      "(float[2] s2, float[2] y) { s2 = Add (s, x) y = Identity (s2) }> (, init, xs) }"),
+     {"last": ["B", 2], "ys": ["B", "T", 2]}, [{"B": 1, "T": 1}, {"B": 2, "T": 3}]),
+    ("scan8_body_without_output_shapes", 8,
+     ("(float[B, 2] init, float[B, T, 2] xs) => (float last, float ys) "
+      "{ last, ys = Scan <num_scan_inputs = 1, body = g (float[2] s, float[2] x) => "
+      "(float s2, float y) { s2 = Add (s, x) y = Identity (s2) }> (, init, xs) }"),
+     "unproven: does not declare a shape that agrees", None),
     # no onnxruntime kernel: the spec's shapes
     ("swiglu_same_shapes", 28,
      "(float[N, C] a, float[N, D] b) => (float y) { y = SwiGLU (a, b) }",

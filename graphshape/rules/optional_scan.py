@@ -113,6 +113,8 @@ def scan8(ctx, sequence_lens=None, *initial_state_and_scan_inputs, body,
         if t is None or t.shape is None:
             raise Unsupported(f"body output '{o.name}' has an unknown shape")
         outs.append(t)
+    for o, t in zip(body.output, outs):
+        _declared_shape_agrees(o, t)
     for i, (a, b) in enumerate(zip(ins[:n], outs[:n])):
         if len(a.shape) - 1 != len(b.shape) or not all(
                 structurally_equal(x, y) for x, y in zip(a.shape[1:], b.shape)):
@@ -126,3 +128,20 @@ def scan8(ctx, sequence_lens=None, *initial_state_and_scan_inputs, body,
     for t in outs[n:]:
         result.append(Tensor((batch, seq) + tuple(t.shape), t.dtype))
     return result
+
+
+def _declared_shape_agrees(o, t) -> None:
+    """onnxruntime 1.31 refuses a Scan whose body outputs have no shape after its own
+    inference ("Subgraph must have the shape set for all outputs"): measured with an
+    undeclared shape and with a declared one that contradicts the inferred shape (a scalar
+    declared, a vector computed). Whether its inference fills in every undeclared shape is
+    not known here, so anything but a declared shape that agrees is unproven."""
+    tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
+    ok = tt is not None and tt.HasField("shape") and len(tt.shape.dim) == len(t.shape)
+    if ok:
+        for d, x in zip(tt.shape.dim, t.shape):
+            if d.HasField("dim_value") and isinstance(x, int) and d.dim_value != x:
+                ok = False
+    if not ok:
+        raise Unsupported(f"the body output '{o.name}' does not declare a shape that agrees "
+                          "with the computed one, and onnxruntime needs one")
