@@ -3,15 +3,21 @@
     >>> import graphshape
     >>> a = graphshape.analyze("model.onnx", dims={"input:2": "H", "input:3": "W"})
     >>> print(a.domain)
-    >>> a.domain.contains({"H": 256, "W": 256})
+    >>> a.check({"H": 256, "W": 256})            # Verdict.VALID / INVALID / UNPROVEN
+    >>> a.require("H in 224..640 step 32, W = H")
+    >>> graphshape.export(model, (x,), "m.onnx", dims={"x": {2: "H", 3: "W"}}, require="H=512,W=512")
 """
 
+from . import export  # a callable module: graphshape.export(...) is export.export_model
 from .analysis import SCHEMA_VERSION, Analysis, analyze
 from .errors import (GraphShapeError, InvalidModelError, ModelLoadError, ShapeError,
                      Unsupported, UsageError, VerificationError)
+from .export import InvalidSizes
+from .results import ExitCode, Explanation, Verdict, Violation
 from .sets import Domain
 
-__all__ = ["analyze", "Analysis", "Domain", "SCHEMA_VERSION", "GraphShapeError",
+__all__ = ["analyze", "Analysis", "Domain", "SCHEMA_VERSION", "Verdict", "Explanation",
+           "Violation", "ExitCode", "export", "InvalidSizes", "GraphShapeError",
            "ModelLoadError", "InvalidModelError", "ShapeError", "Unsupported", "UsageError",
            "VerificationError"]
 __version__ = "0.1.0"

@@ -100,6 +100,26 @@ class Analysis:
                 f"{c} ({c.origin.describe()})" for c in self.domain.dd_conditions])
         return Explanation(dict(sizes), verdict, (), self.output_shapes_at(sizes), unproven)
 
+    # ---- deployer answers (contract.py, fit.py, profiles.py) -------------------------
+    def require(self, spec: str):
+        """Whether every size of a contract ("H in 224..640 step 32, W = H") is valid,
+        decided as one set inclusion (graphshape.contract)."""
+        from .contract import require
+
+        return require(self, spec)
+
+    def fit(self, sizes: dict, policy: str = "any", placement: str = "center"):
+        """The valid sizes nearest ``sizes`` (pad, crop, resize), best first (graphshape.fit)."""
+        from .fit import fit
+
+        return fit(self, sizes, policy, placement)
+
+    def profiles(self, range_spec: str | None = None, opt: dict | None = None, **kw):
+        """TensorRT optimisation profiles: min/opt/max per valid box (graphshape.profiles)."""
+        from .profiles import profiles
+
+        return profiles(self, range_spec, opt, **kw)
+
     def constraints_table(self) -> list:
         rows = []
         for c in self.domain.solved.conditions:

@@ -467,3 +467,17 @@ def _torch_accepts_other(comparison, sym, v) -> bool:
 export = export_model
 __all__ = ["export", "export_model", "check_required", "require_failures", "InvalidSizes",
            "SizeFailure", "ExportError", "PinnedDimError", "PinnedDim", "ExportReport"]
+
+
+class _CallableModule(type(os)):
+    """``graphshape.export`` is this module, and calling it exports: the submodule and the
+    function share one name, and importing a submodule always rebinds the package's
+    attribute to the module, so the module itself must be the function."""
+
+    def __call__(self, *args, **kwargs):
+        return export_model(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule
