@@ -430,5 +430,6 @@ from . import cli_relax  # noqa: E402,F401  (registers relax)
 
 from . import cli_deploy  # noqa: E402,F401  (registers fit, profiles, spec)
 
+from . import cli_reports  # noqa: E402,F401  (registers plot)
 if __name__ == "__main__":
     main()
