@@ -167,7 +167,7 @@ def _pooling_far_from_export(analysis, factor: int = 4) -> list:
     if not (d.contains(at_export) and d.contains(far)):
         return []
     out = []
-    for node in analysis.graph.nodes:
+    for idx, node in enumerate(analysis.graph.nodes):
         src = analysis.propagation.tensors.get(node.input[0]) if node.input else None
         if src is None or src.shape is None or len(src.shape) < 3:
             continue
@@ -187,13 +187,17 @@ def _pooling_far_from_export(analysis, factor: int = 4) -> list:
         sz = lambda s: ", ".join(f"{k}={v}" for k, v in s.items() if k in exp)  # noqa: E731
         from .reasons import simplify
 
-        shown = " x ".join(to_str(simplify(x, d)) for x in dims)
+        shown = " x ".join(_paren(to_str(simplify(x, d))) for x in dims)
         out.append(_f("warning", "pooling far from the export size",
-                      f"{node.op_type} '{node.name}' pools a {shown}"
+                      f"{node.op_type} '{node.name or f'{node.op_type}_{idx}'}' pools a {shown}"
                       f" map: at {sz(far)} it is {fmt(f)} against {fmt(e)} at export "
                       f"({sz(at_export)}): the head averages {pf / pe:.0f}x more positions "
                       "than it was trained on, without an error"))
     return out
+
+
+def _paren(t: str) -> str:
+    return t if t.replace("_", "").isalnum() else f"({t})"
 
 
 def _prod(xs) -> int:

@@ -247,7 +247,8 @@ def _upstream(analysis, node_name: str, hops: int = 8) -> list:
     """(tensor name, consumer node) for the inputs of ``node_name`` and their producers'
     inputs, nearest first."""
     g = analysis.graph
-    by_name = {n.name: n for n in g.nodes}
+    label = {id(n): n.name or f"{n.op_type}_{i}" for i, n in enumerate(g.nodes)}
+    by_name = {label[id(n)]: n for n in g.nodes}
     producer = {o: n for n in g.nodes for o in n.output}
     out, frontier, seen = [], [by_name.get(node_name)], set()
     for _ in range(hops):
@@ -258,7 +259,7 @@ def _upstream(analysis, node_name: str, hops: int = 8) -> list:
             for t in node.input:
                 if t and t not in seen and t not in g.initializers:
                     seen.add(t)
-                    out.append((t, node))
+                    out.append((t, (node, label[id(node)])))
                     nxt.append(producer.get(t))
         frontier = nxt
     return out
@@ -343,7 +344,7 @@ def readable(analysis, cond, sizes: dict | None = None) -> str:
         defs.append(f"{n} = {to_str(dim)}{val}")
     lhs, rhs = (simplify(x, d, ctx) if not (x.free_symbols - set(d.symbols)) else x
                 for x in (lhs, rhs))
-    head = f"the map entering {consumer.op_type} '{consumer.name}' is " \
+    head = f"the map entering {consumer[0].op_type} '{consumer[1]}' is " \
            f"{_fmt_shape(t.shape, letters)}"
     if defs:
         head += " with " + ", ".join(defs)
