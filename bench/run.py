@@ -308,7 +308,8 @@ def verify_vs_sweep(name, path, per_symbol: int, cap_s: float) -> dict:
 # -- the CLI start ----------------------------------------------------------------------------
 def cli_start(toy: str, repeats: int = 3) -> dict:
     exe = os.path.join(os.path.dirname(PY), "graphshape")
-    cmd = [exe, "check", toy, "--size", "H=256", "--size", "W=256"]
+    args = ["check", toy, "--size", "H=256", "--size", "W=256"]
+    cmd = [exe] + args if os.path.exists(exe) else [PY, "-m", "graphshape.cli"] + args
     walls, rc, out = [], None, ""
     for _ in range(repeats):
         t = time.perf_counter()
@@ -473,16 +474,25 @@ def main(argv=None) -> int:
     cache = registry.DEFAULT_CACHE
     names = args.models if args.models is not None else list(registry.BUILDERS)
     rows = []
+
+    def save(**extra):  # after every row: a run cut short still leaves its figures
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"machine": mach, "rows": rows, "complete": False, **extra}, f,
+                      indent=1, default=str)
+
     for name in names:
         path = build_model(name, cache)
         if path is None:
             continue
         rows.append(measure(name, path, args.repeats, args.warm, args.slow_s, tools))
+        save()
         print(f"measured {name} ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr,
               flush=True)
     for n in args.chains:
         rows.append(measure(f"chain_{n}", chain(n, cache), args.repeats, args.warm,
                             args.slow_s, tools))
+        save()
         print(f"measured chain_{n} ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr,
               flush=True)
     ver = []
@@ -494,6 +504,7 @@ def main(argv=None) -> int:
             ver.append(verify_vs_sweep(name, path, args.per_symbol, args.sweep_cap_s))
         except Exception as e:  # noqa: BLE001  a failing model is a row, not a crash
             ver.append({"model": name, "error": f"{type(e).__name__}: {e}"[:200]})
+        save(verify=ver)
         print(f"verified {name} ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr,
               flush=True)
     toy = build_model("toy", cache)
@@ -502,7 +513,7 @@ def main(argv=None) -> int:
               "settings": {"repeats": args.repeats, "warm": args.warm, "slow_s": args.slow_s,
                            "per_symbol": args.per_symbol, "sweep_cap_s": args.sweep_cap_s,
                            "tools_missing": missing},
-              "rows": rows, "verify": ver, "cli": cli,
+              "rows": rows, "verify": ver, "cli": cli, "complete": True,
               "bench_s": time.perf_counter() - t_start}
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:

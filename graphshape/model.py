@@ -89,6 +89,123 @@ class Graph:
     declared_dims: dict = field(default_factory=dict)  # input -> declared (pre-override) shape
 
 
+# -- reading large files without their float weights -------------------------------------------
+# A model's float weights (raw_data of float initializers) never decide a shape, and they are
+# most of a file's bytes (ResNet-50: 100 MB, VGG-11: 500 MB). For a file over TRIM_MIN_BYTES,
+# the top-level ModelProto/GraphProto/TensorProto fields are walked on an mmap of the file and
+# the raw_data of float initializers larger than TRIM_MIN_RAW is left out of the bytes handed to
+# protobuf, so those pages are never read. Integer initializers (indices, shapes) keep their
+# bytes: rules read their bounds. Any surprise in the wire format: the whole file is parsed.
+TRIM_MIN_BYTES = 8 << 20
+TRIM_MIN_RAW = 4096  # well above the 64 values * 8 bytes whose contents are ever decoded
+_FLOAT_DTYPES = {1, 10, 11, 14, 15, 16, 17, 18, 19, 20, 23}  # float*, complex*, bfloat16, fp8/4
+
+
+def _varint(buf, pos: int, end: int) -> tuple:
+    shift = result = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise ValueError("bad varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _enc_varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _fields(buf, pos: int, end: int):
+    """(field number, wire type, start of field, start of payload, end of field)."""
+    while pos < end:
+        start = pos
+        tag, pos = _varint(buf, pos, end)
+        num, wt = tag >> 3, tag & 7
+        if wt == 0:
+            _, pos2 = _varint(buf, pos, end)
+            yield num, wt, start, pos, pos2
+            pos = pos2
+        elif wt == 2:
+            n, p = _varint(buf, pos, end)
+            if p + n > end:
+                raise ValueError("field past its message")
+            yield num, wt, start, p, p + n
+            pos = p + n
+        elif wt in (1, 5):
+            pos2 = pos + (8 if wt == 1 else 4)
+            if pos2 > end:
+                raise ValueError("field past its message")
+            yield num, wt, start, pos, pos2
+            pos = pos2
+        else:
+            raise ValueError("group wire type")
+
+
+def _trim_tensor(buf, s: int, e: int):
+    """The TensorProto's bytes without a large float raw_data, or None to keep it whole."""
+    dtype, raw = None, None
+    for num, wt, start, p, end in _fields(buf, s, e):
+        if num == 2 and wt == 0:
+            dtype = _varint(buf, p, end)[0]
+        elif num == 9 and wt == 2 and end - p >= TRIM_MIN_RAW:
+            raw = (start, end)
+    if raw is None or dtype not in _FLOAT_DTYPES:
+        return None
+    return [buf[s:raw[0]], buf[raw[1]:e]]
+
+
+def _trim_graph(buf, s: int, e: int):
+    parts, dropped, last = [], 0, s
+    for num, wt, start, p, end in _fields(buf, s, e):
+        if num == 5 and wt == 2:  # GraphProto.initializer
+            kept = _trim_tensor(buf, p, end)
+            if kept is not None:
+                body = b"".join(kept)
+                parts += [buf[last:start], b"\x2a", _enc_varint(len(body)), body]
+                last = end
+                dropped += (end - p) - len(body)
+    parts.append(buf[last:e])
+    return parts, dropped
+
+
+def _read_trimmed(path: str):
+    """The ModelProto of a large binary file without its float weights' bytes; None when
+    there is nothing to leave out or the wire format is not the plain one expected."""
+    import mmap
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        try:
+            parts, dropped, last = [], 0, 0
+            size = len(mm)
+            for num, wt, start, p, end in _fields(mm, 0, size):
+                if num == 7 and wt == 2:  # ModelProto.graph
+                    gparts, d = _trim_graph(mm, p, end)
+                    if d:
+                        body = b"".join(gparts)
+                        parts += [mm[last:start], b"\x3a", _enc_varint(len(body)), body]
+                        last = end
+                        dropped += d
+            if not dropped:
+                return None
+            parts.append(mm[last:size])
+            data = b"".join(parts)
+        except ValueError:
+            return None
+    model = onnx_pb().ModelProto()
+    model.ParseFromString(data)
+    return model
+
 def parse_dim_specs(dims) -> dict:
     """{"input:2": "H"} or ["input:2=H"] -> {("input", 2): "H"}."""
     out = {}
@@ -285,8 +402,9 @@ def _all_tensors(model):
     yield from walk(model.graph)
 
 
-def load_proto(source: Union[str, os.PathLike, object]) -> tuple:
-    """(ModelProto, path or None). Raises ModelLoadError with one line for any bad file."""
+def load_proto(source: Union[str, os.PathLike, object], trim: bool = False) -> tuple:
+    """(ModelProto, path or None). Raises ModelLoadError with one line for any bad file.
+    ``trim``: float initializers over TRIM_MIN_RAW bytes lose their raw_data (shapes only)."""
     if not isinstance(source, (str, bytes, os.PathLike)) and hasattr(source, "graph"):
         return source, None  # an in-memory onnx.ModelProto
     path = os.fspath(source)
@@ -297,7 +415,7 @@ def load_proto(source: Union[str, os.PathLike, object]) -> tuple:
     if os.path.getsize(path) == 0:
         raise ModelLoadError(f"{path}: empty file")
     try:
-        model = _read_model(path)
+        model = _read_model(path, trim)
     except Exception as e:  # protobuf DecodeError, RuntimeWarning variants, OSError
         raise ModelLoadError(
             f"{path}: not a readable ONNX model (truncated or corrupt protobuf: "
@@ -309,12 +427,17 @@ def load_proto(source: Union[str, os.PathLike, object]) -> tuple:
     return model, path
 
 
-def _read_model(path: str):
-    """onnx.load(path, load_external_data=False) for binary protobuf files, without onnx."""
+def _read_model(path: str, trim: bool = False):
+    """onnx.load(path, load_external_data=False) for binary protobuf files, without onnx;
+    with ``trim``, large float initializers come without their bytes (_read_trimmed)."""
     if os.path.splitext(path)[1].lower() in _TEXT_EXTENSIONS:
         import onnx
 
         return onnx.load(path, load_external_data=False)
+    if trim and os.path.getsize(path) >= TRIM_MIN_BYTES:
+        model = _read_trimmed(path)
+        if model is not None:
+            return model
     with open(path, "rb") as f:
         data = f.read()
     model = onnx_pb().ModelProto()
@@ -443,7 +566,9 @@ def input_shape(vi, overrides: dict, declared: dict) -> tuple:
 
 
 def load(source, dims=None) -> Graph:
-    model, path = load_proto(source)
+    """The graph to analyse. Its ``model`` is read with trim=True: the raw_data of large float
+    initializers is left out (shapes never depend on it); do not save it as the model."""
+    model, path = load_proto(source, trim=True)
     overrides = parse_dim_specs(dims)
     opsets = {}
     for imp in model.opset_import:
