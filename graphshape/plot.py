@@ -88,7 +88,7 @@ def region(analysis, x_name: str | None = None, y_name: str | None = None,
         if n is not None and n not in names:
             raise ValueError(f"unknown dim '{n}'; the model's symbolic dims are "
                              f"{', '.join(names)}")
-    x_name = x_name or (names[-1] if len(names) < 2 or strip else names[-2])
+    x_name = x_name or names[-1]
     if strip or len(names) == 1:
         y_name = None
     else:
@@ -255,7 +255,7 @@ def svg(analysis, x_name: str | None = None, y_name: str | None = None, cells: i
     if len(r.rects) <= 16 and sy:
         for x0, x1, y0, y1 in r.rects:
             out.append(f'<text x="{sx((x0 + x1) / 2) + 5:.1f}" y="{sy((y0 + y1) / 2) - 4:.1f}" '
-                       f'font-size="9">{_span(x0, x1)} x {_span(y0, y1)}</text>')
+                       f'font-size="9">{r.x_name}={_span(x0, x1)}, {r.y_name}={_span(y0, y1)}</text>')
     for x, y, obs, agree in r.points:
         px = sx(x)
         py = sy(y) if sy else top + ph / 2
@@ -320,7 +320,8 @@ def png(analysis, r: Region, dpi: int = 100) -> bytes:
                                       linewidth=2.0 if few else 0.3))
     if few and r.y_name:  # a few boxes: say where each one is
         for x0, x1, y0, y1 in r.rects:
-            ax.annotate(_span(x0, x1) + " x " + _span(y0, y1), ((x0 + x1) / 2, (y0 + y1) / 2),
+            ax.annotate(f"{r.x_name}={_span(x0, x1)}, {r.y_name}={_span(y0, y1)}",
+                        ((x0 + x1) / 2, (y0 + y1) / 2),
                         xytext=(6, 4), textcoords="offset points", fontsize=6.5)
     ok = [(x, y) for x, y, o, _a in r.points if o == "valid"]
     bad = [(x, y) for x, y, o, _a in r.points if o == "invalid"]

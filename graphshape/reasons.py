@@ -456,6 +456,7 @@ def bound_lines(analysis, show_all: bool = False, max_faces: int = 6) -> list:
         for c in lead:
             shown.add(id(c))
             lines.append(f"      {readable(analysis, c, first.outside)}")
+            lines.append(f"      {c.constraint}")
         if rest and show_all:
             for c in rest:
                 shown.add(id(c))

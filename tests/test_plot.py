@@ -48,13 +48,13 @@ def _cells(r):
 def test_toy_region_is_the_eleven_boxes_exactly(toy_path):
     a = graphshape.analyze(toy_path)
     r = P.region(a)
-    assert (r.x_name, r.y_name, r.exact, r.log) == ("H", "W", True, True)
+    assert (r.x_name, r.y_name, r.exact, r.log) == ("W", "H", True, True)
     assert len(r.rects) == 11
     assert (251, 258, 251, 258) in r.rects
     for x0, x1, y0, y1 in r.rects:  # each rect is valid at its corners, invalid just outside
-        assert a.domain.contains({"H": x0, "W": y0}) and a.domain.contains({"H": x1, "W": y1})
-        assert x0 == 1 or not a.domain.contains({"H": x0 - 1, "W": y0})
-        assert not a.domain.contains({"H": x1 + 1, "W": y1})
+        assert a.domain.contains({"W": x0, "H": y0}) and a.domain.contains({"W": x1, "H": y1})
+        assert x0 == 1 or not a.domain.contains({"W": x0 - 1, "H": y0})
+        assert not a.domain.contains({"W": x1 + 1, "H": y1})
     rep = assert_agrees(a, [{"H": 251, "W": 258}, {"H": 259, "W": 258}, {"H": 8194, "W": 1}])
     assert [v.observed for v in rep.verdicts] == ["valid", "invalid", "valid"]
 
@@ -64,12 +64,12 @@ def test_unet_lattice_drawn_at_every_integer_size(model_cache):
 
     a = graphshape.analyze(registry.build("unet_ts", model_cache))
     r = P.region(a, ranges={"H": 100, "W": 70})
-    assert r.held == {"N": 1} and r.exact
+    assert (r.x_name, r.y_name, r.held, r.exact) == ("W", "H", {"N": 1}, True)
     cells = _cells(r)
     for h in range(1, 101):
         for w in range(1, 71):
-            assert ((h, w) in cells) == a.domain.contains({"N": 1, "H": h, "W": w})
-    assert (16, 64) in cells and (17, 64) not in cells
+            assert ((w, h) in cells) == a.domain.contains({"N": 1, "H": h, "W": w})
+    assert (64, 16) in cells and (64, 17) not in cells
     assert_agrees(a, [{"N": 1, "H": 16, "W": 64}, {"N": 1, "H": 17, "W": 64}])
 
 
@@ -108,12 +108,12 @@ def test_plot_svg_cli(toy_path, tmp_path):
     out = str(tmp_path / "valid.svg")
     r = CliRunner().invoke(main, ["plot", toy_path, "-o", out])
     assert r.exit_code == 0, r.output
-    assert r.output.startswith(f"wrote {out}: H x W (H 1..16384, W 1..16384), 11 valid runs, "
+    assert r.output.startswith(f"wrote {out}: W x H (W 1..16384, H 1..16384), 11 valid runs, "
                                "exact at every integer size")
     svg = open(out).read()
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     assert len(re.findall(r'fill="#2e9d4f"', svg)) == 11
-    assert "251..258 x 251..258" in svg
+    assert "W=251..258, H=251..258" in svg
 
 
 def test_plot_png_cli_with_verified_points(toy_path, tmp_path):
