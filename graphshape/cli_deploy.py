@@ -196,7 +196,7 @@ def spec(model, dims, target, sizes, fixed_model, fmt, as_json, output):
         if target == "torch":
             ts = S.torch_spec(a, s)
             emit(S.render_json(ts.to_json()) if fmt == "json" else ts.code(), output)
-            exact = a.domain.exact
+            exact = ts.proven
         elif target == "static":
             st = S.static_spec(a, s, model, fixed_model)
             emit(S.render_json(st.to_json()) if fmt == "json" else st.text(), output)

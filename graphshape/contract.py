@@ -25,6 +25,7 @@ import islpy as isl
 from .errors import UsageError
 
 INCLUDED, NOT_INCLUDED, UNPROVEN = "included", "not included", "unproven"
+STATIC_HINT = " (--dim input:2=H makes a fixed axis symbolic)"
 POINT_CHECK_LIMIT = 20_000  # required sizes checked one by one against non-closed-form parts
 
 _SYM = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -33,7 +34,7 @@ _CLAUSES = [
     ("pin", re.compile(rf"^({_SYM})\s*=\s*({_INT})$")),
     ("same", re.compile(rf"^({_SYM})\s*=\s*({_SYM})$")),
     ("range", re.compile(rf"^({_SYM})\s+in\s+({_INT})\s*\.\.\s*({_INT})?"
-                         rf"(?:\s+step\s+({_INT}))?$", re.I)),
+                         rf"(?:\s+step\s+({_INT}))?$", re.IGNORECASE)),
 ]
 
 
@@ -202,7 +203,8 @@ def require(analysis, spec: str, first: int = 5) -> ContractResult:
     d = analysis.domain
     names = list(d.names)
     if not names:
-        raise UsageError("the model has no symbolic dims: there is nothing to --require")
+        raise UsageError("the model has no symbolic dims: there is nothing to --require"
+            + STATIC_HINT)
     clauses = parse(spec, names)
     req = requirement_set(clauses, names)
     mentioned = {c.sym for c in clauses} | {c.other for c in clauses if c.other}
@@ -216,10 +218,13 @@ def require(analysis, spec: str, first: int = 5) -> ContractResult:
         outside = req
     else:
         # the one exact query: every required size inside the Presburger part of the domain
-        if req.is_subset(d.isl_set):
+        # (req <= D as req <= D & req: intersecting first lets isl drop the pieces of D
+        # far from the requirement, which a direct subset test subtracts one by one)
+        inside = d.isl_set.intersect(req).coalesce()
+        if req.is_subset(inside):
             outside = None
         else:
-            outside = req.subtract(d.isl_set).coalesce()
+            outside = req.subtract(inside).coalesce()
     inexact = _inexact(d)
     if outside is None and inexact:
         # conditions outside the closed form hold or not point by point: check every

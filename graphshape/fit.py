@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import _islq as Q
-from .contract import explain_json
+from .contract import STATIC_HINT, explain_json
 from .errors import UsageError
 
 POLICIES = ("pad", "crop", "resize", "any")
@@ -201,7 +201,8 @@ class _Fitter:
         self.a, self.d = analysis, d
         self.names = list(d.names)
         if not self.names:
-            raise UsageError("the model has no symbolic dims: every run uses one fixed size")
+            raise UsageError("the model has no symbolic dims: every run uses one fixed size"
+            + STATIC_HINT)
         if not request:
             raise UsageError("fit needs at least one --size NAME=INT")
         for k, v in request.items():

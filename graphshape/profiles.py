@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import _islq as Q
-from .contract import explain_json, parse
+from .contract import STATIC_HINT, explain_json, parse
 from .errors import UsageError
 
 DEFAULT_MAX = 1024  # upper end for a symbol the domain leaves unbounded
@@ -42,6 +42,7 @@ class Profile:
     valid: int | None  # valid sizes inside the box
     box: int  # sizes inside the box
     note: str = ""
+    factors: list = field(default_factory=list, repr=False)  # per symbol, its 1-D isl set
 
     def to_json(self) -> dict:
         return {"min": self.min, "opt": self.opt, "max": self.max,
@@ -207,7 +208,8 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
     names = list(d.names)
     n = len(names)
     if n == 0:
-        raise UsageError("the model has no symbolic dims: one static shape, no profile needed")
+        raise UsageError("the model has no symbolic dims: one static shape, no profile needed"
+            + STATIC_HINT)
     opt = dict(opt or {})
     for k in opt:
         if k not in names:
@@ -227,6 +229,10 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
         return res
     bxs = Q.boxes(V)
     coupled = bxs is None
+    inexact = list(getattr(getattr(d, "solved", None), "inexact", None) or [])
+    if inexact:
+        res.unproven.append("conditions outside the closed form, checked point by point: "
+                            + "; ".join(str(c.constraint) for c in inexact))
     if opt and len(opt) < n:
         # fill the symbols --opt leaves out from a valid size that agrees with it
         S = V
@@ -288,7 +294,23 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
             note = (f"the domain couples the symbols ({coupling}), which no min/max box "
                     "states: this profile is a box grown axis by axis inside the domain; "
                     "other valid sizes lie outside it")
-        p = Profile(lo, o, hi, lat, _shapes(analysis, lo, o, hi), valid, total, note)
+        if inexact:
+            # conditions outside the closed form: the box counts only when every size in
+            # it is checked (few enough), and its corners and opt must pass them
+            pts = corners_of(lo, o, hi, names)
+            if not all(d.contains(q) for q in pts):
+                res.unproven.append(f"a box from {lo} to {hi} left out: a corner fails a "
+                                    "condition outside the closed form")
+                continue
+            bad = _failing_points(d, box, names, total)
+            if bad is None:
+                res.exact = False
+                note = (note + "; " if note else "") + (
+                    "not every size in the box is checked against the conditions outside "
+                    "the closed form (too many)")
+            elif bad:
+                valid -= bad
+        p = Profile(lo, o, hi, lat, _shapes(analysis, lo, o, hi), valid, total, note, list(fs))
         res.profiles.append(p)
     res.profiles.sort(key=lambda p: -(p.valid or 0))
     if len(res.profiles) > max_profiles:
@@ -298,6 +320,27 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
     if opt:  # the profile holding --opt first: TensorRT's profile 0 is the default one
         res.profiles.sort(key=lambda p: p.opt != {k: opt[k] for k in names})
     return res
+
+
+POINT_LIMIT = 20_000
+
+
+def corners_of(lo, o, hi, names) -> list:
+    import itertools
+
+    pts = [dict(zip(names, c)) for c in itertools.product(*[(lo[k], hi[k]) for k in names])
+           if None not in c]
+    return pts + [dict(o)]
+
+
+def _failing_points(d, box, names, total) -> int | None:
+    """How many sizes of a box fail the conditions outside the closed form (None: too many
+    to check one by one)."""
+    if total is None or total > POINT_LIMIT:
+        return None
+    pts = []
+    box.foreach_point(lambda p: pts.append(dict(zip(names, Q.point(p, len(names))))))
+    return sum(1 for q in pts if not d.contains(q))
 
 
 class OptInvalid(UsageError):

@@ -19,11 +19,12 @@ import shlex
 from dataclasses import dataclass, field
 
 from . import _islq as Q
-from .contract import explain_json
+from .contract import STATIC_HINT, explain_json
 from .errors import UsageError
 
 TARGETS = ("torch", "static", "json")
 MAX_STEP = 256  # steps tried when a symbol's valid sizes are not one progression
+UNBOUNDED_STEP = 64  # ... when looking for an unbounded one anywhere (p residues each)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class TorchSpec:
     inputs: list  # [(input name, {axis: sym})]
     notes: list = field(default_factory=list)
     exact: bool = True  # the spec admits every valid size (False: a sound sub-box)
+    proven: bool = True  # every size the spec admits is proved valid
 
     def code(self) -> str:
         lines = ["from torch.export import Dim", ""]
@@ -83,15 +85,30 @@ class TorchSpec:
         return {"dims": {n: d.to_json() for n, d in self.dims.items()},
                 "dynamic_shapes": {name: {str(a): s for a, s in axes.items()}
                                    for name, axes in self.inputs},
-                "exact": self.exact, "notes": self.notes}
+                "exact": self.exact, "proven": self.proven, "notes": self.notes}
 
 
-def _progression(f, anchor: int):
-    """The longest arithmetic progression through ``anchor`` inside the 1-D set f (an
-    unbounded one wins, then the smallest step): (lo, hi or None, step)."""
+def _progression(f, anchor: int, must_hold: bool = True):
+    """An arithmetic progression inside the 1-D set f: f itself when it is one; else the
+    longest one through ``anchor`` (an unbounded one wins, then the smallest step); without
+    ``must_hold``, an unbounded one anywhere in f is preferred (the smallest step, a
+    multiple of it where there is one). (lo, hi or None, step)."""
     lat = Q.lattice(f)
     if lat is not None:
         return lat["from"], lat["to"], lat["step"]
+    if not must_hold and Q.vmax(f) is None:
+        for p in range(1, UNBOUNDED_STEP + 1):
+            found = []
+            for r in range(p):
+                cls = Q.where(1, f"v0 >= 1 and (v0 - {r}) mod {p} = 0")
+                out = cls.subtract(f)
+                if Q.vmax(out) is None and not out.is_empty():
+                    continue  # infinitely many of the class are missing
+                start = Q.vmin(Q.at_least(cls, 0, (Q.vmax(out) or 0) + 1))
+                found.append((r != 0, start))
+            if found:
+                _, start = min(found)
+                return start, None, p
     best = None
     for p in range(1, MAX_STEP + 1):
         r = anchor % p
@@ -115,7 +132,8 @@ def torch_spec(analysis, sizes: dict | None = None) -> TorchSpec:
     d = analysis.domain
     names = list(d.names)
     if not names:
-        raise UsageError("the model has no symbolic dims: nothing is dynamic")
+        raise UsageError("the model has no symbolic dims: nothing is dynamic"
+            + STATIC_HINT)
     anchor_note = None
     if sizes:
         from .fit import fit
@@ -146,14 +164,11 @@ def torch_spec(analysis, sizes: dict | None = None) -> TorchSpec:
         notes.append(prof.note)
     anchor = prof.opt
     dims = {}
-    # box factors again, exactly: the valid sizes of each symbol with the others at anchor
+    # one progression inside each factor of the profile's box: their product lies inside
+    # the box, and the box inside the domain (profiles() builds it so)
     for i, n in enumerate(names):
-        S = d.isl_set
-        for j, m in enumerate(names):
-            if j != i:
-                S = Q.fix(S, j, anchor[m])
-        f = Q.between(Q.coord(S, i), 0, prof.min[n], prof.max[n])
-        lo, hi, step = _progression(f, anchor[n])
+        f = prof.factors[i]
+        lo, hi, step = _progression(f, anchor[n], must_hold=bool(sizes))
         if not Q.where(1, f"{lo} <= v0" + (f" <= {hi}" if hi is not None else "")
                        + f" and (v0 - {lo}) mod {step} = 0").is_subset(f):
             raise RuntimeError("internal: progression not inside the domain")
@@ -165,12 +180,17 @@ def torch_spec(analysis, sizes: dict | None = None) -> TorchSpec:
                          + f" from {lo}" + ("" if hi is None else f" to {hi}")
                          + f", which holds {anchor[n]}")
         dims[n] = DimSpec(n, lo, hi, step, lo % step if step > 1 else 0)
-    # torch.export needs the box as a product: check it (sizes it admits must all be valid)
+    # the spec's sizes must all be valid: its product inside the profile's box (cheap; the
+    # box is a product of the same factors)
     box = Q.product([Q.where(1, f"{x.lo} <= v0" + (f" <= {x.hi}" if x.hi is not None else "")
                              + (f" and (v0 - {x.lo}) mod {x.step} = 0" if x.step > 1 else ""))
                      for x in dims.values()])
-    if not box.is_subset(d.isl_set):
+    if not box.is_subset(Q.product(prof.factors)):
         raise RuntimeError("internal: the torch spec admits an invalid size")
+    inexact = list(getattr(getattr(d, "solved", None), "inexact", None) or [])
+    if inexact:
+        notes.append("unproven: conditions outside the closed form are not checked for every "
+                     "size the spec admits: " + "; ".join(str(c.constraint) for c in inexact))
     inputs = []
     for name, t in analysis.graph.inputs.items():
         axes = {a: x.name for a, x in enumerate(t.shape or ())
@@ -178,7 +198,8 @@ def torch_spec(analysis, sizes: dict | None = None) -> TorchSpec:
         inputs.append((name, axes))
     if not d.exact:
         notes.append("unproven: " + "; ".join(res.unproven[:2]))
-    return TorchSpec(dims, inputs, notes, exact and d.exact)
+    return TorchSpec(dims, inputs, notes, exact and d.exact and not inexact,
+                     bool(d.exact) and not inexact)
 
 
 class NoValidSize(UsageError):
@@ -201,8 +222,8 @@ class StaticSpec:
                 "commands": self.commands, "reason": self.reason}
 
     def text(self) -> str:
-        lines = [f"fixed size: {', '.join(f'{k}={v}' for k, v in self.sizes.items())} "
-                 f"({self.verdict}; {self.policy})"]
+        fixed = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
+        lines = [f"fixed size: {fixed} ({self.verdict}; {self.policy})"]
         if self.reason:
             lines.append(f"  because {self.reason}")
         for name, shp in self.shapes.items():
@@ -219,7 +240,8 @@ def static_spec(analysis, sizes: dict | None, model_path: str,
     d = analysis.domain
     names = list(d.names)
     if not names:
-        raise UsageError("the model has no symbolic dims: it is static already")
+        raise UsageError("the model has no symbolic dims: it is static already"
+            + STATIC_HINT)
     if sizes:
         res = fit(analysis, sizes, "any")
         if not res.suggestions:
@@ -227,14 +249,14 @@ def static_spec(analysis, sizes: dict | None, model_path: str,
                               + ", ".join(f"{k}={v}" for k, v in sizes.items()) + ": "
                               + "; ".join(i["reason"] for i in res.impossible))
         best = res.suggestions[0]
-        chosen, policy, why = best.sizes, best.policy, best.reason
+        chosen, policy = best.sizes, best.policy
+        why = best.reason if policy != "as-is" else ""
     else:
         first = Q.lexmin(d.isl_set) if not getattr(d, "impossible", None) else None
         if first is None:
             raise NoValidSize("no size is valid for this model")
-        chosen, policy = dict(zip(names, first)), "smallest valid (give --size for the "
-        why = ""
-        policy += "export size)"
+        chosen, why = dict(zip(names, first)), ""
+        policy = "smallest valid (give --size for the export size)"
     verdict = explain_json(analysis, chosen)["verdict"]
     shapes = {}
     for name, shp in analysis.input_shapes_at(chosen).items():

@@ -143,7 +143,7 @@ def test_spec_torch_static_json(paths, tmp_path):
     rc, out = invoke("spec", paths["unet_ts"], "--for", "torch")
     assert rc == 0 and "H = 16 * _H" in out and "dynamic_shapes = (" in out
     ns = {}
-    exec(out, ns)  # valid Python, the Dim objects torch.export takes
+    exec(out, ns)  # noqa: S102  valid Python: the Dim objects torch.export takes
     assert set(ns["dynamic_shapes"][0]) == {0, 2, 3}
     rc, out = invoke("spec", paths["unet_ts"], "--for", "torch", "--json")
     assert rc == 0 and json.loads(out)["dims"]["H"]["step"] == 16
@@ -224,3 +224,17 @@ def test_check_require_json(paths):
     js = json.loads(r.output)
     assert r.exit_code == 1 and js["included"] is False and js["failing_sizes"] == 1000
     assert js["first_failing"][0]["violations"][0]["node"] == "/head/head.0/Gemm"
+
+
+def test_static_model_is_a_usage_error_with_a_hint(tmp_path):
+    text = """
+<ir_version: 10, opset_import: ["" : 17]>
+static (float[1, 4] x) => (float[1, 4] y) {
+  y = Relu(x)
+}
+"""
+    p = save_text(text, tmp_path / "static.onnx")
+    for args in (["profiles", p], ["spec", p, "--for", "torch"], ["fit", p, "--size", "H=3"]):
+        rc, out = invoke(*args)
+        assert rc == 2, out
+        assert "no symbolic dims" in out and "--dim input:2=H" in out

@@ -16,8 +16,15 @@ import graphshape
 from graphshape import contract
 from graphshape.errors import UsageError
 from graphshape.fit import fit
-from graphshape.profiles import OptInvalid, corners, ort_trt_options, polygraphy, profiles, \
-    render, trtexec
+from graphshape.profiles import (
+    OptInvalid,
+    corners,
+    ort_trt_options,
+    polygraphy,
+    profiles,
+    render,
+    trtexec,
+)
 from graphshape.spec import static_spec, torch_spec
 from models import registry
 
@@ -280,7 +287,7 @@ def test_profiles_toy_one_per_box(model):
     pr = profiles(a)
     assert len(pr.profiles) == 11
     assert all(p.valid == p.box for p in pr.profiles)
-    box = [p for p in pr.profiles if p.min == {"H": 251, "W": 251}][0]
+    box = next(p for p in pr.profiles if p.min == {"H": 251, "W": 251})
     assert box.max == {"H": 258, "W": 258} and box.shapes["input"]["max"] == [1, 3, 258, 258]
     rng = profiles(a, "H in 256..1024, W in 256..1024")
     (p,) = rng.profiles
@@ -357,7 +364,7 @@ def test_torch_spec_unet_lattice_exports(model):
     from models.small import _unet
 
     ns = {}
-    exec(code, ns)
+    exec(code, ns)  # noqa: S102  running the generated spec is the point
     ep = torch.export.export(_unet().eval(), (torch.randn(2, 3, 64, 96),),
                              dynamic_shapes=ns["dynamic_shapes"])
     assert ep is not None
@@ -391,3 +398,21 @@ def test_static_spec_runs_make_dynamic_shape_fixed(model, tmp_path):
     rep = assert_agrees(fa, [{}])
     assert rep.verdicts[0].observed == "valid"
     os.remove(out)
+
+
+def test_conditions_outside_the_closed_form_are_checked_point_by_point(model):
+    """reshape_head: h*w must be a multiple of 11648 (a product checked point by point)."""
+    a = model("reshape_head_ts")
+    assert a.domain.solved.inexact  # the case this test is about
+    s = _by_policy(fit(a, {"H": 1080, "W": 1920}))
+    assert s["pad"].sizes == {"H": 1441, "W": 2033} and "crop" not in s
+    pr = profiles(a, "H in 1000..1500, W in 1900..2100")
+    (p,) = pr.profiles
+    assert (p.min, p.max) == ({"H": 1441, "W": 2033}, {"H": 1456, "W": 2048})
+    assert p.valid == p.box == 256 and pr.unproven  # says what it checked point by point
+    ts = torch_spec(a)
+    assert not ts.proven and any("outside the closed form" in n for n in ts.notes)
+    r = contract.require(a, "H in 1441..1456, W in 2033..2048")
+    assert r.verdict == "included"  # 256 sizes, each checked against the product condition
+    run_all(a, [s["pad"].sizes, {"H": 1440, "W": 2033}] + corners(pr),
+            valid=[s["pad"].sizes] + corners(pr), invalid=[{"H": 1440, "W": 2033}])
