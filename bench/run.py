@@ -51,6 +51,7 @@ REQUIREMENTS = os.path.join(ROOT, "bench", "requirements.txt")
 DEFAULT_JSON = os.path.join(ROOT, "bench", "results", "bench.json")
 PY = sys.executable
 OSI_VERSION = "0.4.0"
+PEER_TIMEOUT_S = 60  # a peer still running then is reported as "timeout" (fasterrcnn)
 
 # -- fresh-process probes ---------------------------------------------------------------------
 # Each probe runs as `python -c CODE PATH WARM`; the tool is imported before the clock starts.
@@ -151,7 +152,8 @@ def measure(name: str, path: str, repeats: int, warm: int, slow_s: float, tools)
                 if first.get("cold_s") is None or first["cold_s"] > slow_s:
                     continue  # failed or slow peer: one process is enough
             runs[tool].append(run_probe(tool, path, warm if (tool == "graphshape" and r == 0)
-                                        else 0))
+                                        else 0, timeout=300 if tool == "graphshape" else
+                                        PEER_TIMEOUT_S))
     row = {"model": name, "path": os.path.relpath(path, ROOT)}
     for tool in tools:
         rs = runs[tool]
