@@ -492,3 +492,15 @@ def bound_lines(analysis, show_all: bool = False, max_faces: int = 6) -> list:
 
 def faces_json(analysis) -> list:
     return [f.to_json() for f in faces(analysis)]
+
+
+def violation_lines(analysis, sizes: dict) -> list:
+    """For ``explain``/``check`` at ``sizes``: each violated condition in words, its
+    intermediate sizes named and evaluated there (e.g. at 300x300 the map entering
+    Flatten is 1 x 32 x h x w with h = ... = 38, w = ... = 38; Gemm needs 32*h*w = 32768,
+    so h*w = 1024 (here 32*h*w = 46208))."""
+    out = []
+    for cond, _numbers in analysis.domain.violations(sizes):
+        out.append(f"{_cond_head(cond)}")
+        out.append(f"    {readable(analysis, cond, sizes)}")
+    return out

@@ -284,3 +284,18 @@ def test_empty_domain_prints_the_conflict(tmp_path):
     lines = reasons.bound_lines(a)
     assert lines[0] == "no size is valid: these conditions cannot hold together:"
     assert_agrees(a, [{"H": 1}, {"H": 2}])
+
+
+def test_violation_lines_at_300_name_the_38x38_map(toy_path):
+    a = graphshape.analyze(toy_path)
+    lines = reasons.violation_lines(a, {"H": 300, "W": 300})
+    assert lines[0].startswith("Gemm '/head/head.0/Gemm': A's inner dim K")
+    assert "= 38, w = " in lines[1] and lines[1].endswith(
+        "Gemm needs 32*h*w = 32768, so h*w = 1024 (here 32*h*w = 46208)")
+    # the 38x38 map and the rejection, on onnxruntime
+    rep = assert_agrees(a, [{"H": 300, "W": 300}])
+    assert rep.verdicts[0].observed == "invalid"
+    shapes = a.propagation.tensors["/features/features.3/Conv_output_0"].shape
+    from graphshape.dims import substitute
+
+    assert [substitute(d, {"H": 300, "W": 300}) for d in shapes] == [1, 32, 38, 38]
