@@ -44,12 +44,18 @@ def _rows(start=0, shift=0, post="ids = Identity(r)"):
 S_POINTS = [{"S": s} for s in (1, 2, 38, 39, 40, 41, 42, 60)]
 
 ROWS = [
-    # Range(0, S): 0..S - 1 within 40 rows: S <= 40
-    ("range", _rows(), 40),
+    # Range(0, S) feeding only the Gather (through an Identity onnxruntime removes): fused
+    # into Slice(table, 0, S) by onnxruntime's default optimisations, which clamps: any S,
+    # [min(S, 40), 3]; the Gather's own S <= 40 is a spec note
+    ("range_fused", _rows(), None),
+    # Range(0, S) also feeding a second output: not fused, 0..S - 1 within 40 rows: S <= 40
+    ("range", _rows(post="ids = Identity(r)\n  z = Identity(r)").replace(
+        "=> (float y)", "=> (float y, int64 z)"), 40),
     # ids + 1: 1..S, S <= 39
     ("range_plus_one", _rows(post="ids = Add(r, one)"), 39),
-    # Range(0, S - 1): 0..S - 2, S <= 41 (S = 1 gives an empty Range and an empty output)
-    ("range_shift", _rows(shift=-1), 41),
+    # Range(0, S - 1) + 0: still fused (onnxruntime drops the + 0): S = 1 gives an empty
+    # output, every other S runs
+    ("range_shift_fused", _rows(shift=-1, post="ids = Add(r, zero)"), None),
     # Unsqueeze / Cast keep the range
     ("unsqueeze_cast", _rows(post="u = Unsqueeze(r, zero)\n  ids = Cast<to=6>(u)"), 40),
     # negative indices count from the end: -S..-1 needs S <= 40
@@ -63,20 +69,20 @@ ROWS = [
 
 @pytest.mark.parametrize("name, graph, limit", ROWS, ids=[r[0] for r in ROWS])
 def test_position_gather_is_bounded_by_its_table(tmp_path, name, graph, limit):
-    # onnxruntime's level 'extended' and above rewrites Gather(table, Range(...)) into a
-    # Slice when the Range feeds nothing else, and the Slice clamps instead of failing
-    # (see test_gather_of_range_fusion): these one-Gather graphs are compared at 'basic'
-    a = graphshape.analyze(model_from_text(18, graph, str(tmp_path / "m.onnx")))
-    agrees_at(a, S_POINTS, "basic")
+    a = check_row(tmp_path, 18, graph, {}, S_POINTS)  # onnxruntime at its default level
     assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
     valid = [p["S"] for p in S_POINTS if a.domain.contains(p)]
+    lo = 2 if name == "range_shift_fused" else 1  # S = 1: an empty gather, empty output
     if limit is None:
-        assert valid == [p["S"] for p in S_POINTS]
+        assert valid == [p["S"] for p in S_POINTS if p["S"] >= lo], valid
+        notes = " ".join(c.origin.describe() for c in a.propagation.spec_notes)
+        if name == "range_fused":
+            assert "fuses this Range -> Gather into a Slice" in notes, notes
     else:
-        lo = 2 if name == "range_shift" else 1  # S = 1: an empty gather, empty output
         assert valid == [s for s in (1, 2, 38, 39, 40, 41, 42, 60) if lo <= s <= limit], valid
         text = " ".join(c.origin.describe() for c in a.propagation.constraints if c.origin)
         assert "must be within the 40 rows of the table" in text, text
+        agrees_at(a, S_POINTS, "basic")  # unfused: the same at every level
 
 
 def test_computed_indices_without_bounds_are_unproven(tmp_path):
@@ -158,25 +164,25 @@ def test_scatter_and_gather_elements_check_their_indices(tmp_path):
 
 
 def test_gather_of_range_fusion(tmp_path):
-    """onnxruntime 1.31 at its default level fuses Range -> Gather into a Slice (measured):
-    Gather(40-row table, Range(0, 41)) then returns 40 rows instead of failing. graphshape
-    follows the op (and the runtime at 'basic'); in a model the positions meet the tokens'
-    [S, ...] embedding in an Add, which fails at every level, so both agree there."""
-    graph = _rows()
-    a = graphshape.analyze(model_from_text(18, graph, str(tmp_path / "m.onnx")))
-    rep = verify(a, [{"S": 41}], timeout=60, providers=["CPUExecutionProvider"])
-    assert [v.observed.value for v in rep.verdicts] == ["valid"]  # the fused Slice clamps
-    # the realistic pattern: positions added to a [S, 3] token embedding
-    graph = graph.replace("(float[S] x) => (float y)", "(float[S] x) => (float z)").replace(
-        "  y = Gather<axis=0>(table, ids)\n",
-        "  y = Gather<axis=0>(table, ids)\n  tok = Expand(x, <int64[2] s3 = {3, 1}>)\n")
-    base = _rows().replace("(float[S] x) => (float y)", "(float[S] x) => (float z)")
-    base = base.replace("  y = Gather<axis=0>(table, ids)\n",
-                        "  y = Gather<axis=0>(table, ids)\n  xt = Unsqueeze(x, one)\n"
-                        "  z = Add(y, xt)\n")
-    a = graphshape.analyze(model_from_text(18, base, str(tmp_path / "m2.onnx")))
-    assert a.domain.exact
-    assert_agrees(a, S_POINTS)
+    """onnxruntime 1.31 at its default level fuses Range -> Gather into a Slice
+    (GatherToSliceFusion, measured) when the Range feeds only that Gather: the Slice clamps
+    where the Gather would fail, and counts negative starts from the end. graphshape
+    follows it: Range(-2, 3S) over 20 rows is rows 18..19 then nothing (empty at S <= 6),
+    where the unfused Gather reads 3S + 2 rows for S <= 6."""
+    graph = """(float[S] x) => (float y)
+    <int64 zero = {0}, int64 one = {1}, int64 m2 = {-2}, int64 three = {3},
+     int64[2] ts = {20, 2}>
+    {
+      shp = Shape(x)
+      s = Gather<axis=0>(shp, zero)
+      lim = Mul(s, three)
+      r = Range(m2, lim, one)
+      table = ConstantOfShape<value=float[1] {1.0}>(ts)
+      y = Gather<axis=0>(table, r)
+    }"""
+    pts = [{"S": n} for n in (1, 2, 6, 7, 8, 12)]
+    a = check_row(tmp_path, 18, graph, {}, pts)
+    assert [p["S"] for p in pts if a.domain.contains(p)] == [7, 8, 12]
 
 
 # ---- the corpus models ---------------------------------------------------------------------

@@ -89,6 +89,108 @@ def is_input_data(ctx, t: Tensor) -> bool:
     return any(t is v and name in top for name, v in g.inputs.items())
 
 
+def _walk_tensors(ctx):
+    runner = getattr(ctx, "subgraph_runner", None)
+    walk = getattr(runner, "__self__", None)
+    if walk is not None and isinstance(getattr(walk, "tensors", None), dict):
+        return walk.tensors
+    for cell in getattr(runner, "__closure__", None) or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, dict):
+            return v
+    return None
+
+
+def fused_range_inputs(ctx):
+    """onnxruntime's GatherToSliceFusion (level 'extended' and above, so the default):
+    a Range whose output has exactly one consumer, a Gather taking it as indices, becomes
+    Slice(data, [start], [limit], [axis], [delta]), which clamps where the Gather would
+    fail (measured: Gather(40 rows, Range(0, 41)) returns 40 rows; Range(-2, n) slices
+    from row 38). Returns Range's (start, limit, delta) Tensors when this Gather is fused,
+    else None. Needs the graph (the bridge above); without it, None."""
+    g = _main_graph(ctx)
+    tensors = _walk_tensors(ctx)
+    if g is None or tensors is None:
+        return None
+    entry = _NODE_INDEX.get(id(g))
+    if entry is None or entry[0] is not g:
+        if len(_NODE_INDEX) > 8:
+            _NODE_INDEX.clear()
+        entry = (g, _node_index(list(getattr(g, "nodes", ()))))
+        _NODE_INDEX[id(g)] = entry
+    by_name, producer, uses = entry[1]
+    me = by_name.get(ctx.name)
+    if me is None or len(me.input) < 2 or not me.input[1]:
+        return None
+    idx = me.input[1]
+    rng = producer.get(idx)
+    for _ in range(8):  # through the no-ops onnxruntime removes first (Identity, + 0, ...)
+        if rng is None or uses.get(idx, 0) != 1:
+            return None
+        nxt = _noop_input(rng, tensors)
+        if nxt is None:
+            break
+        idx = nxt
+        rng = producer.get(idx)
+    if rng is None or rng.op_type != "Range" or rng.domain not in ("", "ai.onnx") or \
+            uses.get(idx, 0) != 1:
+        return None
+    ins = [tensors.get(i) for i in rng.input]
+    if len(ins) != 3 or any(t is None or t.shape is None for t in ins):
+        return None
+    return ins
+
+
+_NEUTRAL = {"Add": (0, (0, 1)), "Sub": (0, (1,)), "Mul": (1, (0, 1)), "Div": (1, (1,))}
+
+
+def _noop_input(node, tensors):
+    """The data input of a node onnxruntime's basic optimisations remove (Identity,
+    Dropout, x + 0, x - 0, x * 1, x / 1 with a constant one-element operand), else None."""
+    if node.domain not in ("", "ai.onnx"):
+        return None
+    if node.op_type in ("Identity", "Dropout") and node.input:
+        return node.input[0]
+    if node.op_type in _NEUTRAL and len(node.input) == 2:
+        neutral, sides = _NEUTRAL[node.op_type]
+        for k in sides:
+            c = tensors.get(node.input[k])
+            if c is not None and c.value is not None and len(c.value) == 1 and \
+                    c.value[0] == neutral and len(c.shape or ()) <= 1:
+                other = tensors.get(node.input[1 - k])
+                if other is not None and other.shape is not None and len(other.shape) >= 1:
+                    return node.input[1 - k]
+    return None
+
+
+_NODE_INDEX: dict = {}  # id(graph) -> (graph, (node by name, producer, use counts))
+
+
+def _node_index(nodes):
+    by_name, producer, uses = {}, {}, {}
+    for i, n in enumerate(nodes):
+        by_name.setdefault(n.name or f"{n.op_type}_{i}", n)
+        for o in n.output:
+            producer[o] = n
+        _count_uses(n, uses)
+    return by_name, producer, uses
+
+
+def _count_uses(node, uses: dict) -> None:
+    """Every read of a value, subgraph reads of the enclosing scope included."""
+    for i in node.input:
+        if i:
+            uses[i] = uses.get(i, 0) + 1
+    for a in node.attribute:
+        graphs = ([a.g] if a.HasField("g") else []) + list(a.graphs)
+        for sg in graphs:
+            for n in sg.node:
+                _count_uses(n, uses)
+
+
 def origin_of(ctx, *ts) -> str:
     """INPUT when every tensor holds graph-input data, else ''."""
     return INPUT if ts and all(is_input_data(ctx, t) for t in ts) else ""
@@ -226,10 +328,19 @@ def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
         return monotone(x, f, increasing=c > 0)
     if op == "Div" and not left and isinstance(c, int) and c != 0:
         return monotone(x, f, increasing=c > 0)  # trunc or exact division: monotone
-    if op == "Mod" and not left and isinstance(c, int) and c > 0:
-        if provably(x.lo, ">= 0") and provably(sub(c - 1, x.hi), ">= 0"):
-            return x  # already within [0, c - 1]: the identity
-        return None
+    if op in ("Mod", "FMod") and not left and isinstance(c, int) and c != 0:
+        m = abs(c)
+        nonneg_x = provably(x.lo, ">= 0")
+        if nonneg_x and provably(sub(m - 1, x.hi), ">= 0") and (c > 0 or op == "FMod"):
+            return x  # already within [0, |c| - 1]: the identity
+        if op == "Mod":  # Python sign: the sign of the divisor
+            return Bounds(0, m - 1) if c > 0 else Bounds(1 - m, 0)
+        # C fmod: the sign of the dividend
+        if nonneg_x:
+            return Bounds(0, m - 1)
+        if provably(x.hi, "<= 0"):
+            return Bounds(1 - m, 0)
+        return Bounds(1 - m, m - 1)
     return None
 
 

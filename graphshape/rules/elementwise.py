@@ -357,9 +357,9 @@ def binary(ctx, A, B, *, fmod: int = 0, direction=None, **_attrs):
         return Tensor(shape, dtype)
     value = broadcast_values(ctx.op, shape, [A, B], floating, fmod)
     bounds = None
-    if value is None and (ctx.op in ("Add", "Sub", "Mul", "Div", "Min", "Max") or
-                          (ctx.op == "Mod" and not fmod)):
-        bounds = binary_bounds(ctx.op, A, B, bounds_of(ctx, A), bounds_of(ctx, B), floating)
+    if value is None and ctx.op in ("Add", "Sub", "Mul", "Div", "Min", "Max", "Mod"):
+        op = "FMod" if ctx.op == "Mod" and fmod else ctx.op
+        bounds = binary_bounds(op, A, B, bounds_of(ctx, A), bounds_of(ctx, B), floating)
     return Tensor(shape, dtype, value, bounds)
 
 

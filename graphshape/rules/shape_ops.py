@@ -13,7 +13,8 @@ from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
 from ._common import _s, at_least_one, broadcast_shapes, const_ints, ints, norm_axis
-from ._ranges import bounds_of, check_indices, origin_of, same_elements, table_words, union
+from ._ranges import (bounds_of, check_indices, fused_range_inputs, origin_of, same_elements,
+                      table_words, union)
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 
@@ -182,6 +183,10 @@ def gather(ctx, data, indices, *, axis: int = 0):
     dim = data.shape[a]
     if indices.value is not None and any(isinstance(v, float) for v in indices.value):
         raise Unsupported("float indices")
+    fused = fused_range_inputs(ctx) if indices.value is None or len(indices.value) > 1 or \
+        indices.shape else None
+    if fused is not None:
+        return _gather_as_slice(ctx, data, indices, a, fused)
     check_indices(ctx, indices, dim, table_words(dim, a))
     out = tuple(data.shape[:a]) + tuple(indices.shape) + tuple(data.shape[a + 1:])
     value = None
@@ -195,6 +200,28 @@ def gather(ctx, data, indices, *, axis: int = 0):
             value = None
     facts = same_elements(ctx, data, subset=True, from_value=value is None)
     return Tensor(out, data.dtype, value, **facts)
+
+
+def _gather_as_slice(ctx, data, indices, a, fused):
+    """Gather(data, Range(s, l, d)) as onnxruntime runs it by default: Slice(data, [s], [l],
+    [a], [d]) (GatherToSliceFusion). The Gather's own condition, indices within the axis,
+    is what the ONNX spec (and onnxruntime at level 'basic') imposes: a spec note."""
+    start, limit, delta = (Tensor((1,), INT64, t.value) if t.value is not None else t
+                           for t in fused)
+    from ..constraints import Constraint as C
+
+    b = bounds_of(ctx, indices)
+    if b is not None and b.tight:
+        dim = data.shape[a]
+        why = ctx.origin(f"index values {_s(b.lo)}..{_s(b.hi)} must be within "
+                         f"{table_words(dim, a)} (onnxruntime fuses this Range -> Gather "
+                         "into a Slice, which clamps instead)")
+        empties = [C.eq(d, 0) for d in indices.shape if not at_least_one(d)]
+        hi_ok = C.ge(sub(dim, 1), b.hi, why)
+        ctx.spec_note(C.any_of(empties + [hi_ok], why) if empties else hi_ok)
+    out = slice_(ctx, data, start, limit, Tensor((1,), INT64, (a,)), delta)
+    return Tensor(out.shape, data.dtype, out.value,
+                  **same_elements(ctx, data, subset=True, from_value=out.value is None))
 
 
 @rule("Concat")
