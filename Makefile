@@ -10,7 +10,7 @@ MODELS := .cache/models
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[torch,test]'
+	$(PY) -m pip install -q -e '.[torch,test,hf,keras,plot]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,7 @@ fuzz: install
 	GRAPHSHAPE_FUZZ_GRAPHS=2000 $(PY) -m pytest -q -p no:cacheprovider -m fuzz tests
 
 bench: install
+	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) bench/run.py
 
 lint: install
