@@ -6,6 +6,12 @@ shapes and impose the same conditions, otherwise the node is unproven. Loop and 
 bodies must keep their loop-carried shapes unchanged (checked, else unproven); their
 conditions hold for every iteration, which is only sound when the body runs at least
 once (a trip count that may be 0 with conditions in the body is unproven).
+
+Scan (opset 9+) as onnxruntime runs it (scan_9.cc, scan_utils.cc): the sequence length
+must be >= 1 (its input slicer refuses 0), and every output is allocated from the body
+output's shape as onnxruntime's load-time inference leaves it, so a body output without a
+declared shape of the computed rank is unproven, a fixed declared dim is a condition, and
+a body input that declares a fixed dim the Scan may not give is unproven.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import BOOL, INT64, Bounds, Tensor
 from ._common import ints
+from .optional_scan import _declared_inputs_agree, _declared_shape_agrees
 
 
 def _run(ctx, graph, env: dict):
@@ -149,10 +156,18 @@ def scan(ctx, *initial_state_and_scan_inputs, body, num_scan_inputs: int,
         else:
             ctx.eq(t.shape[a], seq, "all scan inputs must have the same sequence length")
         env[nm] = Tensor(tuple(d for i, d in enumerate(t.shape) if i != a), t.dtype)
+    if seq is not None:
+        # scan_9.cc slices every scan input on its sequence axis (moved to the front) and
+        # the slicer enforces 'dim0_offset < dim0_size': an empty sequence always fails
+        ctx.ge(seq, 1, "the sequence axis must not be empty (onnxruntime's Scan slicer "
+                       "refuses a length of 0)")
+    _declared_inputs_agree(body, env)
     outs, prop = _run(ctx, body, env)
+    # every Scan output is allocated from the body output's shape as onnxruntime's load-time
+    # inference left it (scan_utils.cc AllocateOutput): checked, or unproven
+    for o, t in zip(body.output, outs):
+        _declared_shape_agrees(ctx, o, t)
     _check_carried(states, outs[:n])
-    if prop.constraints and isinstance(seq, int) and seq <= 0:
-        raise Unsupported("the body imposes conditions but runs zero times")
     _merge(ctx, prop)
     result = [Tensor(t.shape, t.dtype) for t in outs[:n]]
     k = len(outs) - n

@@ -102,6 +102,7 @@ def scan8(ctx, sequence_lens=None, *initial_state_and_scan_inputs, body,
         env[nm] = Tensor(tuple(t.shape[2:]), t.dtype)
     if ctx.subgraph_runner is None:
         raise Unsupported("no subgraph runner available")
+    _declared_inputs_agree(body, env)
     prop = ctx.subgraph_runner(body, env)
     if prop.impossible:
         ctx.fail(f"the body can never run: {prop.impossible[0]}")
@@ -114,7 +115,7 @@ def scan8(ctx, sequence_lens=None, *initial_state_and_scan_inputs, body,
             raise Unsupported(f"body output '{o.name}' has an unknown shape")
         outs.append(t)
     for o, t in zip(body.output, outs):
-        _declared_shape_agrees(o, t)
+        _declared_shape_agrees(ctx, o, t)
     for i, (a, b) in enumerate(zip(ins[:n], outs[:n])):
         if len(a.shape) - 1 != len(b.shape) or not all(
                 structurally_equal(x, y) for x, y in zip(a.shape[1:], b.shape)):
@@ -130,12 +131,16 @@ def scan8(ctx, sequence_lens=None, *initial_state_and_scan_inputs, body,
     return result
 
 
-def _declared_shape_agrees(o, t) -> None:
-    """onnxruntime 1.31 refuses a Scan whose body outputs have no shape after its own
-    inference ("Subgraph must have the shape set for all outputs"): measured with an
-    undeclared shape and with a declared one that contradicts the inferred shape (a scalar
-    declared, a vector computed). Whether its inference fills in every undeclared shape is
-    not known here, so anything but a declared shape that agrees is unproven."""
+def _declared_shape_agrees(ctx, o, t) -> None:
+    """onnxruntime (scan_utils.cc AllocateOutput, Scan-8 and Scan-9 alike) allocates every
+    Scan output from the body output's shape as its load-time inference left it: no shape
+    fails ("Subgraph must have the shape set for all outputs"), a symbolic dim is filled in
+    from the first iteration, and a fixed dim d preallocates d, so the body must compute
+    exactly d (measured: declared [2], computed [N] runs only at N = 2). A declared shape
+    that contradicts the inferred one (a scalar declared, a vector computed) is also
+    refused at run time. Whether that inference fills in an undeclared shape is not known
+    here, so anything but a declared shape of the computed rank is unproven; a fixed
+    declared dim becomes a condition on the computed one."""
     tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
     ok = tt is not None and tt.HasField("shape") and len(tt.shape.dim) == len(t.shape)
     if ok:
@@ -145,3 +150,32 @@ def _declared_shape_agrees(o, t) -> None:
     if not ok:
         raise Unsupported(f"the body output '{o.name}' does not declare a shape that agrees "
                           "with the computed one, and onnxruntime needs one")
+    for axis, (d, x) in enumerate(zip(tt.shape.dim, t.shape)):
+        if d.HasField("dim_value") and not isinstance(x, int):
+            ctx.eq(x, d.dim_value, f"the body output '{o.name}' declares axis {axis} as "
+                                   f"{d.dim_value}, and onnxruntime allocates the Scan output "
+                                   "from that declared shape")
+
+
+def _declared_inputs_agree(body, env: dict) -> None:
+    """onnxruntime's load-time inference of the body merges each body input's declared shape
+    with the Scan's: a declared fixed dim wins over a symbolic one and flows into the
+    inferred output shapes that the kernel then allocates (measured: a body input declared
+    [2], outputs declared [M] or undeclared, fails at N = 4). A fixed declared input dim that
+    is not provably the given one is therefore unproven; a declared rank other than the
+    given one is refused at load when onnxruntime knows the rank (not always), unproven."""
+    for i in body.input:
+        t = env.get(i.name)
+        if t is None or t.shape is None:
+            continue
+        tt = i.type.tensor_type if i.type.HasField("tensor_type") else None
+        if tt is None or not tt.HasField("shape"):
+            continue
+        if len(tt.shape.dim) != len(t.shape):
+            raise Unsupported(f"the body input '{i.name}' declares rank {len(tt.shape.dim)} "
+                              f"but receives rank {len(t.shape)}")
+        for axis, (d, x) in enumerate(zip(tt.shape.dim, t.shape)):
+            if d.HasField("dim_value") and not (isinstance(x, int) and x == d.dim_value):
+                raise Unsupported(f"the body input '{i.name}' declares axis {axis} as "
+                                  f"{d.dim_value} where the Scan gives {x}; onnxruntime's "
+                                  "inference may fix the body's output sizes from it")

@@ -1,0 +1,142 @@
+"""Soundness fixes, round 3: each case is a real model run on onnxruntime (CPU) at sizes
+around the boundary, and graphshape must agree (or say unproven, never a wrong claim).
+
+1. Scan (opset 9+) bodies: onnxruntime allocates the outputs from the body's declared
+   output shapes (scan_utils.cc AllocateOutput) and refuses an empty sequence.
+"""
+
+from __future__ import annotations
+
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import graphshape
+from graphshape.sets import INVALID, UNPROVEN, VALID
+from graphshape.verify import verify
+
+from .conftest import assert_agrees, text_model
+
+
+def _save(graph, path, opset=16) -> str:
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = 10
+    # no onnx.checker: it wants shapes on value infos, and shapeless ones are the point
+    onnx.save(m, str(path))
+    return str(path)
+
+
+def _ort_observed(a, points) -> list:
+    """onnxruntime's verdicts at ``points``; none may contradict graphshape's prediction."""
+    rep = verify(a, points, timeout=60, providers=["CPUExecutionProvider"])
+    assert not rep.disagreements, [(v.sizes, v.predicted, v.observed, v.detail)
+                                   for v in rep.disagreements]
+    return rep.verdicts
+
+
+# ---- 1. Scan ------------------------------------------------------------------------------
+
+def _scan_model(path, out_shapes, in_shape=("N",), xs=None):
+    """init [N], xs [S, N] (or ``xs`` given as (nodes, inputs, name)); the body adds the
+    state and the element, its outputs declared with ``out_shapes`` (None: no shape; a
+    single entry: no scan output)."""
+    outs = [h.make_tensor_value_info(n, T.FLOAT, s) for n, s in zip(("so", "yo"), out_shapes)]
+    body = h.make_graph(
+        [h.make_node("Add", ["st", "xi"], ["so"])]
+        + [h.make_node("Identity", ["so"], ["yo"])] * (len(outs) - 1),
+        "body",
+        [h.make_tensor_value_info("st", T.FLOAT, in_shape),
+         h.make_tensor_value_info("xi", T.FLOAT, in_shape)], outs)
+    pre, inputs, seq_name = xs or ([], [h.make_tensor_value_info("xs", T.FLOAT, ["S", "N"])],
+                                   "xs")
+    names = ["last", "ys"][:len(outs)]
+    scan = h.make_node("Scan", ["init", seq_name], names, name="scan", body=body,
+                       num_scan_inputs=1)
+    g = h.make_graph(pre + [scan], "g",
+                     [h.make_tensor_value_info("init", T.FLOAT, ["N"])] + inputs,
+                     [h.make_tensor_value_info(n, T.FLOAT, None) for n in names])
+    return _save(g, path)
+
+
+SN = [{"S": s, "N": n} for s in (1, 3) for n in (1, 2, 3, 4)]
+
+
+def test_scan_body_declares_fixed_dims_of_a_symbolic_size(tmp_path):
+    """The body computes [N] but declares [2]: onnxruntime preallocates [2], so only N = 2
+    runs (graphshape claimed every N)."""
+    a = graphshape.analyze(_scan_model(tmp_path / "m.onnx", ([2], [2])))
+    assert not a.propagation.unproven
+    assert [a.check(p) for p in SN] == [VALID if p["N"] == 2 else INVALID for p in SN]
+    assert_agrees(a, SN)
+
+
+def test_scan_one_output_fixed_the_other_symbolic(tmp_path):
+    a = graphshape.analyze(_scan_model(tmp_path / "m.onnx", (["M"], [2])))
+    assert_agrees(a, SN)
+    assert a.check({"S": 3, "N": 4}) == INVALID
+
+
+def test_scan_body_declares_symbolic_dims(tmp_path):
+    """Declared dim_params (even under another name) are filled in from the first
+    iteration: every size runs."""
+    a = graphshape.analyze(_scan_model(tmp_path / "m.onnx", (["M"], ["K"]), in_shape=["K"]))
+    assert a.domain.exact
+    assert_agrees(a, SN)
+    assert all(a.check(p) == VALID for p in SN)
+
+
+def test_scan_body_outputs_without_shape_are_unproven(tmp_path):
+    """No declared output shape: onnxruntime's own inference decides (here it fills one in
+    and every size runs); graphshape cannot know it in general, so unproven."""
+    a = graphshape.analyze(_scan_model(tmp_path / "m.onnx", (None, None)))
+    text = "; ".join(u.describe() for u in a.propagation.unproven)
+    assert "scan" in text and "does not declare a shape" in text, text
+    got = _ort_observed(a, SN)
+    assert {v.predicted for v in got} == {UNPROVEN}
+    assert {v.observed for v in got} == {VALID}
+
+
+def test_scan_body_outputs_declared_scalar_text_syntax(tmp_path):
+    """ONNX text 'float so' declares a scalar: the computed vector contradicts it and
+    onnxruntime refuses every size ('Subgraph must have the shape set for all outputs');
+    graphshape had claimed them valid, now unproven."""
+    path = text_model("""
+        <ir_version: 10, opset_import: ["" : 16]>
+        agraph (float[N] init, float[S, N] xs) => (float last, float ys) {
+            last, ys = Scan <num_scan_inputs = 1, body = b (float[N] st, float[N] xi)
+                => (float so, float yo) { so = Add (st, xi) yo = Identity (so) }> (init, xs)
+        }""", str(tmp_path / "m.onnx"))
+    a = graphshape.analyze(path)
+    assert a.propagation.unproven
+    got = _ort_observed(a, SN)
+    assert {v.predicted for v in got} == {UNPROVEN}
+    assert {v.observed for v in got} == {INVALID}
+
+
+def test_scan_body_input_declares_a_fixed_dim(tmp_path):
+    """A body input declared [2] fixes the inferred output sizes inside onnxruntime (even
+    with outputs declared [M]): N = 4 fails. graphshape says unproven."""
+    a = graphshape.analyze(_scan_model(tmp_path / "m.onnx", (["M"], ["M"]), in_shape=[2]))
+    text = "; ".join(u.describe() for u in a.propagation.unproven)
+    assert "declares axis 0 as 2" in text, text
+    got = _ort_observed(a, SN)
+    assert {v.observed for v in got if v.sizes["N"] == 4} == {INVALID}
+    assert {v.observed for v in got if v.sizes["N"] == 2} == {VALID}
+
+
+def test_scan_empty_sequence_is_refused(tmp_path):
+    """The sequence is xs[1:] of length H - 1 and the only output is the state [N]:
+    onnxruntime's slicer refuses length 0, so H = 1 is invalid (graphshape claimed it)."""
+    starts = h.make_tensor("one", T.INT64, [1], [1])
+    ends = h.make_tensor("big", T.INT64, [1], [1 << 30])
+    axes = h.make_tensor("zero", T.INT64, [1], [0])
+    pre = [h.make_node("Slice", ["xs", "one", "big", "zero"], ["seq"], name="cut")]
+    g_in = [h.make_tensor_value_info("xs", T.FLOAT, ["H", "N"])]
+    path = _scan_model(tmp_path / "m.onnx", (["N"],), xs=(pre, g_in, "seq"))
+    m = onnx.load(path)
+    m.graph.initializer.extend([starts, ends, axes])
+    onnx.save(m, path)
+    a = graphshape.analyze(path)
+    pts = [{"H": hh, "N": n} for hh in (1, 2, 3) for n in (1, 3)]
+    assert [a.check(p) for p in pts] == [INVALID if p["H"] == 1 else VALID for p in pts]
+    assert_agrees(a, pts)
