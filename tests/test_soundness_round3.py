@@ -3,11 +3,14 @@ around the boundary, and graphshape must agree (or say unproven, never a wrong c
 
 1. Scan (opset 9+) bodies: onnxruntime allocates the outputs from the body's declared
    output shapes (scan_utils.cc AllocateOutput) and refuses an empty sequence.
+2. Conv / ConvTranspose with auto_pad != NOTSET and pads: refused at load
+   (conv_attributes.h), so every size is invalid.
 """
 
 from __future__ import annotations
 
 import onnx
+import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
@@ -140,3 +143,39 @@ def test_scan_empty_sequence_is_refused(tmp_path):
     pts = [{"H": hh, "N": n} for hh in (1, 2, 3) for n in (1, 3)]
     assert [a.check(p) for p in pts] == [INVALID if p["H"] == 1 else VALID for p in pts]
     assert_agrees(a, pts)
+
+
+# ---- 2. Conv / ConvTranspose: auto_pad and pads together ----------------------------------
+
+def _conv_model(path, op, **attrs):
+    w = h.make_tensor("w", T.FLOAT, [1, 1, 3, 3], [1.0] * 9)
+    node = h.make_node(op, ["x", "w"], ["y"], name="c", **attrs)
+    g = h.make_graph([node], "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 1, "H", "W"])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)], [w])
+    return _save(g, path, opset=17)
+
+
+HW = [{"H": hh, "W": w} for hh in (1, 2, 3, 4, 7) for w in (3, 5)]
+
+
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+@pytest.mark.parametrize("auto_pad,pads", [("SAME_UPPER", [0, 0, 0, 0]),
+                                           ("SAME_LOWER", [1, 1, 1, 1]),
+                                           ("VALID", [0, 0, 0, 0])])
+def test_conv_auto_pad_with_pads_is_refused_at_load(tmp_path, op, auto_pad, pads):
+    """conv_attributes.h: ORT_ENFORCE(auto_pad == NOTSET) when pads are given; the session
+    never loads, so no size is valid (graphshape claimed them all)."""
+    a = graphshape.analyze(_conv_model(tmp_path / "m.onnx", op, auto_pad=auto_pad,
+                                       pads=pads))
+    assert a.domain.impossible and "auto_pad" in str(a.domain.impossible[0])
+    rep = assert_agrees(a, HW)
+    assert {v.observed for v in rep.verdicts} == {INVALID}
+
+
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+def test_conv_pads_with_auto_pad_notset_still_runs(tmp_path, op):
+    a = graphshape.analyze(_conv_model(tmp_path / "m.onnx", op, auto_pad="NOTSET",
+                                       pads=[1, 1, 1, 1]))
+    assert not a.domain.impossible
+    rep = assert_agrees(a, HW)
+    assert VALID in {v.observed for v in rep.verdicts}

@@ -26,6 +26,8 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
   for an empty input (after a negative Pad or an empty Slice) 0 only when op = 0, so an
   empty input with output_padding > 0 is refused ("Expected input size 1 but got 0").
   Conv's SAME_* output ceil(in/s) is 0 (invalid) for an empty input.
+- Conv/ConvTranspose with auto_pad other than NOTSET and a pads attribute (any values):
+  refused at load (conv_attributes.h ORT_ENFORCE), so no size is valid.
 """
 
 from __future__ import annotations
@@ -86,8 +88,15 @@ def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
     return add(floordiv(num, s), 1)
 
 
-def _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group):
+def _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group, auto_pad):
     """Checks shared by Conv and ConvTranspose; (spatial rank, k, s, pads, dilations)."""
+    if pads is not None and auto_pad not in ("NOTSET", ""):
+        # conv_attributes.h (ConvAttributes, shared by ConvTranspose): "A Conv/ConvTranspose
+        # node has both 'auto_pad' and 'pads' attributes", enforced when the kernel is
+        # created, whatever the pads' values (zeros too); onnx's ConvTranspose inference
+        # refuses it even earlier. onnxruntime cannot load the model at any size.
+        ctx.fail(f"auto_pad={auto_pad} together with pads {list(pads)}: onnxruntime refuses "
+                 "a Conv/ConvTranspose with both attributes when it loads the model")
     if len(X.shape) < 3:
         ctx.fail(f"X must have rank >= 3, found {len(X.shape)}")
     if len(W.shape) != len(X.shape):
@@ -108,7 +117,8 @@ def _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group):
 def conv(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=None, group: int = 1,
          kernel_shape=None, pads=None, strides=None):
     """Y[i] = floor((X[i] + pads - ((k-1)*d+1)) / s) + 1 (onnx.ai/onnx/operators/onnx__Conv)."""
-    nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group)
+    nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group,
+                                      auto_pad)
     ctx.eq(X.shape[1], mul(W.shape[1], group),
            f"input channels must equal weight channels x group ({W.shape[1]} x {group})")
     if isinstance(W.shape[0], int) and W.shape[0] % group:
@@ -232,7 +242,8 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
                    pads=None, strides=None):
     """Y[i] = s*(X[i]-1) + output_padding + ((k-1)*d+1) - pads (onnx__ConvTranspose);
     SAME_* and output_shape as onnxruntime computes them (module doc)."""
-    nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group)
+    nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group,
+                                      auto_pad)
     op = list(output_padding) if output_padding else [0] * nsp
     if len(op) != nsp:
         ctx.fail(f"output_padding {op} does not match {nsp} spatial dims")
