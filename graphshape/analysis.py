@@ -91,7 +91,8 @@ class Analysis:
             else:
                 violations = tuple(
                     Violation(c.origins[0].node, c.origins[0].op, c.origins[0].reason, nums,
-                              str(c.constraint), tuple(o.node for o in c.origins[1:]))
+                              str(c.constraint), tuple(o.node for o in c.origins[1:]),
+                              _readable(self, c, sizes))
                     for c, nums in self.domain.violations(sizes))
             return Explanation(dict(sizes), verdict, violations)
         unproven = ()
@@ -202,3 +203,14 @@ def analyze(source, dims=None) -> Analysis:
     return Analysis(g, prop, domain, spec_inputs,
                     {"load": t1 - t0, "propagate": t2 - t1, "solve": t3 - t2},
                     stats=stats.since(before))
+
+
+def _readable(analysis, cond, sizes) -> str:
+    """reasons.readable, or "" where it cannot put the condition in words (the raw numbers
+    are then what the user reads)."""
+    from .reasons import readable
+
+    try:
+        return readable(analysis, cond, sizes)
+    except Exception:  # noqa: BLE001  words are a courtesy; the verdict does not depend on them
+        return ""

@@ -64,11 +64,38 @@ def guarded(fn):
 
 
 def model_options(fn):
-    """MODEL and --dim, shared by every command."""
-    fn = click.option("--dim", "dims", multiple=True, metavar="INPUT:AXIS=NAME",
-                      help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")(fn)
-    fn = click.argument("model", type=click.Path(dir_okay=True))(fn)
-    return fn
+    """MODEL, --dim and --input-shape, shared by every command; the command receives the
+    --input-shape specs already turned into --dim specs."""
+
+    @functools.wraps(fn)
+    def wrapper(*a, model, dims, input_shapes=(), **kw):
+        if input_shapes:
+            dims = tuple(dims) + tuple(guarded(_input_shape_specs)(model, input_shapes))
+        return fn(*a, model=model, dims=dims, **kw)
+
+    out = click.option("--input-shape", "input_shapes", multiple=True,
+                       metavar="[NAME:]1,3,H,W",
+                       help="Re-symbolise by shape, onnxsim style: names become symbols, "
+                            "numbers keep the model's sizes; the first input, or NAME.")(wrapper)
+    out = click.option("--dim", "dims", multiple=True, metavar="INPUT:AXIS=NAME",
+                       help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")(out)
+    return click.argument("model", type=click.Path(dir_okay=True))(out)
+
+
+def _input_shape_specs(model, input_shapes) -> list:
+    """--input-shape specs as --dim specs for this model (an unknown input is an error)."""
+    from .audit import _input_names, input_shape_dims
+    from .model import load_proto
+
+    names = _input_names(load_proto(model)[0])
+    out = []
+    for spec in input_shapes:
+        target = spec.rpartition(":")[0]
+        if target and target not in names:
+            raise UsageError(f"--input-shape '{spec}': the model has no input '{target}' "
+                             f"(inputs: {', '.join(names) or 'none'})")
+        out += input_shape_dims(spec, names)
+    return out
 
 
 def format_option(*choices: str, default: str = "text"):
@@ -155,6 +182,25 @@ def _progress(what: str = "verifying"):
     """A progress bar on stderr (only when stderr is a terminal, or GRAPHSHAPE_PROGRESS=1)."""
     if not sys.stderr.isatty() and not os.environ.get("GRAPHSHAPE_PROGRESS"):
         return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        bar = {}
+
+        def show_tqdm(i, n, p):
+            if "bar" not in bar:
+                bar["bar"] = tqdm(total=n, desc=what, unit="model" if what == "auditing"
+                                  else "size", file=sys.stderr, leave=False)
+            b = bar["bar"]
+            if p is None:
+                b.close()
+                return
+            b.n = i
+            b.set_postfix_str(os.path.basename(str(p)), refresh=True)
+
+        return show_tqdm
 
     def show(i, n, p):
         if p is None:
@@ -215,7 +261,7 @@ def analyze(model, dims, fmt, do_verify, show_all, plot, output):
               help='A size contract, e.g. "H in 224..640 step 32, W = H": exit 0 when every '
                    "size it names is valid, 1 when not (with the first failing sizes), 3 when "
                    "unproven.")
-@format_option("text", "json")
+@format_option("text", "json", "markdown")
 @output_option
 @guarded
 def check(model, dims, sizes, require, fmt, output):
@@ -223,7 +269,7 @@ def check(model, dims, sizes, require, fmt, output):
     with --require, whether every size of a contract is valid (one exact set query)."""
     import json
 
-    from . import analyze as run
+    from . import analyze as run, markdown
 
     if bool(sizes) == bool(require):
         raise UsageError("give either --size NAME=INT ... or --require CONTRACT")
@@ -232,12 +278,15 @@ def check(model, dims, sizes, require, fmt, output):
         from .contract import require as decide
 
         res = decide(a, require)
-        emit(json.dumps(res.to_json(), indent=2) if fmt == "json" else res.text(), output)
+        emit({"json": lambda: json.dumps(res.to_json(), indent=2),
+              "markdown": lambda: markdown.contract(res.to_json())}.get(fmt, res.text)(),
+             output)
         finish(res)
     s = parse_sizes(sizes)
     ex = a.explain(s)
-    if fmt == "json":
-        emit(json.dumps(ex.to_json(), indent=2, default=str), output)
+    if fmt in ("json", "markdown"):
+        d = json.loads(json.dumps(ex.to_json(), default=str))
+        emit(json.dumps(d, indent=2) if fmt == "json" else markdown.explanation(d), output)
         finish(ex)
     if ex.verdict == "valid":
         shapes = "; ".join(f"{k}: {v}" for k, v in ex.output_shapes.items())
@@ -249,8 +298,7 @@ def check(model, dims, sizes, require, fmt, output):
         lines = [f"invalid: {_sizes(s)}"]
         for v in ex.violations:
             lines.append(f"  {v.describe()}")
-            if v.numbers:
-                lines.append(f"      {v.numbers}")
+            lines += [f"      {t}" for t in v.detail_lines()]
     emit("\n".join(lines), output)
     finish(ex)
 
@@ -263,7 +311,7 @@ def _sizes(s):
 @model_options
 @size_option(required=False)
 @click.option("--all", "show_all", is_flag=True, help="Expand repeated blocks in the table.")
-@format_option("text", "json")
+@format_option("text", "json", "markdown")
 @output_option
 @guarded
 def explain(model, dims, sizes, show_all, fmt, output):
@@ -274,7 +322,7 @@ def explain(model, dims, sizes, show_all, fmt, output):
     and its nearest valid sizes."""
     import json
 
-    from . import analyze as run
+    from . import analyze as run, markdown
     from .layers import collapse, layers, layers_json, table_lines
 
     a = run(model, dims=list(dims))
@@ -283,24 +331,25 @@ def explain(model, dims, sizes, show_all, fmt, output):
     shown = rows if show_all else collapse(rows)
     if s is None:
         w = a.domain.witness()
-        if fmt == "json":
-            emit(json.dumps({"domain": str(a.domain), "witness": w,
-                             "layers": layers_json(shown)}, indent=2, default=str), output)
+        if fmt in ("json", "markdown"):
+            d = json.loads(json.dumps({"domain": str(a.domain), "witness": w,
+                                       "layers": layers_json(shown)}, default=str))
+            emit(json.dumps(d, indent=2) if fmt == "json" else markdown.domain_summary(d),
+                 output)
         else:
             emit(f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
                  f"smallest invalid per dim: {w['smallest_invalid']}\n\n"
                  + "\n".join(table_lines(shown)), output)
         finish(a)
     ex = a.explain(s)
-    if fmt == "json":
-        emit(json.dumps(dict(ex.to_json(), layers=layers_json(shown)), indent=2, default=str),
-             output)
+    if fmt in ("json", "markdown"):
+        d = json.loads(json.dumps(dict(ex.to_json(), layers=layers_json(shown)), default=str))
+        emit(json.dumps(d, indent=2) if fmt == "json" else markdown.explanation(d), output)
     else:
         lines = [f"{ex.verdict}: {_sizes(s)}"]
         for v in ex.violations:
             lines.append(f"  {v.describe()}")
-            if v.numbers:
-                lines.append(f"      {v.numbers}")
+            lines += [f"      {t}" for t in v.detail_lines()]
         lines += [f"  output {k}: {v}" for k, v in ex.output_shapes.items()]
         lines += [f"  unproven because {u}" for u in ex.unproven]
         lines += [""] + table_lines(shown, s)
@@ -320,7 +369,7 @@ def explain(model, dims, sizes, show_all, fmt, output):
 @click.option("--opt-level", type=click.Choice(["disable", "basic", "extended", "all"]),
               default="all", show_default=True, help="onnxruntime graph optimisation level.")
 @click.option("--cpu", is_flag=True, help="Use the CPU provider even when a GPU is present.")
-@format_option("text", "json")
+@format_option("text", "json", "markdown")
 @output_option
 @guarded
 def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level, cpu,
@@ -337,8 +386,11 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
                      memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
                      providers=["CPUExecutionProvider"] if cpu else None,
                      progress=_progress())
-    if fmt == "json":
-        emit(json.dumps(rep.to_json(), indent=2, default=str), output)
+    if fmt in ("json", "markdown"):
+        from . import markdown
+
+        d = json.loads(json.dumps(rep.to_json(), default=str))
+        emit(json.dumps(d, indent=2) if fmt == "json" else markdown.verification(d), output)
     else:
         emit("\n".join(report.verification_lines(rep)), output)
     finish(rep)

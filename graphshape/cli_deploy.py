@@ -1,5 +1,5 @@
-"""The deployer's commands: fit, profiles, spec (registered on cli.main), and the
-``--require`` handling for ``check`` (``require_option`` + ``run_require``).
+"""The deployer's commands: fit, profiles, spec (registered on cli.main); ``check --require``
+lives in cli.py.
 
 Exit codes: 0 ok / included, 1 not included / no valid size / a verification
 disagreement, 2 bad usage, 3 unproven (cli.EXIT_*)."""
@@ -12,7 +12,8 @@ import sys
 import click
 
 from . import cli
-from .cli import emit, guarded, model_options, output_option, parse_sizes
+from . import markdown
+from .cli import emit, format_option, guarded, model_options, output_option, parse_sizes
 from .errors import UsageError
 
 EXIT_OK = getattr(cli, "EXIT_OK", 0)
@@ -35,20 +36,6 @@ Exit codes: 0 ok/included, 1 not included/no valid size/disagreement, 2 bad usag
 3 unproven."""
 
 
-def format_option(choices):
-    def deco(fn):
-        fn = click.option("--json", "as_json", is_flag=True,
-                          help="Same as --format json.")(fn)
-        fn = click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
-                          show_default=True, help="Output format.")(fn)
-        return fn
-    return deco
-
-
-def _fmt(fmt: str, as_json: bool) -> str:
-    return "json" if as_json else fmt
-
-
 def _analyze(model, dims):
     from . import analyze
 
@@ -64,28 +51,6 @@ def _opt_sizes(items) -> dict:
     return out
 
 
-# ---- check --require ------------------------------------------------------------------------
-def require_option(fn):
-    """--require for ``check`` (the lead wires it: check(..., require) -> run_require)."""
-    return click.option("--require", "require", metavar="CONTRACT",
-                        help="A size contract, e.g. \"H in 224..640 step 32, W = H\": exit 0 "
-                             "when every size it names is valid, 1 when not (with the first "
-                             "failing sizes), 3 when unproven.")(fn)
-
-
-def require_exit(result) -> int:
-    return {True: EXIT_OK, False: EXIT_INVALID}.get(result.included, EXIT_UNPROVEN)
-
-
-def run_require(analysis, spec: str, as_json: bool = False, output=None) -> int:
-    """Decide the contract, print the answer, return the exit code (the caller exits)."""
-    from .contract import require
-
-    res = require(analysis, spec)
-    emit(json.dumps(res.to_json(), indent=2) if as_json else res.text(), output)
-    return require_exit(res)
-
-
 # ---- fit ------------------------------------------------------------------------------------
 @click.command(epilog=DEPLOY_EPILOG)
 @model_options
@@ -95,18 +60,19 @@ def run_require(analysis, spec: str, as_json: bool = False, output=None) -> int:
               show_default=True, help="How the input may be changed.")
 @click.option("--letterbox", type=click.Choice(["center", "bottom-right"]), default="center",
               show_default=True, help="Where padding goes (and what a crop removes).")
-@format_option(["text", "json"])
+@format_option("text", "json", "markdown")
 @output_option
 @guarded
-def fit(model, dims, sizes, policy, letterbox, fmt, as_json, output):
+def fit(model, dims, sizes, policy, letterbox, fmt, output):
     """The nearest valid size to the one you have: pad (letterbox), crop (or windows),
     resize; with the node that forces the change."""
     from .fit import fit as run_fit
 
     a = _analyze(model, dims)
     res = run_fit(a, parse_sizes(sizes), policy, letterbox)
-    fmt = _fmt(fmt, as_json)
-    emit(json.dumps(res.to_json(), indent=2) if fmt == "json" else res.text(), output)
+    emit({"json": lambda: json.dumps(res.to_json(), indent=2),
+          "markdown": lambda: markdown.fit(json.loads(json.dumps(res.to_json())))}.get(
+        fmt, res.text)(), output)
     if not res.suggestions:
         sys.exit(EXIT_INVALID)
     sys.exit(EXIT_OK if res.proven else EXIT_UNPROVEN)
@@ -122,15 +88,15 @@ def fit(model, dims, sizes, policy, letterbox, fmt, as_json, output):
               help="The size TensorRT tunes for, e.g. H=640,W=640.")
 @click.option("--max-profiles", default=16, show_default=True,
               help="At most this many profiles (the boxes with the most valid sizes).")
-@format_option(["text", "trtexec", "polygraphy", "ort-trt", "json"])
+@format_option("text", "trtexec", "polygraphy", "ort-trt", "json", "markdown")
 @click.option("--verify", "do_verify", is_flag=True,
               help="Run every profile corner (and opt) on onnxruntime.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per run.")
 @click.option("--cpu", is_flag=True, help="Use the CPU provider even when a GPU is present.")
 @output_option
 @guarded
-def profiles(model, dims, range_spec, opt, max_profiles, fmt, as_json, do_verify, timeout,
-             cpu, output):
+def profiles(model, dims, range_spec, opt, max_profiles, fmt, do_verify, timeout, cpu,
+             output):
     """TensorRT optimization profiles (min/opt/max per dynamic input, one per disjoint box
     of valid sizes, lattices named) for trtexec, Polygraphy, onnxruntime's TensorRT
     provider, or JSON."""
@@ -149,8 +115,8 @@ def profiles(model, dims, range_spec, opt, max_profiles, fmt, as_json, do_verify
     if do_verify and res.profiles:
         rep = P.verify_profiles(a, res, timeout=timeout,
                                 providers=["CPUExecutionProvider"] if cpu else None)
-    fmt = _fmt(fmt, as_json)
-    out = P.render(res, fmt)
+    out = markdown.profiles(json.loads(json.dumps(res.to_json()))) if fmt == "markdown" \
+        else P.render(res, fmt)
     if rep is not None and fmt == "text":
         out += "\n\nverified: " + rep.summary()
         for v in rep.disagreements[:5]:
@@ -181,17 +147,16 @@ def profiles(model, dims, range_spec, opt, max_profiles, fmt, as_json, do_verify
               help="The export (or wanted) size (repeatable).")
 @click.option("--fixed-model", "fixed_model", type=click.Path(dir_okay=False),
               help="--for static: where the fixed model goes (default MODEL.fixed.onnx).")
-@format_option(["text", "json"])
+@format_option("text", "json")
 @output_option
 @guarded
-def spec(model, dims, target, sizes, fixed_model, fmt, as_json, output):
+def spec(model, dims, target, sizes, fixed_model, fmt, output):
     """Specs for the tools around the model: torch.export dynamic_shapes, a static size for
     make_dynamic_shape_fixed, or the constraint list as JSON."""
     from . import spec as S
 
     a = _analyze(model, dims)
     s = parse_sizes(sizes) if sizes else None
-    fmt = _fmt(fmt, as_json)
     try:
         if target == "torch":
             ts = S.torch_spec(a, s)

@@ -71,9 +71,15 @@ class Violation:
     numbers: str = ""
     condition: Optional[str] = None
     also: tuple = ()  # other nodes that impose the same condition
+    readable: str = ""  # the condition in words, intermediate sizes named (reasons.readable)
 
     def describe(self) -> str:
         return located(self.op, self.node, self.reason)
+
+    def detail_lines(self) -> list:
+        """What to print under describe(): the condition in words at this size, else the
+        raw numbers."""
+        return [self.readable or self.numbers] if (self.readable or self.numbers) else []
 
     def to_json(self) -> dict:
         out = {"node": self.node, "op": self.op, "reason": self.reason,
@@ -81,6 +87,8 @@ class Violation:
         if self.condition is not None:
             out["condition"] = self.condition
             out["also"] = list(self.also)
+        if self.readable:
+            out["readable"] = self.readable
         return out
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 
-import click
 import pytest
 from click.testing import CliRunner
 
 import graphshape
-from graphshape.cli import guarded, main, model_options
-from graphshape.cli_deploy import require_option, run_require
+from graphshape.cli import main
 from models import registry
 
 from .test_deploy import COUPLED, PINNED, UNPROVEN, save_text
@@ -189,18 +187,7 @@ never (float[1, H] x) => (float[1, H] y) <float[3] a = {1.0, 2.0, 3.0}, float[4]
     assert rc == 1
 
 
-# ---- check --require (the handler the lead wires into `check`) --------------------------------
-@click.command()
-@model_options
-@require_option
-@click.option("--json", "as_json", is_flag=True)
-@guarded
-def check_require(model, dims, require, as_json):
-    import sys
-
-    sys.exit(run_require(graphshape.analyze(model, dims=list(dims)), require, as_json))
-
-
+# ---- check --require ----------------------------------------------------------------------
 @pytest.mark.parametrize("model,spec,code,needle", [
     ("toy", "H in 251..258, W in 251..258", 0, "included: every required size is valid"),
     ("toy", "H in 224..640 step 32, W = H", 1, "not included: 13 of 14"),
@@ -212,15 +199,15 @@ def check_require(model, dims, require, as_json):
     ("toy", "H ~ 3", 2, "bad --require clause"),
 ])
 def test_check_require_exit_codes(paths, model, spec, code, needle):
-    r = CliRunner().invoke(check_require, [paths[model], "--require", spec],
+    r = CliRunner().invoke(main, ["check", paths[model], "--require", spec],
                            catch_exceptions=False)
     assert r.exit_code == code, r.output
     assert needle in r.output
 
 
 def test_check_require_json(paths):
-    r = CliRunner().invoke(check_require, [paths["toy"], "--require", "H = 300, W in 1..1000",
-                                           "--json"], catch_exceptions=False)
+    r = CliRunner().invoke(main, ["check", paths["toy"], "--require", "H = 300, W in 1..1000",
+                                  "--json"], catch_exceptions=False)
     js = json.loads(r.output)
     assert r.exit_code == 1 and js["included"] is False and js["failing_sizes"] == 1000
     assert js["first_failing"][0]["violations"][0]["node"] == "/head/head.0/Gemm"
