@@ -5,6 +5,9 @@ around the boundary, and graphshape must agree (or say unproven, never a wrong c
    output shapes (scan_utils.cc AllocateOutput) and refuses an empty sequence.
 2. Conv / ConvTranspose with auto_pad != NOTSET and pads: refused at load
    (conv_attributes.h), so every size is invalid.
+3. MaxPool/AveragePool with auto_pad SAME_* and stride > kernel: MLAS refuses a negative
+   pad_needed (float/float16; AveragePool up to opset 18; MaxPool without Indices,
+   dilation or column-major storage); LpPool, AveragePool-19 and double run.
 """
 
 from __future__ import annotations
@@ -179,3 +182,59 @@ def test_conv_pads_with_auto_pad_notset_still_runs(tmp_path, op):
     assert not a.domain.impossible
     rep = assert_agrees(a, HW)
     assert VALID in {v.observed for v in rep.verdicts}
+
+
+# ---- 3. Pools with auto_pad SAME_* and stride > kernel ------------------------------------
+
+def _pool_model(path, op, opset, dtype=T.FLOAT, channels=1, nsp=1, **attrs):
+    node = h.make_node(op, ["x"], ["y"], name="p", kernel_shape=[2] * nsp, strides=[3] * nsp,
+                       **attrs)
+    g = h.make_graph([node], "g", [h.make_tensor_value_info(
+        "x", dtype, [1, channels, "H"] + [6] * (nsp - 1))],
+        [h.make_tensor_value_info("y", dtype, None)])
+    return _save(g, path, opset=opset)
+
+
+H20 = [{"H": hh} for hh in range(1, 21)]
+
+
+@pytest.mark.parametrize("op,opset,dtype,refused", [
+    ("AveragePool", 11, T.FLOAT, True),     # Pool<float, AveragePool>: MLAS
+    ("AveragePool", 7, T.FLOAT, True),
+    ("AveragePool", 18, T.FLOAT16, True),
+    ("AveragePool", 19, T.FLOAT, False),    # AveragePoolV19: a plain loop
+    ("MaxPool", 12, T.FLOAT, True),
+    ("MaxPool", 12, T.FLOAT16, True),
+    ("MaxPool", 12, T.DOUBLE, False),       # no MLAS kernel for double
+    ("LpPool", 11, T.FLOAT, False),
+])
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_pool_same_stride_above_kernel(tmp_path, op, opset, dtype, refused, auto_pad):
+    """k 2, s 3: pad_needed = (ceil(H/3) - 1)*3 + 2 - H is -1 exactly when H = 0 mod 3, and
+    MLAS refuses it ('padding values must be non-negative'); graphshape claimed AveragePool
+    valid there."""
+    a = graphshape.analyze(_pool_model(tmp_path / "m.onnx", op, opset, dtype,
+                                       auto_pad=auto_pad))
+    want = [INVALID if refused and p["H"] % 3 == 0 else VALID for p in H20]
+    assert [a.check(p) for p in H20] == want
+    assert_agrees(a, H20)
+
+
+def test_pool_same_nchwc_channels_are_unproven(tmp_path):
+    """2-D float with 16 channels: NCHWc (block 8 or 16 by CPU) accepts the negative padding
+    on some machines: unproven, never a claim."""
+    a = graphshape.analyze(_pool_model(tmp_path / "m.onnx", "AveragePool", 11, channels=16,
+                                       nsp=2, auto_pad="SAME_UPPER"))
+    text = "; ".join(u.describe() for u in a.propagation.unproven)
+    assert "NCHWc" in text, text
+    _ort_observed(a, H20[:7])
+
+
+def test_pool_same_2d_three_channels(tmp_path):
+    """2-D, 3 channels (no NCHWc): the fixed W = 6 has pad_needed -1 too, so every H fails
+    for AveragePool-11, and nothing fails for AveragePool-19."""
+    for opset, valid in ((11, False), (19, True)):
+        a = graphshape.analyze(_pool_model(tmp_path / f"m{opset}.onnx", "AveragePool", opset,
+                                           channels=3, nsp=2, auto_pad="SAME_UPPER"))
+        assert {a.check(p) for p in H20[:8]} == {VALID if valid else INVALID}
+        assert_agrees(a, H20[:8])

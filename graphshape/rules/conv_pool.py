@@ -10,12 +10,14 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
   or after in + pad_head: out = max(min(c, floor((in + pad_head - 1)/s)), c - 1) + 1.
 - auto_pad SAME_*: pad_needed = (ceil(in/s) - 1)*s + k - in (undilated kernel). Conv
   refuses any dilation != 1 on such an axis ("Dilation not supported for AutoPadType::
-  SAME_UPPER or AutoPadType::SAME_LOWER"), at every size. MaxPool on its MLAS path (all
-  dilations 1, no Indices output, storage_order 0; not AveragePool) refuses a negative
-  pad_needed ("padding values must be non-negative"), which happens when s > k at sizes
-  where the last window would end past the input. A 2-D MaxPool with channels a multiple
-  of 8 may instead be rewritten to NchwcMaxPool (block size 8 or 16, per CPU), which
-  accepts them: machine-dependent, so unproven.
+  SAME_UPPER or AutoPadType::SAME_LOWER"), at every size. A pool on the MLAS path
+  (float/float16 only; MaxPool with all dilations 1, no Indices output, storage_order 0;
+  AveragePool up to opset 18, not 19+; never LpPool) refuses a negative pad_needed
+  ("padding values must be non-negative"), which happens when s > k at sizes where the
+  last window would end past the input (k 2, s 3: every H = 0 mod 3). A 2-D float one
+  with channels a multiple of 8 may instead be rewritten to NchwcMaxPool/
+  NchwcAveragePool (block size 8 or 16, per CPU), which accepts them: machine-dependent,
+  so unproven.
 - ConvTranspose (onnxruntime 1.31, found by graphshape.fuzz): full = s*(in-1) + dk + op;
   output_padding must be < stride (not only < max(stride, dilation) as the spec says);
   SAME_* gives min(in*s, full) (total padding max(0, full - in*s)), not in*s; with
@@ -38,7 +40,7 @@ from ..constraints import Constraint
 from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, sub, to_str
 from ..errors import InvalidModelError
 from ..registry import rule
-from ..tensor import Tensor
+from ..tensor import FLOAT, FLOAT16, Tensor
 from ._common import const_ints
 
 
@@ -146,17 +148,46 @@ def _pool_input_nonempty(ctx, X):
             ctx.any_of([Constraint.eq(n, 0), Constraint.ge(dim, 1)], reason)
 
 
-def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad, mlas_maxpool):
+def _mlas_path(ctx, X, storage_order, d):
+    """Whether onnxruntime runs this pool on MLAS (MlasPool, or its float16 twin), which
+    refuses a negative padding ("padding values must be non-negative"); None when the
+    element type is unknown. pool.cc: AveragePool up to opset 18 (Pool<float, AveragePool>)
+    always does; AveragePool 19+ is AveragePoolV19, a plain loop that accepts it; MaxPool
+    does without Indices output, row-major storage and all dilations 1 (MaxPoolV8); LpPool
+    never does. Only float and float16 have MLAS kernels (double and int8/uint8 MaxPool run
+    the plain loop); measured on every pool opset from 7 to 22."""
+    if ctx.op == "MaxPool":
+        candidate = ctx.n_outputs == 1 and not storage_order and all(x == 1 for x in d)
+    elif ctx.op == "AveragePool":
+        candidate = ctx.opset < 19
+    else:
+        candidate = False
+    if not candidate:
+        return False
+    if not X.dtype:
+        return None
+    return X.dtype in (FLOAT, FLOAT16)
+
+
+def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad, mlas, batch):
     dk = d * (k - 1) + 1
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         target = ceildiv(size, s)
         pad_needed = sub(add(mul(sub(target, 1), s), k), size)  # runtime: kernel w/o dilation
         ph_expr = floordiv(pad_needed, 2) if auto_pad == "SAME_UPPER" else ceildiv(pad_needed, 2)
         pads = pad_needed
-        if mlas_maxpool:
-            ctx.ge(pad_needed, 0, f"spatial axis {axis}: auto_pad={auto_pad} with stride {s} > "
-                                  f"kernel {k} needs padding (ceil({size}/{s}) - 1)*{s} + {k} "
-                                  f"- {size} >= 0 (onnxruntime's MaxPool refuses negative pads)")
+        if mlas:
+            # pool_attributes.h ComputeSizePadDilations: pad_needed = (ceil(in/s) - 1)*s + k
+            # - in, negative exactly when s > k and the last window would end past the
+            # input; MLAS refuses it unless the output is empty (batch 0 returns first)
+            reason = (f"spatial axis {axis}: auto_pad={auto_pad} with stride {s} > kernel "
+                      f"{k} needs padding (ceil({_s(size)}/{s}) - 1)*{s} + {k} - {_s(size)} "
+                      f">= 0 (onnxruntime's MLAS {ctx.op} refuses negative pads)")
+            if isinstance(batch, int) and batch >= 1 or \
+                    not isinstance(batch, int) and bool(sympy.sympify(batch).is_positive):
+                ctx.ge(pad_needed, 0, reason)
+            else:
+                ctx.any_of([Constraint.eq(batch, 0), Constraint.ge(pad_needed, 0)], reason)
     else:
         if auto_pad == "VALID":
             ph = pt = 0
@@ -199,28 +230,31 @@ def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None
         ctx.fail("kernel_shape is required")
     k, s, pd, d = _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations)
     _pool_input_nonempty(ctx, X)
-    # onnxruntime's plain MaxPool (no dilation, no Indices output, row-major storage) runs
-    # on MLAS, which refuses the negative SAME padding that the other paths accept
-    mlas_maxpool = (ctx.op == "MaxPool" and ctx.n_outputs == 1 and not storage_order
-                    and all(x == 1 for x in d))
-    if mlas_maxpool and nsp == 2 and auto_pad in ("SAME_UPPER", "SAME_LOWER") and \
+    mlas = _mlas_path(ctx, X, storage_order, d)
+    if mlas is not False and auto_pad in ("SAME_UPPER", "SAME_LOWER") and \
             any(s[i] > k[i] for i in range(nsp)):
         c = X.shape[1]
-        if not isinstance(c, int) or c % 8 == 0:
-            # the optimiser's NCHWc layout rewrites a 2-D MaxPool whose channels are a
-            # multiple of the CPU's block size (8 with AVX2, 16 with AVX-512) to NchwcMaxPool,
-            # which accepts the negative padding MLAS refuses: the sizes where the padding
-            # is negative run on some CPUs and fail on others
+        if mlas is None:
+            ctx.assume(f"auto_pad={auto_pad} with stride > kernel gives negative padding at "
+                       "some sizes, which onnxruntime refuses only for float/float16 inputs; "
+                       "the input's element type is unknown")
+            mlas = False
+        elif X.dtype == FLOAT and nsp == 2 and (not isinstance(c, int) or c % 8 == 0):
+            # the optimiser's NCHWc layout rewrites a 2-D float MaxPool/AveragePool whose
+            # channels are a multiple of the CPU's block size (8 with AVX2, 16 with AVX-512)
+            # to NchwcMaxPool/NchwcAveragePool, which accept the negative padding MLAS
+            # refuses: the sizes where the padding is negative run on some CPUs and fail on
+            # others (measured: 16 channels run, 8 fail, on an AVX-512 machine)
             ctx.assume(f"auto_pad={auto_pad} with stride > kernel gives negative padding at "
                        f"some sizes; with {_s(c)} channels whether onnxruntime accepts it "
                        "depends on the CPU (NCHWc block size 8 or 16)")
-            mlas_maxpool = False
+            mlas = False
     out = [X.shape[0], X.shape[1]]
     for i in range(nsp):
         if pd[i] >= k[i] or pd[i + nsp] >= k[i]:
             ctx.fail(f"pad {pd[i]}/{pd[i + nsp]} must be smaller than the kernel {k[i]}")
         out.append(_pool_out(ctx, i + 2, X.shape[i + 2], k[i], s[i], pd[i], pd[i + nsp], d[i],
-                             ceil_mode, auto_pad, mlas_maxpool))
+                             ceil_mode, auto_pad, mlas, X.shape[0]))
     outs = [Tensor(tuple(out), X.dtype)]
     if ctx.op == "MaxPool" and ctx.n_outputs > 1:
         outs.append(Tensor(tuple(out), 7))
