@@ -8,6 +8,8 @@ around the boundary, and graphshape must agree (or say unproven, never a wrong c
 3. MaxPool/AveragePool with auto_pad SAME_* and stride > kernel: MLAS refuses a negative
    pad_needed (float/float16; AveragePool up to opset 18; MaxPool without Indices,
    dilation or column-major storage); LpPool, AveragePool-19 and double run.
+4. MaxUnpool (Unpool.cc): output_shape is checked by element count (batch and channels
+   equal), inferred axes must be positive, indices must be below the output's size.
 """
 
 from __future__ import annotations
@@ -238,3 +240,75 @@ def test_pool_same_2d_three_channels(tmp_path):
                                            channels=3, nsp=2, auto_pad="SAME_UPPER"))
         assert {a.check(p) for p in H20[:8]} == {VALID if valid else INVALID}
         assert_agrees(a, H20[:8])
+
+
+# ---- 4. MaxUnpool with output_shape: element counts, not per axis -------------------------
+
+def _unpool_model(path, out_shape, pre=None, **attrs):
+    inits, ins = [], ["x", "i"]
+    if out_shape is not None:
+        inits.append(h.make_tensor("os", T.INT64, [len(out_shape)], out_shape))
+        ins.append("os")
+    attrs = {"kernel_shape": [2, 2], "strides": [2, 2], **attrs}
+    node = h.make_node("MaxUnpool", ins, ["y"], name="unpool", **attrs)
+    xs = [1, 1, "H", "W"]
+    g = h.make_graph([node], "g", [h.make_tensor_value_info("x", T.FLOAT, xs),
+                                   h.make_tensor_value_info("i", T.INT64, xs)],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    return _save(g, path, opset=11)
+
+
+HW5 = [{"H": hh, "W": w} for hh in range(1, 5) for w in range(1, 5)]
+
+
+@pytest.mark.parametrize("out_shape,ok", [
+    ([1, 1, 2, 8], lambda hh, w: hh * w <= 4),   # 16 >= 4HW though 2 < 2H at H = 2
+    ([1, 1, 16, 1], lambda hh, w: hh * w <= 4),
+    ([1, 1, 3, 3], lambda hh, w: hh * w <= 2),
+    ([1, 1, 5, 5], lambda hh, w: hh * w <= 6),
+    ([2, 1, 4, 4], lambda hh, w: False),          # batch must match
+    ([1, 1, 0, 4], lambda hh, w: False),
+])
+def test_maxunpool_output_shape_counts_elements(tmp_path, out_shape, ok):
+    """onnxruntime (Unpool.cc): given_shape.Size() >= inferred.Size(), batch and channels
+    equal; graphshape compared axis by axis and called [1, 1, 2, 8] invalid at H = W = 2."""
+    a = graphshape.analyze(_unpool_model(tmp_path / "m.onnx", out_shape))
+    assert [a.check(p) for p in HW5] == [VALID if ok(p["H"], p["W"]) else INVALID
+                                         for p in HW5]
+    assert_agrees(a, HW5)
+
+
+def test_maxunpool_inferred_axis_must_be_positive(tmp_path):
+    """kernel 2, stride 1, pads 1/1: the inferred axis is (H - 1) + 2 - 2 = H - 1, which
+    onnxruntime refuses at 0 ('Computed output dimension is not positive')."""
+    a = graphshape.analyze(_unpool_model(tmp_path / "m.onnx", None, kernel_shape=[2, 2],
+                                         strides=[1, 1], pads=[1, 1, 1, 1]))
+    assert [a.check(p) for p in HW5] == [INVALID if 1 in (p["H"], p["W"]) else VALID
+                                         for p in HW5]
+    assert_agrees(a, HW5)
+
+
+def test_maxpool_indices_into_maxunpool(tmp_path):
+    """SegNet's pattern: MaxPool's Indices (flat positions in X) feed MaxUnpool with X's
+    shape: proved in range (Indices are bounded by numel(X) - 1)."""
+    nodes = [h.make_node("MaxPool", ["x"], ["y", "idx"], kernel_shape=[2, 2], strides=[2, 2]),
+             h.make_node("Shape", ["x"], ["shp"]),
+             h.make_node("MaxUnpool", ["y", "idx", "shp"], ["z"], kernel_shape=[2, 2],
+                         strides=[2, 2])]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 2, "H", "W"])],
+                     [h.make_tensor_value_info("z", T.FLOAT, None)])
+    a = graphshape.analyze(_save(g, tmp_path / "m.onnx", opset=11))
+    assert not a.propagation.unproven
+    assert_agrees(a, [{"H": hh, "W": w} for hh in (1, 2, 3, 5) for w in (1, 2, 4)])
+
+
+def test_maxpool_indices_beyond_the_unpooled_output_are_unproven(tmp_path):
+    """MaxPool on 5x5 gives 2x2 with indices up to 24; MaxUnpool infers 4x4 = 16 elements:
+    whether an index is >= 16 depends on the data, so unproven (graphshape claimed valid)."""
+    nodes = [h.make_node("MaxPool", ["x"], ["y", "idx"], kernel_shape=[2, 2], strides=[2, 2]),
+             h.make_node("MaxUnpool", ["y", "idx"], ["z"], kernel_shape=[2, 2], strides=[2, 2])]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 1, 5, "W"])],
+                     [h.make_tensor_value_info("z", T.FLOAT, None)])
+    a = graphshape.analyze(_save(g, tmp_path / "m.onnx", opset=11))
+    text = "; ".join(u.describe() for u in a.propagation.unproven)
+    assert "MaxUnpool" in text, text

@@ -40,7 +40,7 @@ from ..constraints import Constraint
 from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, sub, to_str
 from ..errors import InvalidModelError
 from ..registry import rule
-from ..tensor import FLOAT, FLOAT16, Tensor
+from ..tensor import FLOAT, FLOAT16, INT64, Bounds, Tensor
 from ._common import const_ints
 
 
@@ -257,7 +257,9 @@ def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None
                              ceil_mode, auto_pad, mlas, X.shape[0]))
     outs = [Tensor(tuple(out), X.dtype)]
     if ctx.op == "MaxPool" and ctx.n_outputs > 1:
-        outs.append(Tensor(tuple(out), 7))
+        # Indices are flat positions in X (batch and channel offsets included, either
+        # storage order): within 0..numel(X) - 1, not every one attained
+        outs.append(Tensor(tuple(out), INT64, bounds=Bounds(0, sub(X.numel(), 1))))
     return outs
 
 

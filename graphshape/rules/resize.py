@@ -21,6 +21,7 @@ from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import Tensor
 from ._common import at_least_one, const_ints, ints, norm_axis
+from ._ranges import check_indices
 
 
 def _float_values(t, what):
@@ -228,25 +229,53 @@ def col2im(ctx, input, image_shape, block_shape, *, dilations=None, pads=None,
 
 @rule("MaxUnpool")
 def max_unpool(ctx, X, I, output_shape=None, *, kernel_shape, pads=None, strides=None):
-    """out[i] = (in[i]-1)*s + k - pads, or output_shape (which must be at least that)."""
+    """out[i] = (in[i]-1)*s + k - pads; with output_shape the output is output_shape, which
+    onnxruntime (cpu/nn/Unpool.cc) checks only as a whole: same batch and channels, element
+    count at least the inferred one's (not per axis), and every index below the element
+    count (https://onnx.ai/onnx/operators/onnx__MaxUnpool.html)."""
     r = len(X.shape)
     nsp = r - 2
+    if nsp < 1 or nsp > 3:
+        ctx.fail(f"X must have rank 3 to 5 (1 to 3 pooled axes), found {r}")
     k = list(kernel_shape)
     s = list(strides) if strides else [1] * nsp
     p = list(pads) if pads else [0] * (2 * nsp)
+    if len(k) != nsp or len(s) != nsp or len(p) != 2 * nsp:
+        ctx.fail(f"attribute lengths do not match {nsp} pooled axes (kernel {k}, strides {s}, "
+                 f"pads {p})")
+    for i in range(nsp):
+        if k[i] < 1 or not (p[i] < k[i] and p[i + nsp] < k[i]):
+            ctx.fail(f"kernel {k[i]} must be >= 1 and the pads {p[i]}/{p[i + nsp]} smaller "
+                     "than it")
     if len(I.shape) != r:
         ctx.fail("the index tensor must have the input's shape")
     for i in range(r):
         ctx.eq(I.shape[i], X.shape[i], f"index tensor axis {i} must match the input")
     out = list(X.shape[:2])
     for i in range(nsp):
-        out.append(sub(add(mul(sub(X.shape[i + 2], 1), s[i]), k[i]), p[i] + p[i + nsp]))
+        d = sub(add(mul(sub(X.shape[i + 2], 1), s[i]), k[i]), p[i] + p[i + nsp])
+        ctx.ge(d, 1, f"the inferred output axis {i + 2}, ({to_str(X.shape[i + 2])} - 1)*{s[i]}"
+                     f" + {k[i]} - {p[i] + p[i + nsp]}, must be positive (onnxruntime)")
+        out.append(d)
     if output_shape is not None:
         os_ = ints(output_shape, "output_shape")
         if len(os_) != r:
             ctx.fail(f"output_shape has {len(os_)} entries for rank {r}")
+        for i in range(2):
+            ctx.eq(os_[i], X.shape[i], f"output_shape axis {i} must equal the input's "
+                                       "(onnxruntime: batch and channels must match)")
         for i in range(2, r):
-            ctx.ge(os_[i], out[i], f"output_shape axis {i} is smaller than the minimum "
-                                   f"{to_str(out[i])}")
-        out = list(X.shape[:2]) + list(os_[2:])
+            ctx.ge(os_[i], 0, f"output_shape axis {i} must not be negative")
+        # Unpool.cc: given_shape.Size() >= shape.Size(), element counts only: [1, 1, 2, 8]
+        # is accepted where [1, 1, 4, 4] is inferred. With the batch and channel dims equal,
+        # the inferred count is os[0]*os[1]*prod(inferred spatial)
+        ctx.ge(prod(os_), prod(list(os_[:2]) + out[2:]),
+               f"output_shape {[to_str(v) for v in os_]} must hold at least as many elements "
+               f"as the inferred shape {[to_str(v) for v in out]}")
+        out = list(os_)
+    # every index is checked against the output's element count ('Index value out of
+    # bounds'); indices that are a graph input's data are the caller's promise
+    n_out = prod(out)
+    check_indices(ctx, I, n_out, f"the {to_str(n_out)} elements of the output",
+                  negative=False)
     return Tensor(tuple(out), X.dtype)
