@@ -10,6 +10,8 @@ around the boundary, and graphshape must agree (or say unproven, never a wrong c
    dilation or column-major storage); LpPool, AveragePool-19 and double run.
 4. MaxUnpool (Unpool.cc): output_shape is checked by element count (batch and channels
    equal), inferred axes must be positive, indices must be below the output's size.
+5. Sum/Mean/Max/Min with an element type the CPU provider has no kernel for: refused at
+   load; graphshape says unproven (no element-type verdict exists), naming the type.
 """
 
 from __future__ import annotations
@@ -312,3 +314,50 @@ def test_maxpool_indices_beyond_the_unpooled_output_are_unproven(tmp_path):
     a = graphshape.analyze(_save(g, tmp_path / "m.onnx", opset=11))
     text = "; ".join(u.describe() for u in a.propagation.unproven)
     assert "MaxUnpool" in text, text
+
+
+# ---- 5. Sum / Mean / Max / Min: element types without a CPU kernel ------------------------
+
+def _variadic_model(path, op, dtype, opset):
+    node = h.make_node(op, ["a", "b"], ["y"], name="v")
+    g = h.make_graph([node], "g", [h.make_tensor_value_info("a", dtype, ["N"]),
+                                   h.make_tensor_value_info("b", dtype, [1])],
+                     [h.make_tensor_value_info("y", dtype, None)])
+    return _save(g, path, opset=opset)
+
+
+NS = [{"N": n} for n in (1, 2, 5)]
+
+
+@pytest.mark.parametrize("op,dtype,opset", [
+    ("Sum", T.INT64, 13), ("Sum", T.INT32, 13), ("Mean", T.INT64, 13),
+    ("Mean", T.DOUBLE, 13), ("Max", T.INT16, 13), ("Min", T.UINT16, 13),
+    ("Max", T.INT64, 11), ("Min", T.DOUBLE, 7), ("Sum", T.BFLOAT16, 13),
+])
+def test_variadic_without_a_kernel_is_unproven(tmp_path, op, dtype, opset):
+    """onnxruntime refuses the model at load (no kernel / not in the schema): graphshape
+    claimed every N valid; now the node is unproven, naming the type."""
+    a = graphshape.analyze(_variadic_model(tmp_path / "m.onnx", op, dtype, opset))
+    text = "; ".join(u.describe() for u in a.propagation.unproven)
+    assert f"no {op}-{opset} kernel" in text, text
+    got = _ort_observed(a, NS)
+    assert {v.observed for v in got} == {INVALID}
+    assert {v.predicted for v in got} == {UNPROVEN}
+
+
+@pytest.mark.parametrize("op,dtype,opset", [
+    ("Sum", T.DOUBLE, 13), ("Sum", T.FLOAT16, 8), ("Mean", T.FLOAT, 13),
+    ("Max", T.INT64, 13), ("Min", T.UINT8, 12), ("Max", T.DOUBLE, 8), ("Min", T.FLOAT, 8),
+])
+def test_variadic_with_a_kernel_still_proved(tmp_path, op, dtype, opset):
+    a = graphshape.analyze(_variadic_model(tmp_path / "m.onnx", op, dtype, opset))
+    assert not a.propagation.unproven
+    assert_agrees(a, NS)
+
+
+@pytest.mark.xfail(strict=True, reason="left for the elementwise owner: opsets 6-7 run "
+                   "Sum_6/Max_6/Min_6/Mean_6, which refuse broadcasting ('All inputs must have "
+                   "the same shape', element_wise_ops.cc); the variadic rule broadcasts")
+def test_variadic_opset_6_does_not_broadcast(tmp_path):
+    a = graphshape.analyze(_variadic_model(tmp_path / "m.onnx", "Min", T.FLOAT, 6))
+    assert_agrees(a, NS)
