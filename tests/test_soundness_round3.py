@@ -12,6 +12,7 @@ around the boundary, and graphshape must agree (or say unproven, never a wrong c
    equal), inferred axes must be positive, indices must be below the output's size.
 5. Sum/Mean/Max/Min with an element type the CPU provider has no kernel for: refused at
    load; graphshape says unproven (no element-type verdict exists), naming the type.
+Extra: an empty ints attribute (pads = []) on Conv/ConvTranspose/pools is refused at load.
 """
 
 from __future__ import annotations
@@ -361,3 +362,31 @@ def test_variadic_with_a_kernel_still_proved(tmp_path, op, dtype, opset):
 def test_variadic_opset_6_does_not_broadcast(tmp_path):
     a = graphshape.analyze(_variadic_model(tmp_path / "m.onnx", "Min", T.FLOAT, 6))
     assert_agrees(a, NS)
+
+
+# ---- extra (found with 2.): empty list attributes -----------------------------------------
+
+def _empty_attr(node, name):
+    node.attribute.append(h.make_attribute(name, [], attr_type=onnx.AttributeProto.INTS))
+    return node
+
+
+@pytest.mark.parametrize("op,name", [("Conv", "pads"), ("Conv", "strides"),
+                                     ("Conv", "kernel_shape"), ("ConvTranspose", "dilations"),
+                                     ("ConvTranspose", "output_padding"),
+                                     ("MaxPool", "pads"), ("AveragePool", "strides"),
+                                     ("LpPool", "pads")])
+def test_empty_list_attribute_is_refused_at_load(tmp_path, op, name):
+    """pads = [] is not 'no pads': onnx's inference in onnxruntime refuses it ('Attribute
+    pads has incorrect size'); graphshape read it as the default and claimed every size."""
+    if op.startswith("Conv"):
+        w = h.make_tensor("w", T.FLOAT, [1, 1, 3, 3], [1.0] * 9)
+        node, inits = h.make_node(op, ["x", "w"], ["y"], name="n"), [w]
+    else:
+        node, inits = h.make_node(op, ["x"], ["y"], name="n", kernel_shape=[2, 2]), []
+    g = h.make_graph([_empty_attr(node, name)], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, [1, 1, "H", "W"])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    a = graphshape.analyze(_save(g, tmp_path / "m.onnx", opset=17))
+    assert a.domain.impossible and "empty list" in str(a.domain.impossible[0])
+    assert_agrees(a, HW[:4])

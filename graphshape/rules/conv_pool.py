@@ -30,6 +30,9 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
   Conv's SAME_* output ceil(in/s) is 0 (invalid) for an empty input.
 - Conv/ConvTranspose with auto_pad other than NOTSET and a pads attribute (any values):
   refused at load (conv_attributes.h ORT_ENFORCE), so no size is valid.
+- An ints attribute present but empty (pads = []) is refused at load by onnx's
+  convPoolShapeInference ("Attribute pads has incorrect size"), for Conv,
+  ConvTranspose and the pools alike.
 """
 
 from __future__ import annotations
@@ -52,6 +55,16 @@ def _malformed(ctx, message: str):
 
 def _s(x) -> str:
     return x if isinstance(x, str) else to_str(x)
+
+
+def _no_empty_lists(ctx, **attrs):
+    """An ints attribute given as an empty list (pads = [], as some exporters write for
+    'no padding') is not the default: onnx's convPoolShapeInference, which onnxruntime
+    runs at load, refuses it ("Attribute pads has incorrect size"), at every size."""
+    for name, v in attrs.items():
+        if v is not None and len(v) == 0:
+            ctx.fail(f"attribute {name} is an empty list: onnxruntime refuses the model at "
+                     f"load ('Attribute {name} has incorrect size')")
 
 
 def _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations):
@@ -92,6 +105,8 @@ def _conv_out(ctx, axis, size, k, s, ph, pt, d, auto_pad):
 
 def _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group, auto_pad):
     """Checks shared by Conv and ConvTranspose; (spatial rank, k, s, pads, dilations)."""
+    _no_empty_lists(ctx, kernel_shape=kernel_shape, strides=strides, pads=pads,
+                    dilations=dilations)
     if pads is not None and auto_pad not in ("NOTSET", ""):
         # conv_attributes.h (ConvAttributes, shared by ConvTranspose): "A Conv/ConvTranspose
         # node has both 'auto_pad' and 'pads' attributes", enforced when the kernel is
@@ -228,6 +243,7 @@ def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None
     nsp = len(X.shape) - 2
     if not kernel_shape:
         ctx.fail("kernel_shape is required")
+    _no_empty_lists(ctx, strides=strides, pads=pads, dilations=dilations)
     k, s, pd, d = _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations)
     _pool_input_nonempty(ctx, X)
     mlas = _mlas_path(ctx, X, storage_order, d)
@@ -280,6 +296,7 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
     SAME_* and output_shape as onnxruntime computes them (module doc)."""
     nsp, k, s, p, d = _weighted_attrs(ctx, X, W, kernel_shape, strides, pads, dilations, group,
                                       auto_pad)
+    _no_empty_lists(ctx, output_padding=output_padding, output_shape=output_shape)
     op = list(output_padding) if output_padding else [0] * nsp
     if len(op) != nsp:
         ctx.fail(f"output_padding {op} does not match {nsp} spatial dims")
