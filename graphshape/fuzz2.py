@@ -38,15 +38,13 @@ INT64_MAX = 2 ** 63 - 1
 
 # Patterns kept out of the CI tier because of open bugs in rules owned elsewhere (issue 9,
 # found by this generator; GRAPHSHAPE_FUZZ2_ALL=1 builds them again):
-# - "pad-edge": Pad mode=edge (and wrap) of an axis of size 0 by a nonzero amount is
-#   refused by onnxruntime ("Cannot use 'edge' mode to pad dimension with a value of 0");
-#   rules/shape_ops.py's Pad proves it valid (seeds 70264, 70381);
 # - "reshape-zero": a Reshape target computed from sizes whose element is 0 at some sizes
 #   (allowzero=0) copies the input's dim there, and fails when that index is past the
 #   input's rank; rules/shape_ops.py's Reshape takes the 0 literally (seed 70288). The CI
 #   tier builds these Reshapes with allowzero=1 instead.
-EXCLUDED: set = set() if os.environ.get("GRAPHSHAPE_FUZZ2_ALL") else {"pad-edge",
-                                                                       "reshape-zero"}
+# ("pad-edge", Pad edge/reflect/wrap of an axis that is or becomes empty, is fixed in
+# rules/shape_ops.py, seeds 70264, 70381.)
+EXCLUDED: set = set() if os.environ.get("GRAPHSHAPE_FUZZ2_ALL") else {"reshape-zero"}
 
 
 class Net:

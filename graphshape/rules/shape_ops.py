@@ -545,25 +545,82 @@ def split(ctx, input, split=None, *, axis: int = 0, num_outputs=None, **attrs):
     return outs
 
 
-@rule("Pad")
-def pad(ctx, data, pads=None, constant_value=None, axes=None, *, mode: str = "constant",
-        **attrs):
-    """out[i] = in[i] + pad_begin[i] + pad_end[i]."""
-    p = ints(pads, "pads") if pads is not None else list(attrs.get("pads", []))
+_PAD_MODES = ("constant", "reflect", "edge", "wrap")
+
+
+@rule("Pad", since=2, until=10)
+def pad_v2(ctx, data, *, pads=(), mode: str = "constant", value: float = 0.0):
+    """Pad-2: ``pads`` (and the fill ``value``) are attributes; as Pad-11 otherwise."""
+    return _pad(ctx, data, list(pads), None, mode)
+
+
+@rule("Pad", since=11)
+def pad(ctx, data, pads=None, constant_value=None, axes=None, *, mode: str = "constant"):
+    """out[i] = in[i] + pad_begin[i] + pad_end[i]; edge/reflect/wrap copy from the input."""
+    p = ints(pads, "pads") if pads is not None else []
+    return _pad(ctx, data, p, axes, mode)
+
+
+def _pad(ctx, data, p, axes, mode):
     r = len(data.shape)
     ax = const_ints(axes, "axes") if axes is not None else list(range(r))
     ax = [norm_axis(ctx, a, r) for a in ax]
     if len(p) != 2 * len(ax):
         ctx.fail(f"pads has {len(p)} entries for {len(ax)} axes")
-    out = list(data.shape)
-    for j, a in enumerate(ax):
-        size = add(add(out[a], p[j]), p[j + len(ax)])
-        if mode in ("reflect",) and (p[j] != 0 or p[j + len(ax)] != 0):
-            ctx.ge(sub(out[a], 1), dmax(p[j], p[j + len(ax)]),
-                   f"reflect padding of axis {a} needs the axis longer than the pad")
-        ctx.ge(size, 0, f"axis {a}: negative padding removes more than the axis holds")
-        out[a] = size
+    if mode not in _PAD_MODES:
+        ctx.fail(f"unknown mode {mode!r}")
+    begin, end = [0] * r, [0] * r
+    for j, a in enumerate(ax):  # a repeated axis: the last entry wins (ComputePadWithAxes)
+        begin[a], end[a] = p[j], p[j + len(ax)]
+    out = [add(add(d, b), e) for d, b, e in zip(data.shape, begin, end)]
+    for a in ax:
+        ctx.ge(out[a], 0, f"axis {a}: negative padding removes more than the axis holds")
+    if mode != "constant":
+        _pad_copy_conditions(ctx, data.shape, begin, end, out, mode)
     return Tensor(tuple(out), data.dtype)
+
+
+def _pad_copy_conditions(ctx, shape, begin, end, out, mode):
+    """What onnxruntime's CPU Pad (pad.cc, PadImpl) checks before copying input values into
+    the pads. A non-empty input: every axis must keep at least one element after the
+    negative pads crop it ('zero effective input extent'), and for reflect each positive pad
+    must be below that length ('pre-pad (p) exceeds maximum allowed (n - 1)'). An empty
+    input (some axis 0) goes through HandleDimValueZero instead: edge and reflect then fail
+    only where an empty axis would grow ('Cannot use 'edge' mode to pad dimension with a
+    value of 0'), wrap always fails ('Unexpected mode of 3')."""
+    C = Constraint
+    solid = []
+    for a, (d, b, e) in enumerate(zip(shape, begin, end)):
+        kept = add(add(d, _neg_part(b)), _neg_part(e))
+        if not at_least_one(kept):
+            solid.append(C.ge(kept, 1, ctx.origin(
+                f"{mode} padding of axis {a} needs at least one element of the axis left "
+                f"after cropping ({_s(kept)})")))
+        if mode == "reflect":
+            for side, q in (("begin", b), ("end", e)):
+                if isinstance(q, int) and q <= 0:
+                    continue  # below the length once the length is >= 1
+                solid.append(C.ge(sub(kept, 1), q, ctx.origin(
+                    f"reflect padding of axis {a}: the {side} pad ({_s(q)}) must be less "
+                    f"than the axis length after cropping ({_s(kept)})")))
+    maybe_empty = [a for a, d in enumerate(shape) if not at_least_one(d)]
+    if not maybe_empty or mode == "wrap":
+        for c in solid:
+            ctx.any_of([c], c.origin.reason)
+        return
+    grows = [C.any_of([C.ge(shape[a], 1), C.eq(out[a], 0)]) for a in maybe_empty
+             if not (begin[a] == 0 and end[a] == 0)]
+    empty = C.all_of([C.any_of([C.eq(shape[a], 0) for a in maybe_empty])] + grows)
+    # an axis that may be empty keeps no element at that size, so ``solid`` is not empty
+    full = solid[0] if len(solid) == 1 else C.all_of(solid)
+    ctx.any_of([full, empty], f"{mode} padding needs every axis non-empty after cropping"
+               + (" and each pad less than the axis length" if mode == "reflect" else "")
+               + ", or an empty input whose empty axes do not grow")
+
+
+def _neg_part(x):
+    """min(x, 0): the cropping part of a pad."""
+    return min(x, 0) if isinstance(x, int) else dmin(x, 0)
 
 
 _ = (Constraint, np)

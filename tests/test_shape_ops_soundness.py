@@ -1,0 +1,83 @@
+"""Soundness fixes in graphshape/rules/shape_ops.py, each found against onnxruntime and
+checked on it here at every size around the boundary:
+
+* Pad edge/reflect/wrap: onnxruntime's CPU kernel (pad.cc, PadImpl and
+  HandleDimValueZero) refuses a non-empty input one of whose axes is cropped to nothing
+  ('zero effective input extent'), a reflect pad not below the cropped length ('pre-pad
+  (p) exceeds maximum allowed (n - 1)'), an empty input whose empty axis would grow
+  ('Cannot use 'edge' mode to pad dimension with a value of 0') and, in wrap mode, any
+  empty input ('Unexpected mode of 3');
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import graphshape
+
+from ._rule_rows import check_row, model_from_text
+from .conftest import assert_agrees
+
+END = 9223372036854775807
+
+
+def c_only(*sizes, n=1):
+    return [{"N": n, "C": c} for c in sizes]
+
+
+def analyse(tmp_path, opset, graph):
+    return graphshape.analyze(model_from_text(opset, graph, str(tmp_path / "m.onnx")))
+
+
+ROWS = [
+    # ---- Pad: an axis cropped to nothing, reflect against the cropped length ----
+    ("pad_edge_of_axis_cropped_to_zero", 19,
+     "(float[N, C] x) => (float y) <int64[4] p = {0, -3, 0, 0}, int64[4] q = {0, 1, 0, 1}> "
+     "{ t = Pad (x, p) y = Pad <mode = \"edge\"> (t, q) }",
+     {"y": ["N", "C - 1"]}, c_only(1, 2, 3, 4, 5, 6)),
+    ("pad_wrap_of_axis_cropped_to_zero", 19,
+     "(float[N, C] x) => (float y) <int64[4] p = {0, -3, 0, 0}, int64[4] q = {0, 2, 0, 0}> "
+     "{ t = Pad (x, p) y = Pad <mode = \"wrap\"> (t, q) }",
+     {"y": ["N", "C - 1"]}, c_only(1, 2, 3, 4, 5)),
+    ("pad_edge_crops_to_nothing_itself", 19,
+     "(float[N, C] x) => (float y) <int64[4] q = {1, -2, 0, -1}> "
+     "{ y = Pad <mode = \"edge\"> (x, q) }",
+     {"y": ["N + 1", "C - 3"]}, c_only(1, 2, 3, 4, 5)),
+    ("pad_reflect_against_cropped_length", 19,
+     "(float[N, C] x) => (float y) <int64[4] q = {0, 2, 0, -2}> "
+     "{ y = Pad <mode = \"reflect\"> (x, q) }",
+     {"y": ["N", "C"]}, c_only(1, 2, 3, 4, 5, 6, 7)),
+    ("pad_reflect_crop_then_pad_other_side", 13,
+     "(float[N, C] x) => (float y) <int64[4] q = {0, -1, 0, 1}> "
+     "{ y = Pad <mode = \"reflect\"> (x, q) }",
+     {"y": ["N", "C"]}, c_only(1, 2, 3, 4)),
+    ("pad2_edge_attribute_empty_axis", 10,
+     "(float[N, C] x) => (float y) "
+     "{ t = Pad <pads = [0, 0, 0, -3]> (x) y = Pad <mode = \"edge\", pads = [0, 1, 0, 0]> (t) }",
+     {"y": ["N", "C - 2"]}, c_only(1, 2, 3, 4, 5)),
+]
+
+
+@pytest.mark.parametrize("opset,graph,expect,points",
+                         [pytest.param(*r[1:], id=r[0]) for r in ROWS])
+def test_shape_ops_soundness_row(tmp_path, opset, graph, expect, points):
+    check_row(tmp_path, opset, graph, expect, points)
+
+
+def test_pad_edge_of_an_empty_input_that_does_not_grow_runs(tmp_path):
+    """An empty input with its empty axis not padded is accepted (HandleDimValueZero only
+    refuses growth); Concat then skips the empty part, so only C == 3 runs. With the empty
+    axis padded, no size runs."""
+    g = ("(float[N, C] x) => (float y) <int64[4] p = {{0, -3, 0, 0}}, int64[4] q = {{{q}}}> "
+         "{{ t = Pad (x, p) u = Pad <mode = \"{mode}\"> (t, q) y = Concat <axis = 0> (u, x) }}")
+    pts = c_only(1, 2, 3, 4, 5) + c_only(3, 4, n=2)
+    for mode in ("edge", "reflect"):
+        a = analyse(tmp_path, 19, g.format(q="1, 0, 0, 0", mode=mode))
+        assert [c for c in range(1, 9) if a.domain.contains({"N": 1, "C": c})] == [3], mode
+        assert_agrees(a, pts)
+        a = analyse(tmp_path, 19, g.format(q="1, 0, 0, 1", mode=mode))
+        assert not any(a.domain.contains({"N": 1, "C": c}) for c in range(1, 9)), mode
+        assert_agrees(a, pts)
+    a = analyse(tmp_path, 19, g.format(q="1, 0, 0, 0", mode="wrap"))  # wrap: never empty
+    assert not any(a.domain.contains({"N": 1, "C": c}) for c in range(1, 9))
+    assert_agrees(a, pts)
