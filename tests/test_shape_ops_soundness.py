@@ -7,6 +7,7 @@ checked on it here at every size around the boundary:
   (p) exceeds maximum allowed (n - 1)'), an empty input whose empty axis would grow
   ('Cannot use 'edge' mode to pad dimension with a value of 0') and, in wrap mode, any
   empty input ('Unexpected mode of 3');
+* Slice before opset 10 reads starts/ends/axes from its attributes;
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ ROWS = [
      "(float[N, C] x) => (float y) "
      "{ t = Pad <pads = [0, 0, 0, -3]> (x) y = Pad <mode = \"edge\", pads = [0, 1, 0, 0]> (t) }",
      {"y": ["N", "C - 2"]}, c_only(1, 2, 3, 4, 5)),
+    # ---- Slice-1: the attributes ----
+    ("slice9_attributes", 9,
+     "(float[N, C] x) => (float y) { y = Slice <starts = [1], ends = [-1], axes = [1]> (x) }",
+     {"y": ["N", "max(0, C - 2)"]}, c_only(1, 2, 3, 4, 5)),
+    ("slice9_no_axes_clamps", 9,
+     "(float[N, C] x) => (float y) { y = Slice <starts = [1, -2], ends = [1000, 100]> (x) }",
+     {"y": ["min(1000, N) - 1", "max(0, -max(0, C - 2) + min(100, C))"]},
+     [{"N": n, "C": c} for n, c in [(1, 1), (2, 1), (3, 2), (2, 5), (4, 3)]]),
+    ("slice1_negative_axis", 1,
+     "(float[N, C] x) => (float y) { y = Slice <starts = [0], ends = [2], axes = [-1]> (x) }",
+     {"y": ["N", "min(2, C)"]}, c_only(1, 2, 3)),
 ]
 
 

@@ -369,17 +369,26 @@ def _nonneg(x):
     return bool(sympy.sympify(x).is_nonnegative)
 
 
-@rule("Slice")
-def slice_(ctx, data, starts=None, ends=None, axes=None, steps=None, **attrs):
+@rule("Slice", since=1, until=9)
+def slice_v1(ctx, data, *, starts=None, ends=None, axes=None):
+    """Slice-1: ``starts``, ``ends`` (and ``axes``) are attributes, every step 1; clamped as
+    Slice-10 (onnxruntime runs both through SliceBase::PrepareForCompute)."""
+    if starts is None or ends is None:
+        ctx.fail("the starts and ends attributes are required")
+    return _slice(ctx, data, [int(v) for v in starts], [int(v) for v in ends],
+                  None if axes is None else [int(v) for v in axes], None)
+
+
+@rule("Slice", since=10)
+def slice_(ctx, data, starts=None, ends=None, axes=None, steps=None):
     """Per axis: clamp start/end to the dim (onnxruntime's rules), len = ceil((e-s)/step)."""
-    if ctx.opset < 10:
-        st, en = list(attrs.get("starts", [])), list(attrs.get("ends", []))
-        ax = attrs.get("axes")
-        sp = None
-    else:
-        st, en = ints(starts, "starts"), ints(ends, "ends")
-        ax = const_ints(axes, "axes") if axes is not None else None
-        sp = const_ints(steps, "steps") if steps is not None else None
+    st, en = ints(starts, "starts"), ints(ends, "ends")
+    ax = const_ints(axes, "axes") if axes is not None else None
+    sp = const_ints(steps, "steps") if steps is not None else None
+    return _slice(ctx, data, st, en, ax, sp)
+
+
+def _slice(ctx, data, st, en, ax, sp):
     r = len(data.shape)
     ax = list(range(len(st))) if ax is None else [norm_axis(ctx, a, r) for a in ax]
     sp = sp or [1] * len(st)
