@@ -346,8 +346,15 @@ def _check_divisor(ctx, B) -> None:
 @rule(*BINARY)
 def binary(ctx, A, B, *, fmod: int = 0, direction=None, **_attrs):
     """C = A (op) B with multidirectional broadcasting (opset >= 7)."""
-    if ctx.op == "PRelu" and ctx.opset < 7:
-        return Tensor(A.shape, A.dtype)
+    if ctx.opset < 7:
+        # onnxruntime 1.31's CPU provider registers none of these ops before opset 7
+        # (measured for Add/Sub/Mul/Div/Pow/PRelu/Equal/Less/Greater/And/Or/Xor at opsets
+        # 1-6: 'Could not find an implementation', with or without the legacy broadcast and
+        # axis attributes): the model never loads. Unproven; the spec's output (A's shape:
+        # legacy broadcasting stretches B onto A) goes on downstream
+        ctx.assume(f"onnxruntime's CPU provider has no {ctx.op} kernel before opset 7 (it "
+                   "refuses the model when loading it)")
+        return Tensor(A.shape, BOOL if ctx.op in COMPARE else A.dtype)
     shape = broadcast_shapes(ctx, [A.shape, B.shape])
     dtype = BOOL if ctx.op in COMPARE else A.dtype
     floating = A.dtype in FLOAT_TYPES
@@ -382,6 +389,29 @@ def _variadic_types(op: str, opset: int) -> set:
     return {1, 10, 11} if opset >= 8 else {1, 10}
 
 
+def _variadic_shape(ctx, data_0) -> tuple:
+    """The output shape as onnxruntime 1.31's CPU kernels compute it (measured, opsets 1-8):
+    opsets 1-5 have no kernel (the model never loads: unproven, the spec's shapes go on);
+    Sum_6/Max_6/Min_6/Mean_6 (opsets 6-7) require every input to have exactly the first
+    one's shape ('All inputs must have the same shape', element_wise_ops.cc: no size-1
+    stretching, no rank padding); opset 8+ broadcasts multidirectionally."""
+    if ctx.opset < 6:
+        ctx.assume(f"onnxruntime's CPU provider has no {ctx.op} kernel before opset 6 (it "
+                   "refuses the model when loading it)")
+    if ctx.opset >= 8:
+        return broadcast_shapes(ctx, [t.shape for t in data_0])
+    first = tuple(data_0[0].shape)
+    for k, t in enumerate(data_0[1:], 1):
+        if len(t.shape) != len(first):
+            ctx.fail(f"input {k} has rank {len(t.shape)} and input 0 rank {len(first)}; "
+                     f"{ctx.op}-{ctx.opset} does not broadcast (all inputs must have the "
+                     "same shape)")
+        for axis, (a, b) in enumerate(zip(first, t.shape)):
+            ctx.eq(b, a, f"{ctx.op}-{ctx.opset} does not broadcast: input {k} axis {axis} "
+                         "must equal input 0's (all inputs must have the same shape)")
+    return first
+
+
 @rule("Sum", "Mean", "Max", "Min")
 def variadic(ctx, *data_0):
     """Broadcast all inputs together (spec: multidirectional broadcasting)."""
@@ -396,7 +426,7 @@ def variadic(ctx, *data_0):
         ctx.assume(f"onnxruntime's CPU provider has no {ctx.op}-{ctx.opset} kernel for "
                    f"{_DTYPE_WORDS.get(bad[0], f'element type {bad[0]}')} inputs (it refuses "
                    "the model when loading it)")
-    shape = broadcast_shapes(ctx, [t.shape for t in data_0])
+    shape = _variadic_shape(ctx, data_0)
     op = {"Sum": "Add", "Max": "Max", "Min": "Min"}.get(ctx.op)
     value = broadcast_values(op, shape, list(data_0)) if op else None
     bounds = None
