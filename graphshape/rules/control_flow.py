@@ -12,6 +12,13 @@ must be >= 1 (its input slicer refuses 0), and every output is allocated from th
 output's shape as onnxruntime's load-time inference leaves it, so a body output without a
 declared shape of the computed rank is unproven, a fixed declared dim is a condition, and
 a body input that declares a fixed dim the Scan may not give is unproven.
+
+If (if.cc) preallocates its output from a branch output's shape when onnxruntime's inference
+leaves it fully fixed: a fixed declared dim of a computed symbolic one is then a condition,
+cases that hang on onnxruntime's own inference are unproven (_branch_allocation). Loop
+(loop.cc) allocates nothing from the body outputs' declared shapes; a carried body input's
+fixed declared dim is unproven (the optimiser believes it), and the iteration-number input
+must have a shape (_loop_body_inputs). All measured on onnxruntime 1.31.1.
 """
 
 from __future__ import annotations
@@ -53,11 +60,74 @@ def _same_shape(a, b) -> bool:
         all(structurally_equal(x, y) for x, y in zip(a.shape, b.shape))
 
 
+def _branch_allocation(o, t) -> list:
+    """The conditions onnxruntime's If puts on a branch output through its declared shape
+    (if.cc IfImpl::AllocateOutputTensors, measured on 1.31.1): the subgraph output's shape
+    after onnxruntime's inference, which merges the declared shape into the inferred one dim
+    by dim (an inferred value wins, else a declared value, else symbolic; a rank or value
+    conflict keeps the inferred shape), preallocates the If output when every dim is fixed,
+    and the branch must then compute exactly that ('The output OrtValue provided ... has
+    shape {2} but the computed output shape for this run is {3}'); with a symbolic dim left
+    the output is allocated when computed (no condition). No declared shape, another rank:
+    the inferred shape alone, no condition. Returns [(axis, computed, declared)] that must be
+    equal, or raises Unsupported where the outcome hangs on onnxruntime's inference."""
+    tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
+    if tt is None or not tt.HasField("shape") or len(tt.shape.dim) != len(t.shape):
+        return []
+    dims = list(tt.shape.dim)
+    if any(not d.HasField("dim_value") and not isinstance(x, int)
+           for d, x in zip(dims, t.shape)):
+        # a dim neither declared nor computed as a number: symbolic after the merge, so the
+        # output is allocated as computed
+        return []
+    out = []
+    for axis, (d, x) in enumerate(zip(dims, t.shape)):
+        if not d.HasField("dim_value"):
+            continue
+        if isinstance(x, int):
+            if x != d.dim_value:
+                # a conflict: onnxruntime keeps its own inferred shape, fixed or not,
+                # depending on how far its inference gets; not modelled
+                raise Unsupported(f"branch output '{o.name}' declares axis {axis} as "
+                                  f"{d.dim_value} where the branch computes {x}")
+            continue
+        out.append((axis, x, d.dim_value))
+    if out and not all(d.HasField("dim_value") for d in dims):
+        # fixed only if onnxruntime's inference also finds the undeclared dims' numbers
+        raise Unsupported(f"branch output '{o.name}' declares axes "
+                          f"{[a for a, _, _ in out]} as numbers the branch computes from the "
+                          "input sizes, and whether onnxruntime preallocates the output from "
+                          "them depends on its own inference of the other axes")
+    return out
+
+
+def _allocation_conditions(branch, outs) -> list:
+    conds = []
+    for i, (o, t) in enumerate(zip(branch.output, outs)):
+        if t.shape is not None:
+            conds.extend((i, axis, x, d) for axis, x, d in _branch_allocation(o, t))
+    return conds
+
+
+def _impose(ctx, branch, conds) -> None:
+    for i, axis, x, d in conds:
+        ctx.eq(x, d, f"the branch '{branch.name}' declares output {i} axis {axis} as {d}, and "
+                     "onnxruntime preallocates the If output from that declared shape")
+
+
 @rule("If")
 def if_(ctx, cond, *, then_branch, else_branch):
     """The taken branch's outputs; an unknown condition needs branches that agree."""
     if cond.value is not None and len(cond.value) == 1 and isinstance(cond.value[0], int):
-        outs, prop = _run(ctx, then_branch if cond.value[0] else else_branch, {})
+        branch = then_branch if cond.value[0] else else_branch
+        outs, prop = _run(ctx, branch, {})
+        if _allocation_conditions(branch, outs):
+            # measured: onnxruntime's default optimisations inline an If whose condition they
+            # can fold (an initializer), and the declared shapes no longer allocate anything;
+            # with the If kept (a condition it cannot fold) they do. Not modelled
+            raise Unsupported(f"the branch '{branch.name}' declares fixed output dims the "
+                              "branch computes from the input sizes; whether they apply depends "
+                              "on onnxruntime folding the condition and inlining the branch")
         _merge(ctx, prop)
         return outs
     t_outs, t_prop = _run(ctx, then_branch, {})
@@ -77,6 +147,13 @@ def if_(ctx, cond, *, then_branch, else_branch):
             raise Unsupported(f"branch outputs {i} differ in shape and the condition is "
                               "computed at run time")
         out.append(Tensor(a.shape, a.dtype, a.value if a.value == b.value else None))
+    c_t = _allocation_conditions(then_branch, t_outs)
+    c_e = _allocation_conditions(else_branch, e_outs)
+    if {(i, a, str(x), d) for i, a, x, d in c_t} != {(i, a, str(x), d) for i, a, x, d in c_e}:
+        raise Unsupported("the branches declare different fixed output dims (onnxruntime "
+                          "preallocates the If outputs from the taken branch's) and the "
+                          "condition is computed at run time")
+    _impose(ctx, then_branch, c_t)
     _merge(ctx, t_prop)
     return out
 
@@ -85,6 +162,31 @@ def _check_carried(carried_in, carried_out):
     for i, (a, b) in enumerate(zip(carried_in, carried_out)):
         if not _same_shape(a, b):
             raise Unsupported(f"loop-carried value {i} changes shape across iterations")
+
+
+def _loop_body_inputs(ctx, body, env, carried_names) -> None:
+    """What onnxruntime's Loop (loop.cc, measured on 1.31.1) makes of the body inputs'
+    declared shapes. The iteration number needs one ('Loop subgraph input 0 has unknown
+    shape' at every run); it and the condition are fed as scalars or [1] by their declared
+    rank, which onnxruntime's inference must reconcile with the Loop's inputs (a [1] cond
+    input declared for a scalar is refused at load): only scalars are modelled. A carried
+    input's declared fixed dim is believed by onnxruntime's optimisations (a Shape of it is
+    folded to the declared number: declared [2], fed [N], Shape -> Reshape fails at N != 2),
+    so it must be provably the given one (as for Scan). The body outputs' declared shapes
+    allocate nothing (the Loop copies the last iteration's values and concatenates the scan
+    outputs as computed: declared [2] or [2, 1] for a computed [N] runs at every N)."""
+    it, c = body.input[0], body.input[1]
+    if it.type.HasField("tensor_type") and not it.type.tensor_type.HasField("shape"):
+        ctx.fail(f"the body's iteration-number input '{it.name}' has no shape, and "
+                 "onnxruntime needs its rank (loop.cc: 'Loop subgraph input 0 has unknown "
+                 "shape')")
+    for i in (it, c):
+        tt = i.type.tensor_type if i.type.HasField("tensor_type") else None
+        if tt is not None and tt.HasField("shape") and len(tt.shape.dim) != 0:
+            raise Unsupported(f"the body input '{i.name}' is declared with rank "
+                              f"{len(tt.shape.dim)}; only scalars are modelled")
+    carried = {n: env[n] for n in carried_names if n in env}
+    _declared_inputs_agree(body, carried)
 
 
 @rule("Loop")
@@ -108,6 +210,7 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
            names[1]: Tensor((), BOOL, (1,) if cond_true else None)}
     for n, t in zip(names[2:], v_initial):
         env[n] = Tensor(t.shape, t.dtype)
+    _loop_body_inputs(ctx, body, env, names[2:])
     outs, prop = _run(ctx, body, env)
     n_carried = len(v_initial)
     carried = outs[1:1 + n_carried]
