@@ -316,3 +316,19 @@ def test_loop_carried_value_growing_is_unproven(tmp_path):
                                      body="vo = Concat <axis = 0> (v, v) so = Identity (v)"))
     assert "changes shape" in _unproven_text(a)
     assert {v.observed for v in _observed(a, N4)} == {INVALID}
+
+
+@pytest.mark.parametrize("so,proved", [("float[N] so", False), ("float[2] so", False),
+                                       ("float[3] so", True)])
+def test_loop_zero_trips_scan_output_from_declared_shape(tmp_path, so, proved):
+    """M = 0: onnxruntime makes the scan output [0] + the declared shape with symbolic dims
+    as 0 ([0, 0] for a declared [N], [0, 2] for a declared [2] whatever N is); graphshape's
+    [0, N] only holds for a declared shape equal to the computed one."""
+    text = _loop(vin="float[3] v", so=so, vo="float[3] vo").replace("{3}", "{0}").replace(
+        "float[N] x", "float[3] x")
+    a = _analyze(tmp_path, 13, text)
+    if proved:
+        assert not a.propagation.unproven, _unproven_text(a)
+        assert a.shapes["ys"] == [0, 3]
+    else:
+        assert "runs no iteration" in _unproven_text(a)

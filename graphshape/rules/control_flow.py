@@ -225,6 +225,19 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
             raise Unsupported("the body imposes conditions and the trip count is unknown")
     if isinstance(trips, int) and trips <= 0 and prop.constraints:
         raise Unsupported("the body imposes conditions but runs zero times")
+    if isinstance(trips, int) and trips <= 0:
+        # no iteration: loop.cc makes each scan output [0] + the body output's declared shape
+        # (as onnxruntime's inference left it) with symbolic dims as 0, or [0] without one;
+        # graphshape's computed shape is that only when it is declared, fixed and equal
+        for o, t in zip(body.output[1 + n_carried:], outs[1 + n_carried:]):
+            tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
+            dims = list(tt.shape.dim) if tt is not None and tt.HasField("shape") else None
+            if dims is None or len(dims) != len(t.shape) or any(
+                    not d.HasField("dim_value") or d.dim_value != x
+                    for d, x in zip(dims, t.shape)):
+                raise Unsupported(f"the Loop runs no iteration and onnxruntime shapes the scan "
+                                  f"output '{o.name}' from its declared shape, symbolic dims "
+                                  "as 0")
     _merge(ctx, prop)
     result = [Tensor(t.shape, t.dtype) for t in carried]
     for t in outs[1 + n_carried:]:
