@@ -282,6 +282,9 @@ class Walk:
         except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
             return Unproven(name, op,
                             f"internal error in its rule ({type(e).__name__}: {e})")
+        gap = registry.missing_kernel(domain, op, opset, ins)
+        if gap and gap not in ctx.assumptions:  # unproven, shapes still go on downstream
+            ctx.assume(gap)
         return Inferred([outs] if isinstance(outs, Tensor) else list(outs), ctx)
 
     def _record(self, name: str, node, outcome: Inferred) -> None:

@@ -77,3 +77,48 @@ def load_all() -> None:
 
 
 _load_all = load_all  # the name conformance.py used
+
+
+# ---- element types onnxruntime's CPU provider has no kernel for ----------------------------
+# graphshape/data/ort_cpu_kernels.json, measured by tools/ort_kernel_table.py on onnxruntime
+# 1.31.1 (a one-node model per op x opset x element type; docs/kernels.md): per default-domain
+# op, rows [since, until, refused element types of input 0, {input index: dtype}] where the
+# last maps the other inputs to the types they had in the measurement (0: input 0's type).
+_KERNELS: dict | None = None
+_DTYPE_WORDS = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
+                7: "int64", 8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32",
+                13: "uint64", 16: "bfloat16"}
+
+
+def _kernel_table() -> dict:
+    global _KERNELS
+    if _KERNELS is None:
+        import json
+        from pathlib import Path
+
+        raw = json.loads((Path(__file__).parent / "data" / "ort_cpu_kernels.json").read_text())
+        _KERNELS = {op: [(a, b, frozenset(ref), tuple((int(i), t) for i, t in fx.items()))
+                         for a, b, ref, fx in rows] for op, rows in raw["ops"].items()}
+    return _KERNELS
+
+
+def missing_kernel(domain: str, op: str, opset: int, inputs: list) -> Optional[str]:
+    """Why onnxruntime's CPU provider cannot load this node (no kernel, or the schema refuses
+    the element type of its first input), or None when it can or the table does not say.
+    ``inputs`` are the node's Tensors (None for a missing input, dtype 0 when unknown)."""
+    if domain or not inputs or inputs[0] is None:
+        return None
+    rows = _kernel_table().get(op)
+    if not rows:
+        return None
+    dt = inputs[0].dtype
+    for since, until, refused, fixed in rows:
+        # rows of one opset differ in the other inputs' types they were measured with (0:
+        # the first input's); a node is checked against those its inputs agree with
+        if since <= opset <= until and dt in refused and all(
+                i >= len(inputs) or inputs[i] is None or inputs[i].dtype in (0, t or dt)
+                for i, t in fixed):
+            return (f"onnxruntime's CPU provider has no {op}-{opset} kernel for "
+                    f"{_DTYPE_WORDS.get(dt, f'element type {dt}')} inputs (it refuses the "
+                    "model when loading it)")
+    return None
