@@ -8,6 +8,8 @@ checked on it here at every size around the boundary:
   ('Cannot use 'edge' mode to pad dimension with a value of 0') and, in wrap mode, any
   empty input ('Unexpected mode of 3');
 * Slice before opset 10 reads starts/ends/axes from its attributes;
+* Reshape (allowzero=0) with a computed entry that is 0 at some sizes: onnxruntime copies
+  the input's dim there (reshape_helper.h) and refuses it past the input's rank;
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ ROWS = [
     ("slice1_negative_axis", 1,
      "(float[N, C] x) => (float y) { y = Slice <starts = [0], ends = [2], axes = [-1]> (x) }",
      {"y": ["N", "min(2, C)"]}, c_only(1, 2, 3)),
+    # ---- Reshape-1..4: the shape attribute ----
+    ("reshape4_shape_attribute", 4,
+     "(float[N, 6] x) => (float y) { y = Reshape <shape = [0, 2, -1]> (x) }",
+     {"y": ["N", 2, 3]}, [{"N": 1}, {"N": 3}]),
 ]
 
 
@@ -93,3 +99,57 @@ def test_pad_edge_of_an_empty_input_that_does_not_grow_runs(tmp_path):
     a = analyse(tmp_path, 19, g.format(q="1, 0, 0, 0", mode="wrap"))  # wrap: never empty
     assert not any(a.domain.contains({"N": 1, "C": c}) for c in range(1, 9))
     assert_agrees(a, pts)
+
+
+def test_reshape_computed_zero_copies_the_input_dim(tmp_path):
+    """floor(N/2) is 0 at N == 1, where onnxruntime copies N (= 1): [1, C] holds the C
+    elements. Taken literally (graphshape before) N == 1 was refused. Two computed entries:
+    onnxruntime's ReshapeFusion leaves this target alone (measured)."""
+    a = analyse(tmp_path, 19,
+                "(float[N, C] x) => (float y) <int64[1] i0 = {0}, int64[1] i1 = {1}, "
+                "int64[1] two = {2}> "
+                "{ s = Shape (x) n = Gather (s, i0) h = Div (n, two) c = Gather (s, i1) "
+                "t = Concat <axis = 0> (h, c) y = Reshape (x, t) }")
+    assert a.domain.exact
+    assert [n for n in range(1, 12) if a.domain.contains({"N": n, "C": 3})] == [1]
+    assert a.output_shapes_at({"N": 1, "C": 3})["y"] == [1, 3]
+    assert_agrees(a, [{"N": n, "C": c} for n in range(1, 6) for c in (1, 3)])
+
+
+@pytest.mark.parametrize("opset", [14, 19])
+def test_reshape_fusion_infers_the_one_computed_entry(tmp_path, opset):
+    """One computed entry next to constants: onnxruntime's ReshapeFusion (on by default)
+    makes it -1, so its value is never read: [N / 2, 3] runs as [-1, 3], at every N."""
+    a = analyse(tmp_path, opset,
+                "(float[N, 3] x) => (float y) <int64[1] i0 = {0}, int64[1] two = {2}, "
+                "int64[1] three = {3}> "
+                "{ s = Shape (x) n = Gather (s, i0) h = Div (n, two) "
+                "t = Concat <axis = 0> (h, three) y = Reshape (x, t) }")
+    assert a.domain.exact and a.shapes["y"] == ["N", 3]
+    assert_agrees(a, [{"N": n} for n in range(1, 7)])
+
+
+def test_reshape_computed_zero_past_the_input_rank_is_refused(tmp_path):
+    """Back from [1, 2, H*(W-2)] to the 4-D shape: at W == 2 the last entry is 0 and the
+    input has rank 3, which onnxruntime refuses; graphshape took the 0 literally (valid,
+    an empty part the Concat skips)."""
+    a = analyse(tmp_path, 19,
+                "(float[1, 2, H, W] x) => (float y) <int64[8] p = {0, 0, 0, 0, 0, 0, 0, -2}, "
+                "int64[3] f = {0, 0, -1}> "
+                "{ t = Pad (x, p) s = Shape (t) u = Reshape (t, f) b = Reshape (u, s) "
+                "y = Concat <axis = 3> (b, x) }")
+    assert a.domain.exact
+    assert not a.domain.contains({"H": 2, "W": 2}) and a.domain.contains({"H": 2, "W": 3})
+    assert_agrees(a, [{"H": h, "W": w} for h in (1, 2, 3) for w in range(1, 6)])
+
+
+def test_reshape_zero_with_minus_one_is_unproven(tmp_path):
+    """A computed entry that may be 0 next to a -1 entry (not fused, measured): onnxruntime
+    copies there and infers the -1 (N == 1 gives [1, 3]); not modelled, said so."""
+    a = analyse(tmp_path, 19,
+                "(float[N, 6] x) => (float y) <int64[1] i0 = {0}, int64[1] two = {2}, "
+                "int64[1] m1 = {-1}> "
+                "{ s = Shape (x) n = Gather (s, i0) h = Div (n, two) "
+                "t = Concat <axis = 0> (h, m1) y = Reshape (x, t) }")
+    text = "; ".join(u.describe() for u in a.propagation.unproven)
+    assert "Reshape" in text, text

@@ -8,13 +8,15 @@ import numpy as np
 import sympy
 
 from ..constraints import Constraint
-from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, provably, sub, to_str
+from ..dims import (add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, provably,
+                    structurally_equal, sub, to_str)
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
 from ._common import _s, at_least_one, broadcast_shapes, const_ints, ints, norm_axis
-from ._ranges import (bounds_of, check_indices, fused_range_inputs, origin_of, same_elements,
-                      table_words, union)
+from ._ranges import (_NODE_INDEX, _main_graph, _node_index, _walk_tensors, bounds_of,
+                      check_indices, fused_range_inputs, origin_of, same_elements, table_words,
+                      union)
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 
@@ -93,12 +95,32 @@ def _reshape_target(ctx, data, target, allowzero):
     return out, neg
 
 
-@rule("Reshape")
-def reshape(ctx, data, shape=None, *, allowzero: int = 0, **legacy):
-    """Element counts must match; a -1 entry takes numel / prod(others), which must divide."""
-    target = ints(shape if shape is not None else legacy.get("shape"), "the target shape")
+@rule("Reshape", since=1, until=4)
+def reshape_v1(ctx, data, *, shape=None, consumed_inputs=None):
+    """Reshape-1/4: the target is the ``shape`` attribute (``consumed_inputs``, a legacy
+    hint of opset 1, has no effect on shapes)."""
+    return _reshape(ctx, data, ints(shape, "the target shape"), 0)
+
+
+@rule("Reshape", since=5)
+def reshape(ctx, data, shape=None, *, allowzero: int = 0):
+    """Element counts must match; a -1 entry takes numel / prod(others), which must divide;
+    a 0 copies the input's dim unless ``allowzero`` (opset 14)."""
+    return _reshape(ctx, data, ints(shape, "the target shape"), allowzero)
+
+
+def _reshape(ctx, data, target, allowzero):
+    fused = _reshape_fusion(ctx)
+    if isinstance(fused, int) and fused < len(target):
+        target = list(target)
+        target[fused] = -1  # what onnxruntime runs: the entry is inferred, not read
     out, neg = _reshape_target(ctx, data, target, allowzero)
     numel = data.numel()
+    split = [] if allowzero or fused == UNSURE else \
+        _computed_zeros(ctx, data, target, out, neg)
+    if split:
+        out = _reshape_zero_cases(ctx, data, target, out, split)
+        return Tensor(tuple(out), data.dtype, data.value, **same_elements(ctx, data))
     known = prod(d for d in out if d is not None)
     what = f"input of {_s(numel)} elements"
     if neg is None:
@@ -118,6 +140,169 @@ def reshape(ctx, data, shape=None, *, allowzero: int = 0, **legacy):
             out[neg] = ctx.fresh("the -1 axis of a Reshape of data-dependent size")
     value = data.value  # row-major contents do not move
     return Tensor(tuple(out), data.dtype, value, **same_elements(ctx, data))
+
+
+UNSURE = "unsure"
+
+
+def _reshape_fusion(ctx):
+    """onnxruntime's ReshapeFusion (core/optimizer/reshape_fusion.cc, basic level, so on by
+    default) replaces a Reshape's target when it comes from a Concat with one consumer whose
+    inputs are constants, Shape -> Gather(i) -> Unsqueeze(axes=[0]) chains (then 0) or
+    one-element values (then -1), with at most one -1 in all: that computed entry is then
+    inferred, never read. Measured on onnxruntime 1.31 (opsets 14, 19, 21, 23):
+    Reshape(x[N, 3], Concat(N / 2, [3])) runs at every N by default, only at N == 1 with
+    optimisations off; with two computed entries, or one next to a -1, nothing is fused.
+    Returns None (not fused), the target index that becomes -1 (fused), or UNSURE (an
+    Unsqueeze chain, a graph that cannot be seen: the target is then taken as written)."""
+    if ctx.opset < 5:
+        return None
+    g, tensors = _main_graph(ctx), _walk_tensors(ctx)
+    if g is None or tensors is None:
+        return UNSURE
+    by_name, producer, uses = _graph_index(g)
+    me = by_name.get(ctx.name)
+    if me is None:
+        return UNSURE  # a subgraph's node: onnxruntime fuses there too
+    if len(me.input) < 2 or not me.input[1]:
+        return None
+    cat = producer.get(me.input[1])
+    if cat is None or cat.op_type != "Concat" or cat.domain not in ("", "ai.onnx"):
+        return None
+    if uses.get(me.input[1], 0) != 1 or me.input[1] in g.outputs:
+        return None
+    minus, pos, sym, vague = 0, 0, [], 0
+    for name in cat.input:
+        src, t = producer.get(name), tensors.get(name)
+        if t is None or t.shape is None:
+            return UNSURE
+        if name in g.initializers or (src is not None and src.op_type == "Constant"):
+            vals = t.value or ()
+            minus += sum(1 for v in vals if v == -1)
+            pos += len(vals)
+            continue
+        if t.shape != (1,):  # not one element: no fusion
+            return None
+        if src is not None and src.op_type == "Unsqueeze":
+            vague += 1  # a copy (0) or -1, by rules not modelled here
+        elif t.value is not None and all(isinstance(v, int) for v in t.value):
+            vague += 1  # onnxruntime's constant folding may make it a constant first
+        else:
+            sym.append(pos)
+        pos += 1
+    if minus + len(sym) > 1:
+        return None
+    if vague:
+        return UNSURE
+    return sym[0] if sym else None
+
+
+def _graph_index(g):
+    entry = _NODE_INDEX.get(id(g))
+    if entry is None or entry[0] is not g:
+        if len(_NODE_INDEX) > 8:
+            _NODE_INDEX.clear()
+        entry = (g, _node_index(list(getattr(g, "nodes", ()))))
+        _NODE_INDEX[id(g)] = entry
+    return entry[1]
+
+
+def _computed_zeros(ctx, data, target, out, neg) -> list:
+    """Computed target entries that may be 0 at some sizes. onnxruntime (reshape_helper.h,
+    allowzero=0) replaces a 0 by the input's dim at that index, and refuses it past the
+    input's rank. Cheap exact cases are imposed here; the indices that need a case split
+    are returned (an empty list when none)."""
+    r = len(data.shape)
+    maybe = [i for i, v in enumerate(target) if not isinstance(v, int) and not at_least_one(v)
+             and not (i < r and _vanishes_with(v, data.shape[i]))]
+    sure = set()
+    for i in maybe:
+        if i >= r:
+            ctx.ge(target[i], 1, f"shape entry {i} ({_s(target[i])}) is 0 at some sizes, where "
+                                 f"onnxruntime copies input dim {i}, and the input has rank {r}")
+            sure.add(i)
+    left = []
+    for i in maybe:
+        if i in sure:
+            continue
+        v, d = target[i], data.shape[i]
+        if neg is None and _zero_copy_refused(data, out, i, sure):
+            # v == 0 empties the input, and the copied count is >= 1 unless d == 0 (then the
+            # copy is the literal 0): exact with the element-count condition imposed later
+            ctx.any_of([Constraint.ge(v, 1), Constraint.eq(d, 0)],
+                       f"shape entry {i} ({_s(v)}) is 0 at some sizes, where onnxruntime "
+                       f"copies input dim {i} ({_s(d)}) and the element counts differ")
+        else:
+            left.append(i)
+    if left and (neg is not None or len(left) > 3):
+        ctx.assume(f"shape entries {left} may be 0 at some sizes (onnxruntime then copies "
+                   "the input's dims there)" + (" next to a -1 entry" if neg is not None
+                                                else "") + "; taken literally")
+        return []
+    return left
+
+
+def _factors(x) -> set:
+    """The non-numeric factors of a product (a sum is one factor)."""
+    return set(sympy.Mul.make_args(sympy.sympify(x).as_coeff_Mul()[1]))
+
+
+def _vanishes_with(v, d) -> bool:
+    """d is 0 wherever v is (every factor of v divides d): copying d for a 0 then gives
+    the literal 0, so v can be taken as it is."""
+    if structurally_equal(v, d):
+        return True
+    if isinstance(d, int):
+        return d == 0
+    return _factors(v) <= _factors(d)
+
+
+def _zero_copy_refused(data, out, i, sure) -> bool:
+    """Where entry i is 0 the input is empty (every factor of the entry is a factor of the
+    input's element count), and the copy's element count is >= 1 once input dim i is."""
+    have = set()
+    for d in data.shape:
+        if isinstance(d, int):
+            if d == 0:
+                have = None
+                break
+            continue
+        have |= _factors(d)
+    if have is not None and not _factors(out[i]) <= have:
+        return False
+    return all(j == i or j in sure or at_least_one(d) for j, d in enumerate(out))
+
+
+def _reshape_zero_cases(ctx, data, target, out, split):
+    """No -1 entry, entries ``split`` may be 0: one case per subset of them taken as 0
+    (copied from the input) and the others >= 1, each with its element count; each output
+    dim is v, or d where v is 0."""
+    numel = data.numel()
+    C = Constraint
+    cases = []
+    for mask in range(1 << len(split)):
+        dims = list(out)
+        conds = []
+        for k, i in enumerate(split):
+            if mask >> k & 1:
+                dims[i] = data.shape[i]
+                conds.append(C.eq(target[i], 0))
+            else:
+                conds.append(C.ge(target[i], 1))
+        count = prod(dims)
+        if not structurally_equal(numel, count):
+            conds.append(C.eq(numel, count))
+        if any(c.constant_truth() is False for c in conds):
+            continue
+        conds = [c for c in conds if c.constant_truth() is None]
+        cases.append(conds[0] if len(conds) == 1 else C.all_of(conds))
+    ctx.any_of(cases, f"reshape to {_shape_str(out)} with entries {split} 0 at some sizes "
+                      "(onnxruntime copies the input's dims there): the element count of "
+                      f"the input of {_s(numel)} elements must match")
+    out = list(out)
+    for i in split:  # max(v, d * (1 - min(v, 1))): a max keeps the sign structural
+        out[i] = dmax(target[i], mul(data.shape[i], sub(1, dmin(target[i], 1))))
+    return out
 
 
 def _exact_quotient(ctx, numel, known, reason):
