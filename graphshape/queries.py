@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from .arith.isl import Error as IslError
 from .arith.isl import box_set, coords, fix, project_1d
 from .arith.terms import MAX_SIZE
 
@@ -13,6 +14,10 @@ __all__ = ["edges", "sample_members", "sample_nonmembers", "binding", "conflict"
 
 # witness() compares every bounding condition with all the others (quadratic)
 MAX_WITNESS_CONDITIONS = 40
+# isl operations one witness difference may take: the complement of a condition split into
+# many divisor cases (reshape_head's ceil(H/16)*ceil(W/16) multiple of 11648) grows without
+# bound, and a witness is an illustration, not a proof: past the budget it is left out
+WITNESS_ISL_OPERATIONS = 200_000
 
 
 def edges(domain, limit: int = 400) -> list:
@@ -142,6 +147,21 @@ def smallest_valid(domain) -> dict | None:
     return dict(zip(domain.names, coords(p, len(domain.names))))
 
 
+def _minus(a, b):
+    """a - b, intersecting first (isl then drops the pieces of b far from a, which a direct
+    subtraction takes apart one by one: reshape_head's 32-piece domain minus a line took
+    minutes), within WITNESS_ISL_OPERATIONS; None past it."""
+    ctx = a.get_ctx()
+    ctx.set_max_operations(WITNESS_ISL_OPERATIONS)
+    ctx.reset_operations()
+    try:
+        return a.subtract(b.intersect(a).coalesce())
+    except IslError:
+        return None
+    finally:
+        ctx.set_max_operations(0)
+
+
 def witness(domain) -> dict:
     """The smallest valid size (lexicographic); per symbol, the smallest invalid size
     with the others held at the smallest valid one; per bounding condition, the smallest
@@ -157,8 +177,8 @@ def witness(domain) -> dict:
         for j, m in enumerate(names):
             if j != i:
                 line = fix(line, j, best[m])
-        outside = line.subtract(domain.isl_set)
-        if not outside.is_empty():
+        outside = _minus(line, domain.isl_set)
+        if outside is not None and not outside.is_empty():
             out["smallest_invalid"][n] = coords(outside.lexmin().sample_point(), len(names))[i]
     bind = binding(domain)
     if len(bind) <= MAX_WITNESS_CONDITIONS:
@@ -167,8 +187,8 @@ def witness(domain) -> dict:
             for c2, s2 in bind:
                 if c2 is not c:
                     others = others.intersect(s2)
-            rejected = others.subtract(s)
-            if rejected.is_empty():
+            rejected = _minus(others, s)
+            if rejected is None or rejected.is_empty():
                 continue
             pt = rejected.lexmin().sample_point()
             o = c.origins[0]
