@@ -205,14 +205,20 @@ def test_command_line_runs(line, args, toy_path, tmp_path):
         json.loads(out)
         return
     if "--markdown" in args:
-        assert out.startswith("# graphshape: toy.onnx")
+        if cmd == "analyze":
+            assert out.startswith("# graphshape: toy.onnx"), out[:300]
+        else:  # a heading or a table
+            assert out.lstrip().startswith(("#", "|")), out[:300]
         return
     sz = ", ".join(f"{k}={v}" for k, v in sizes.items())
     first = {
         "analyze": "model: toy.onnx (7 nodes; opsets: ai.onnx 17)",
         "check": f"{'valid' if want == 0 else 'invalid'}: {sz}",
-        "explain": f"{'valid' if want == 0 else 'invalid'}: {sz}",
+        "explain": f"{'valid' if want == 0 else 'invalid'}: {sz}" if sizes else
+                   "(1 <= H <= 10 and 8187 <= W <= 8194) or",
         "verify": "onnxruntime check:",
+        "fit": f"request {sizes.get('H')}x{sizes.get('W')} ({sz}):",
+        "profiles": "range: H in 1..8194, W in 1..8194",
         "audit": "domain: (1 <= H <= 10 and 8187 <= W <= 8194) or",
         "ops": "ai.onnx",
     }.get(cmd)
