@@ -192,6 +192,7 @@ class Walk:
         self.unknown_root: dict = {}  # value name -> the root Unproven of an unknown value
         self.dead: set = set()  # values downstream of a node that can never run
         self.result = Propagation(self.tensors, [], [], [], [])
+        self._consumed = None  # names the graph's nodes read (built on first need)
 
     def run(self) -> Propagation:
         for idx, node in enumerate(self.graph.nodes):
@@ -285,7 +286,35 @@ class Walk:
         gap = registry.missing_kernel(domain, op, opset, ins)
         if gap and gap not in ctx.assumptions:  # unproven, shapes still go on downstream
             ctx.assume(gap)
-        return Inferred([outs] if isinstance(outs, Tensor) else list(outs), ctx)
+        outs = [outs] if isinstance(outs, Tensor) else list(outs)
+        for o, t in zip(node.output, outs):
+            claim = self._declared_claim(o, t)
+            if claim:
+                ctx.assume(claim)
+        return Inferred(outs, ctx)
+
+    def _declared_claim(self, name: str, t) -> Optional[str]:
+        """onnxruntime merges a value's declared shape (value_info, a graph output) into its
+        own inference: a fixed declared dim where graphshape computes a symbolic one is taken
+        as the truth, and its optimiser folds Shape to it (measured on 1.31: x [N, 2] ->
+        Relu -> r declared [5, 2] -> Shape -> Reshape(x) fails at every N but 5; with no
+        consumer of r the run completes). Where the two differ the run is not modelled: the
+        node is unproven (a consumed value only)."""
+        decl = self.graph.declared_shapes.get(name) if name else None
+        if decl is None or t is None or t.shape is None or len(decl) != len(t.shape):
+            return None
+        if not any(d is not None and not isinstance(c, int) for d, c in zip(decl, t.shape)):
+            return None
+        if self._consumed is None:
+            self._consumed = _consumed_names(self.graph.nodes)
+        if name not in self._consumed:
+            return None
+        shown = ", ".join("?" if d is None else str(d) for d in decl)
+        ours = ", ".join(str(c) for c in t.shape)
+        return (f"the model declares '{name}' as [{shown}] (value_info) where graphshape "
+                f"computes [{ours}]: onnxruntime takes the declared sizes as true (its "
+                "optimiser folds Shape to them), so sizes where they differ are not modelled "
+                "(graphshape relax rewrites such claims)")
 
     def _record(self, name: str, node, outcome: Inferred) -> None:
         ctx, outs = outcome.ctx, outcome.outputs
@@ -309,7 +338,7 @@ class Walk:
 
     def _run_subgraph(self, g, env: dict):
         """Propagate a subgraph (If/Loop/Scan body) with the enclosing scope visible."""
-        from .model import Graph, tensor_from_initializer, topo_sort
+        from .model import Graph, declared_shapes, tensor_from_initializer, topo_sort
 
         inits = {t.name: tensor_from_initializer(t, None) for t in g.initializer}
         inputs = dict(env)
@@ -317,8 +346,19 @@ class Walk:
         nodes = topo_sort(list(g.node), available, graph_name=f"subgraph '{g.name}'")
         parent = self.graph
         sub = Graph(parent.model, parent.opsets, inputs, inits, nodes,
-                    [o.name for o in g.output], [])
+                    [o.name for o in g.output], [], declared_shapes=declared_shapes(g))
         return Walk(sub, outer=self.tensors, counter=self.counter).run()
+
+
+def _consumed_names(nodes) -> set:
+    """Every value a node reads, its subgraphs' references to the enclosing scope included."""
+    from .model import _implicit_inputs
+
+    out = set()
+    for n in nodes:
+        out.update(i for i in n.input if i)
+        out |= _implicit_inputs(n)
+    return out
 
 
 def propagate(graph, outer: Optional[dict] = None) -> Propagation:

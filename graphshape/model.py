@@ -87,6 +87,9 @@ class Graph:
     symbols: list  # input symbols in first-seen order
     path: Optional[str] = None
     declared_dims: dict = field(default_factory=dict)  # input -> declared (pre-override) shape
+    # value name -> its shape declared in value_info or as a graph output (an int per fixed
+    # dim, None otherwise), for values with at least one fixed dim
+    declared_shapes: dict = field(default_factory=dict)
 
 
 # -- reading large files without their float weights -------------------------------------------
@@ -565,6 +568,20 @@ def input_shape(vi, overrides: dict, declared: dict) -> tuple:
     return tuple(shape)
 
 
+def declared_shapes(g) -> dict:
+    """Fixed dims a graph declares for its values (value_info, outputs): name -> (int or
+    None per axis), only for values with at least one fixed dim."""
+    out = {}
+    for vi in list(g.value_info) + list(g.output):
+        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = tuple(int(d.dim_value) if d.HasField("dim_value") else None
+                     for d in vi.type.tensor_type.shape.dim)
+        if any(d is not None for d in dims):
+            out[vi.name] = dims
+    return out
+
+
 def load(source, dims=None) -> Graph:
     """The graph to analyse. Its ``model`` is read with trim=True: the raw_data of large float
     initializers is left out (shapes never depend on it); do not save it as the model."""
@@ -610,4 +627,4 @@ def load(source, dims=None) -> Graph:
         if o.name not in produced:
             raise InvalidModelError(f"graph output '{o.name}' is produced by no node")
     return Graph(model, opsets, inputs, inits, nodes, [o.name for o in g.output], syms, path,
-                 declared)
+                 declared, declared_shapes(g))

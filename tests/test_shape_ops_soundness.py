@@ -153,3 +153,41 @@ def test_reshape_zero_with_minus_one_is_unproven(tmp_path):
                 "t = Concat <axis = 0> (h, m1) y = Reshape (x, t) }")
     text = "; ".join(u.describe() for u in a.propagation.unproven)
     assert "Reshape" in text, text
+
+
+_FUSION = {
+    # one computed entry beside constants: onnxruntime's ReshapeFusion makes it -1
+    "fused_entry": ("(float[N, C] x) => (float y) <int64[1] i0 = {0}, int64[1] c3 = {3}, "
+                    "int64[1] two = {2}> { s = Shape (x) n = Gather (s, i0) h = Div (n, two) "
+                    "t = Concat <axis = 0> (h, c3) y = Reshape (x, t) }"),
+    # computed entries 0 at some sizes, copied from the input, past its rank refused
+    "zero_past_rank": ("(float[N, C] x) => (float y) <int64[1] i0 = {0}, int64[1] i1 = {1}, "
+                       "int64[1] two = {2}> { s = Shape (x) n = Gather (s, i0) "
+                       "h = Div (n, two) c = Gather (s, i1) t = Concat <axis = 0> (c, n, h) "
+                       "y = Reshape (x, t) }"),
+    "zero_from_sub": ("(float[N, C] x) => (float y) <int64[1] i0 = {0}, int64[1] i1 = {1}, "
+                      "int64[1] one = {1}, int64[1] two = {2}> { s = Shape (x) "
+                      "n = Gather (s, i0) h = Sub (n, one) c = Gather (s, i1) "
+                      "m = Div (c, two) t = Concat <axis = 0> (m, h) y = Reshape (x, t) }"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FUSION))
+def test_reshape_computed_targets_as_onnxruntime_runs_them(tmp_path, name):
+    a = analyse(tmp_path, 19, _FUSION[name])
+    assert a.domain.exact
+    pts = [{"N": n, "C": c} for n in range(1, 7) for c in range(1, 7)]
+    assert any(a.domain.contains(p) for p in pts)
+    assert_agrees(a, pts)
+
+
+def test_reshape_three_computed_entries_split_into_cases(tmp_path):
+    a = analyse(tmp_path, 19,
+                "(float[N, C, D] x) => (float y) <int64[1] i0 = {0}, int64[1] i1 = {1}, "
+                "int64[1] i2 = {2}, int64[1] two = {2}, int64[1] three = {3}> "
+                "{ s = Shape (x) n = Gather (s, i0) h = Div (n, two) c = Gather (s, i1) "
+                "k = Div (c, three) d = Gather (s, i2) t = Concat <axis = 0> (h, k, d) "
+                "y = Reshape (x, t) }")
+    assert a.domain.exact
+    assert_agrees(a, [{"N": n, "C": c, "D": d} for n in range(1, 6) for c in range(1, 6)
+                      for d in (1, 2)])
