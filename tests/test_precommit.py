@@ -86,3 +86,37 @@ def test_the_hook_manifest_runs_the_console_script():
     text = open(os.path.join(ROOT, ".pre-commit-hooks.yaml")).read()
     assert "- id: graphshape-check" in text and "entry: graphshape-precommit" in text
     assert "files: \\.onnx$" in text and "language: python" in text
+
+
+def _readme_block(lang: str, marker: str) -> str:
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    found = [b for b in re.findall(rf"```{lang}\n(.*?)```", text, re.S) if marker in b]
+    assert len(found) == 1, f"README.md has {len(found)} ```{lang} blocks with {marker!r}"
+    return found[0]
+
+
+def test_the_readme_configuration_works_as_shown(tmp_path, toy_path):
+    """The README's pre-commit and pyproject.toml blocks, as written, on a temporary repo:
+    the toy meets 'H = 256, W = 256'; the same file as a detector fails 'H in 320..640,
+    W = H' (onnxruntime agrees at the first failing size), named with its contract."""
+    assert "id: graphshape-check" in _readme_block("yaml", ".pre-commit-config.yaml")
+    cfg = _readme_block("toml", "[tool.graphshape.require]")
+    repo = tmp_path / "repo"
+    (repo / "models").mkdir(parents=True)
+    (repo / "zoo").mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "pyproject.toml").write_text('[project]\nname = "demo"\n\n' + cfg)
+    shutil.copy(toy_path, repo / "models" / "toy.onnx")
+    r = _run(repo, "models/toy.onnx")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "models/toy.onnx: require 'H = 256, W = 256'" in r.stdout
+    shutil.copy(toy_path, repo / "models" / "detector.onnx")
+    r = _run(repo, "models/toy.onnx", "models/detector.onnx")
+    assert r.returncode == 1, r.stdout + r.stderr
+    m = re.search(r"models/detector\.onnx: require 'H in 320\.\.640, W = H' "
+                  r"\(from 'models/detector\*\.onnx'\): not included: .*?\n"
+                  r"\s+first failing sizes:\n\s+H=(\d+), W=(\d+)\n\s+Gemm \(node ", r.stderr)
+    assert m, r.stderr
+    h = int(m.group(1))
+    assert_agrees(graphshape.analyze(str(repo / "models" / "detector.onnx")),
+                  [{"H": h, "W": h}, {"H": 256, "W": 256}])

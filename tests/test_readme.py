@@ -1,6 +1,7 @@
 """The README's examples, executed on the toy model, so they cannot drift.
 
-* every fenced ```python block runs (a model path given to graphshape.analyze is the toy;
+* every fenced ```python block runs (a model path given to graphshape.analyze or to
+  graphshape.testing's assert_accepts/assert_rejects is the toy;
   ``model`` and ``x`` are the toy's torch module and an input); a block whose comments
   show ``# SomeError: message ...`` must raise one of those errors with that message;
 * every ``graphshape ...`` command line of a plain ``` block runs through the real CLI
@@ -98,7 +99,8 @@ def _is_error_name(name: str) -> bool:
 @pytest.mark.parametrize("line,code", python_blocks(), ids=lambda v: str(v)[:12])
 def test_python_block_runs(line, code, toy_path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    src = re.sub(r'analyze\("[^"]+\.onnx"', f"analyze({toy_path!r}", code)
+    src = re.sub(r'\b(analyze|assert_accepts|assert_rejects)\("[^"]+\.onnx"',
+                 lambda m: f"{m.group(1)}({toy_path!r}", code)
     expected = []
     for raw in code.splitlines():
         m = _ERR.match(raw.strip())
