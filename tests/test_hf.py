@@ -33,14 +33,15 @@ def test_text_models_accept_at_most_the_position_table(built, name, table):
     ex = a.explain({"B": 2, "S": 65}).to_json()
     assert ex["verdict"] == "invalid"
     assert any(v["node"].startswith(table) for v in ex["violations"]), ex["violations"]
-    # inside the table the answer is honest: a Gather on run-time indices (the attention
-    # mask's plumbing) cannot be bounded, so S <= 64 is "unproven", never "valid"
-    inside = a.explain({"B": 2, "S": 64}).to_json()
-    assert inside["verdict"] == "unproven" and "Gather" in inside["unproven"][0]
+    # inside the table the answer is proved: the attention mask's plumbing (transformers
+    # 5's mask.flatten()[b*S + s]) has index bounds 0..B*S - 1 (a Mul by the symbol S,
+    # proved in range once multiplied out; tests/test_unseen_hf.py)
+    assert a.domain.exact, [u.describe() for u in a.propagation.unproven]
+    assert a.explain({"B": 2, "S": 64}).to_json()["verdict"] == "valid"
     obs = _observed(a, [{"B": 1, "S": 1}, {"B": 2, "S": 64}, {"B": 3, "S": 63},
                         {"B": 1, "S": 65}, {"B": 2, "S": 100}])
-    assert obs == {(1, 1): ("unproven", "valid"), (2, 64): ("unproven", "valid"),
-                   (3, 63): ("unproven", "valid"), (1, 65): ("invalid", "invalid"),
+    assert obs == {(1, 1): ("valid", "valid"), (2, 64): ("valid", "valid"),
+                   (3, 63): ("valid", "valid"), (1, 65): ("invalid", "invalid"),
                    (2, 100): ("invalid", "invalid")}
 
 

@@ -97,6 +97,21 @@ def _small(e) -> bool:
             and sympy.count_ops(e) <= ISL_PROOF_MAX_OPS)
 
 
+def _expanded(e):
+    """e with products of sums multiplied out, when that changes it (else None): a product
+    of two symbols is not Presburger, but S*(B - 1) + S - B*S cancels to 0 once expanded
+    (index bounds of transformers' mask.flatten()[b*S + s]). Expansion is an identity, so
+    a proof about the expanded form is a proof about e. Only for floor/min/max-free e
+    (expanding inside them changes nothing the structural rules can use)."""
+    if isinstance(e, int) or not any(a.is_Mul and any(b.is_Add for b in a.args)
+                                     for a in sympy.preorder_traversal(e)):
+        return None
+    if e.has(sympy.floor, sympy.ceiling, sympy.Min, sympy.Max, sympy.Mod):
+        return None
+    x = norm(sympy.expand(e))
+    return None if x == e else x
+
+
 def nonneg(e: Dim, budget: bool = False) -> bool:
     """e >= 0 at every size. With ``budget``, isl is asked only for small expressions."""
     e = norm(e)
@@ -106,7 +121,11 @@ def nonneg(e: Dim, budget: bool = False) -> bool:
         return False
     if budget and not _small(e):
         return False
-    return _isl_proves(e, ">=")
+    if _isl_proves(e, ">="):
+        return True
+    x = _expanded(e)
+    return x is not None and (structural_nonneg(x) or (not isinstance(x, int)
+                                                  and _isl_proves(x, ">=")))
 
 
 def nonpos(e: Dim, budget: bool = False) -> bool:
@@ -118,7 +137,11 @@ def nonpos(e: Dim, budget: bool = False) -> bool:
         return False
     if budget and not _small(e):
         return False
-    return _isl_proves(e, "<=")
+    if _isl_proves(e, "<="):
+        return True
+    x = _expanded(e)
+    return x is not None and (structural_nonpos(x) or (not isinstance(x, int)
+                                                  and _isl_proves(x, "<=")))
 
 
 def at_least(e: Dim, k: int, budget: bool = False) -> bool:

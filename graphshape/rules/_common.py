@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..arith.prove import nonneg
 from ..constraints import Constraint
 from ..dims import (Dim, at_least, dmax, dmin, is_integer_expr, norm, structurally_equal, sub,
                     to_str)
@@ -68,6 +69,13 @@ def broadcast_dim(ctx, a: Dim, b: Dim, where: str) -> Dim:
     if isinstance(b, int):
         return b
     if at_least_one(a) and at_least_one(b):
+        # max(a, b), or the one provably never smaller (dynamo's position-table add:
+        # [B, S, C] + [1, min(16, S), C] is S, not max(S, min(16, S)), which Reshape's
+        # element counts could not divide)
+        if nonneg(norm(sub(a, b)), budget=True):
+            return a
+        if nonneg(norm(sub(b, a)), budget=True):
+            return b
         return dmax(a, b)
     # 0 broadcast with 1 is 0: max(a, b) minus 1 exactly when {a, b} == {0, 1}
     hi = dmax(a, b)

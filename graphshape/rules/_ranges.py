@@ -144,6 +144,42 @@ def fused_range_inputs(ctx):
     return ins
 
 
+def last_axis_parts(ctx, position: int):
+    """When input ``position`` of this node is made by a Concat along its last axis (the
+    torch dynamo exporter's GatherND index tuples: Concat([b, s], axis=-1) of two expanded
+    Ranges), the Concat's inputs as Tensors, in order; else None. Each part's own bounds
+    then bound its components of the index tuple (the Concat's bounds are their union).
+    Needs the graph (the bridge above)."""
+    g = _main_graph(ctx)
+    tensors = _walk_tensors(ctx)
+    if g is None or tensors is None:
+        return None
+    entry = _NODE_INDEX.get(id(g))
+    if entry is None or entry[0] is not g:
+        if len(_NODE_INDEX) > 8:
+            _NODE_INDEX.clear()
+        entry = (g, _node_index(list(getattr(g, "nodes", ()))))
+        _NODE_INDEX[id(g)] = entry
+    by_name, producer, _uses = entry[1]
+    me = by_name.get(ctx.name)
+    if me is None or len(me.input) <= position or not me.input[position]:
+        return None
+    out = tensors.get(me.input[position])
+    cat = producer.get(me.input[position])
+    if out is None or out.shape is None or cat is None or cat.op_type != "Concat" or \
+            cat.domain not in ("", "ai.onnx"):
+        return None
+    axis = next((a.i for a in cat.attribute if a.name == "axis"), None)
+    r = len(out.shape)
+    if axis is None or r == 0 or axis not in (r - 1, -1):
+        return None
+    parts = [tensors.get(i) for i in cat.input if i]
+    if not parts or any(t is None or t.shape is None or len(t.shape) != r or
+                        not isinstance(t.shape[-1], int) for t in parts):
+        return None
+    return parts
+
+
 _NEUTRAL = {"Add": (0, (0, 1)), "Sub": (0, (1,)), "Mul": (1, (0, 1)), "Div": (1, (1,))}
 
 
@@ -322,6 +358,16 @@ def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
         return monotone(x, f, increasing=not left)
     if op == "Mul":
         if not isinstance(c, int):
+            # a symbolic factor (a dim read by Shape: transformers' padding-mask lookup
+            # mask.flatten()[b * S + s]) of known sign: x*c is monotone in x, so the bounds
+            # (and their tightness: f(lo), f(hi) are attained where lo, hi are) carry over.
+            # Integers only: float32 products round
+            if floating or not isinstance(c, sympy.Basic):
+                return None
+            if provably(c, ">= 0"):
+                return monotone(x, f)
+            if provably(c, "<= 0"):
+                return monotone(x, f, increasing=False)
             return None
         if c == 0:
             return Bounds(0, 0, x.tight)

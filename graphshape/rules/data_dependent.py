@@ -19,7 +19,8 @@ from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, Bounds, Tensor
 from ._common import ints, norm_axis
-from ._ranges import bounds_of, check_indices, is_input_data, same_elements, table_words
+from ._ranges import (bounds_of, check_indices, is_input_data, last_axis_parts,
+                      same_elements, table_words)
 
 
 def _axis(ctx, axis, rank):
@@ -236,6 +237,16 @@ def _check_nd(ctx, data, indices, b: int, q: int) -> None:
             comp = Tensor((arr[..., k].size,), indices.dtype,
                           tuple(arr[..., k].reshape(-1)))
             check_indices(ctx, comp, d, table_words(d, b + k))
+        return
+    parts = last_axis_parts(ctx, 1)
+    if parts is not None and sum(t.shape[-1] for t in parts) == q and \
+            all(t.shape[-1] == 1 for t in parts):
+        # Concat([i0, i1, ...], axis=-1) of one-wide parts: component k is part k, whose
+        # own bounds (tight ones too) stand for it alone. Part k's elements all occur in
+        # the index tuples (onnxruntime's Concat needs every non-axis dim equal, and the
+        # tuples are the Concat's output), so its checks are the tuples' checks
+        for k, (t, d) in enumerate(zip(parts, dims)):
+            check_indices(ctx, t, d, table_words(d, b + k))
         return
     bd = bounds_of(ctx, indices)
     if bd is None:

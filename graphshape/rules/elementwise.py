@@ -246,6 +246,8 @@ def _arith(op: str, a, b, floating: bool = False, fmod: int = 0):
         a, b = float(a), float(b)
         if op == "Div" and not b:
             raise Unsupported("float division by zero")
+        if op == "Pow":
+            return _exact_float_pow(a, b)
         funcs = {"Add": lambda: a + b, "Sub": lambda: a - b, "Mul": lambda: a * b,
                  "Div": lambda: a / b, "Max": lambda: max(a, b), "Min": lambda: min(a, b)}
         if op not in funcs:
@@ -258,6 +260,8 @@ def _arith(op: str, a, b, floating: bool = False, fmod: int = 0):
     if op == "Mul":
         return mul(a, b)
     if op == "Div":
+        if not isinstance(b, int) and not floating:
+            return _exact_quotient(a, b)
         if not isinstance(b, int) or b == 0:
             raise Unsupported("division by a symbolic value or zero")
         if floating:  # exact rational; Floor/Ceil/Cast decide how it becomes an integer
@@ -278,6 +282,41 @@ def _arith(op: str, a, b, floating: bool = False, fmod: int = 0):
             return a ** b
         raise Unsupported("symbolic Pow")
     raise Unsupported(f"no value rule for {op}")
+
+
+def _exact_float_pow(a: float, b: float) -> float:
+    """Float Pow when its result is exact whatever the libm: an integral base to a small
+    non-negative integral power, or the square root (exponent 0.5) of a perfect square
+    (transformers' interpolate_pos_encoding: num_positions ** 0.5), each below 2**24 so
+    that float32 holds it exactly. Anything else may round: Unsupported (no value)."""
+    if not (a.is_integer() and b.is_integer() or b == 0.5):
+        raise Unsupported("float Pow that may round")
+    if b == 0.5:
+        n = int(a) if a.is_integer() and a >= 0 else -1
+        r = math.isqrt(n) if 0 <= n < 2 ** 24 else -1
+        if r < 0 or r * r != n:
+            raise Unsupported("float Pow that may round")
+        return float(r)
+    if not 0 <= b <= 64:
+        raise Unsupported("float Pow that may round")
+    r = int(a) ** int(b)
+    if abs(r) >= 2 ** 24:
+        raise Unsupported("float Pow that may round")
+    return float(r)
+
+
+def _exact_quotient(a, b):
+    """Integer a / b for a symbolic b when b divides a as a polynomial (Swin's
+    (B*nW) / nW, the batch recovered from a window count): the quotient is exact, so
+    truncation does not matter. Anything else is Unsupported (no value). A zero divisor is
+    the caller's condition (_check_divisor)."""
+    if not isinstance(b, sympy.Basic) or isinstance(a, float):
+        raise Unsupported("division by a symbolic value")
+    q = sympy.cancel(sympy.sympify(a) / b)
+    num, den = q.as_numer_denom()
+    if den != 1 or not is_integer_expr(q) or sympy.expand(q * b - a) != 0:
+        raise Unsupported("division by a symbolic value that does not divide exactly")
+    return norm(q)
 
 
 def broadcast_values(op: str, shape, tensors, floating: bool = False,
