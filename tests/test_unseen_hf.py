@@ -16,6 +16,9 @@ graphshape must agree, or say unproven (never a wrong claim).
 5. GatherND index tuples built by Concat(axis=-1) of one-wide parts (dynamo's mask
    lookup ``mask[b, s]``): each component keeps its own bounds, so the mask's batch must
    be at least the ids' batch, exactly.
+6. Integer Mod of a constant by a symbolic size (dynamo's torch.roll: shift % size, Swin's
+   shifted windows): the shift itself (or size + shift when negative) where the size
+   exceeds |shift| at every size with a non-zero divisor.
 """
 
 from __future__ import annotations
@@ -248,3 +251,49 @@ def test_gather_nd_components_keep_their_own_bounds(tmp_path):
     pts = _grid(["B", "S", "M"], 1, 3)
     assert [a.check(p) for p in pts] == [VALID if p["B"] <= p["M"] else INVALID for p in pts]
     _ort(a, pts)
+
+
+# ---- 6. Mod of a constant by a symbolic size ------------------------------------------------
+
+def _roll_model(shift: int, fmod: int, pad: int) -> str:
+    """r = shift mod (W + pad); x[W] is sliced at [r:] and the slice's length checked by a
+    Reshape to [W - r]."""
+    return f"""(float[W] x) => (float y) {{
+        shp = Shape (x)
+        sh = Constant <value = int64[1] {{{shift}}}> ()
+        p = Constant <value = int64[1] {{{pad}}}> ()
+        w2 = Add (shp, p)
+        r = Mod <fmod = {fmod}> (sh, w2)
+        big = Constant <value = int64[1] {{1000}}> ()
+        z = Constant <value = int64[1] {{0}}> ()
+        s = Slice (x, r, big, z)
+        n = Sub (shp, r)
+        y = Reshape (s, n)
+    }}"""
+
+
+def _roll_valid(shift: int, fmod: int, w: int, pad: int) -> bool:
+    """What onnxruntime does with _roll_model at size w (the model's arithmetic in Python)."""
+    d = w + pad
+    r = (abs(shift) % d) * (1 if shift >= 0 else -1) if fmod else shift % d
+    start = min(max(r + w if r < 0 else r, 0), w)
+    return w - start == w - r and w - r >= 1
+
+
+def test_mod_of_a_shift_by_a_size(tmp_path):
+    """2 mod (W + 2) is 2 at every W; -2 mod (W + 2) is W (Python sign), -2 fmod (W + 2) is
+    -2: each is a value, so the Slice/Reshape conditions are exact."""
+    for shift, fmod in ((2, 0), (-2, 0), (-2, 1), (1, 1)):
+        a = _analyze(tmp_path, 17, _roll_model(shift, fmod, 2))
+        assert a.domain.exact, (shift, fmod, _unproven(a))
+        pts = [{"W": w} for w in range(1, 8)]
+        assert [a.check(p) for p in pts] == [
+            VALID if _roll_valid(shift, fmod, p["W"], 2) else INVALID for p in pts], (shift, fmod)
+        _ort(a, pts)
+
+
+def test_mod_by_a_size_that_may_be_small_has_no_value(tmp_path):
+    """3 mod W is 3 only for W > 3 (0 at W = 3, 1 at W = 2): no single value, unproven."""
+    a = _analyze(tmp_path, 17, _roll_model(3, 0, 0))
+    assert not a.domain.exact
+    _ort(a, [{"W": w} for w in range(1, 7)])

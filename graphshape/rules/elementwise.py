@@ -186,7 +186,7 @@ def _mod(a, b, fmod: int):
             return r if a >= 0 else -r
         return a % b
     if not isinstance(b, int):
-        raise Unsupported("Mod by a symbolic value")
+        return _mod_by_symbol(a, b, fmod)
     if isinstance(a, float) or not is_integer_expr(sympy.sympify(a)):
         raise Unsupported("Mod of a non-integer value")
     if not fmod:
@@ -195,6 +195,34 @@ def _mod(a, b, fmod: int):
     if s is None:
         raise Unsupported("fmod of a value whose sign is not decided")
     return mod(a, abs(b)) if s >= 0 else norm(-mod(norm(-a), abs(b)))
+
+
+def _mod_by_symbol(a, b, fmod: int):
+    """a mod b for a constant a and a symbolic b (dynamo's torch.roll: shift % size, the
+    shift negative to roll back): when |b| > |a| at every size where b != 0 (a zero divisor
+    is the caller's condition, _check_divisor), C's fmod is a, and Python's sign (b > 0
+    required: a negative b flips the result's sign) is a for a >= 0 and a + b for a < 0.
+    Decided exactly by isl (no size may put b in [1, |a|], or in [-|a|, -1] for fmod, or
+    below 0 for Python's sign). Anything else is Unsupported (no value)."""
+    from ..arith.isl import IslPrinter, NonPresburger, isl_names, size_set
+
+    if not isinstance(a, int) or not isinstance(b, sympy.Basic) or not is_integer_expr(b):
+        raise Unsupported("Mod by a symbolic value")
+    if a == 0:
+        return 0
+    m = abs(a)
+    syms = sorted(b.free_symbols, key=lambda x: x.name)
+    try:
+        t = IslPrinter(isl_names(syms)).expr(b)
+        bad = (f"((({t}) >= 1 and ({t}) <= {m}) or "
+               + (f"(({t}) <= -1 and ({t}) >= {-m}))" if fmod else f"({t}) <= -1)"))
+        if size_set(syms, bad).is_empty():
+            return a if fmod or a > 0 else norm(add(b, a))
+    except NonPresburger:
+        pass
+    except Exception:  # noqa: BLE001  an isl failure means "no value", never a guess
+        pass
+    raise Unsupported("Mod by a symbolic value")
 
 
 _CMP = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}
