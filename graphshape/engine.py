@@ -193,6 +193,7 @@ class Walk:
         self.dead: set = set()  # values downstream of a node that can never run
         self.result = Propagation(self.tensors, [], [], [], [])
         self._consumed = None  # names the graph's nodes read (built on first need)
+        self._visiting_op = ""  # the op whose rule is running (its subgraphs: _run_subgraph)
 
     def run(self) -> Propagation:
         for idx, node in enumerate(self.graph.nodes):
@@ -272,6 +273,7 @@ class Walk:
             return Unproven(name, op, "depends on an unknown shape")
         ctx = NodeContext(name, op, opset, domain, len(node.output),
                           subgraph_runner=self._run_subgraph, new_symbol=self.counter.symbol)
+        self._visiting_op = op  # the op whose rule may run subgraphs (see _run_subgraph)
         try:
             outs = call_rule(entry, ctx, ins, attribute_values(node))
         except ShapeError as e:
@@ -337,7 +339,10 @@ class Walk:
                 self.unknown_root[o] = root
 
     def _run_subgraph(self, g, env: dict):
-        """Propagate a subgraph (If/Loop/Scan body) with the enclosing scope visible."""
+        """Propagate a subgraph (If/Loop/Scan body) with the enclosing scope visible. The
+        declared shapes of an If branch's or a Scan body's outputs are the If/Scan rule's to
+        judge (a fixed declared dim of a computed symbolic one is a condition there, so at
+        every valid size the declaration is true): they make no value_info claim here."""
         from .model import Graph, declared_shapes, tensor_from_initializer, topo_sort
 
         inits = {t.name: tensor_from_initializer(t, None) for t in g.initializer}
@@ -345,8 +350,12 @@ class Walk:
         available = set(self.tensors) | set(inits) | set(inputs)
         nodes = topo_sort(list(g.node), available, graph_name=f"subgraph '{g.name}'")
         parent = self.graph
+        declared = declared_shapes(g)
+        if self._visiting_op in ("If", "Scan"):
+            for o in g.output:
+                declared.pop(o.name, None)
         sub = Graph(parent.model, parent.opsets, inputs, inits, nodes,
-                    [o.name for o in g.output], [], declared_shapes=declared_shapes(g))
+                    [o.name for o in g.output], [], declared_shapes=declared)
         return Walk(sub, outer=self.tensors, counter=self.counter).run()
 
 
