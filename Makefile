@@ -20,7 +20,7 @@ demo: install
 	$(VENV)/bin/graphshape analyze $(MODELS)/toy.onnx --verify
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=20 tests
 
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not large and not fuzz" tests
