@@ -268,6 +268,9 @@ class Walk:
             where = f"domain '{domain}' " if domain else ""
             return Unproven(name, op, f"graphshape has no rule for {where}op {op} "
                                       f"(opset {opset})")
+        refused = registry.schema_refusal(domain, op, opset, node)
+        if refused:
+            return Unproven(name, op, refused)
         ins = [self.tensors.get(i) if i else None for i in node.input]
         if roots and any(t is not None and t.shape is None for t in ins):
             return Unproven(name, op, "depends on an unknown shape")

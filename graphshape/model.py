@@ -332,9 +332,12 @@ def tensor_to_array(t, base_dir: Optional[str] = None):
 def attribute_values(node, base_dir: Optional[str] = None) -> dict:
     """A node's attributes by name, as graphshape.engine.attribute_values gives them
     (onnx.helper.get_attribute_value, tensors as numpy arrays, strings decoded) but without
-    importing onnx."""
+    importing onnx. Names starting with '__' are left out: onnxruntime ignores them (onnx's
+    internal symbols; measured on 1.31.1)."""
     out = {}
     for a in node.attribute:
+        if a.name.startswith("__"):
+            continue
         if a.ref_attr_name:
             raise Unsupported(f"attribute '{a.name}' refers to a function attribute")
         ty = a.type

@@ -122,3 +122,50 @@ def missing_kernel(domain: str, op: str, opset: int, inputs: list) -> Optional[s
                     f"{_DTYPE_WORDS.get(dt, f'element type {dt}')} inputs (it refuses the "
                     "model when loading it)")
     return None
+
+
+_SCHEMA_DOMAINS = {"": "", "ai.onnx": "", "ai.onnx.ml": "ai.onnx.ml",
+                   "ai.onnx.preview.training": "ai.onnx.preview.training"}
+_ATTR_TYPE_WORDS = {1: "FLOAT", 2: "INT", 3: "STRING", 4: "TENSOR", 5: "GRAPH", 6: "FLOATS",
+                    7: "INTS", 8: "STRINGS", 9: "TENSORS", 10: "GRAPHS",
+                    11: "SPARSE_TENSOR", 12: "SPARSE_TENSORS", 13: "TYPE_PROTO",
+                    14: "TYPE_PROTOS", 0: "UNDEFINED"}
+
+
+def schema_refusal(domain: str, op: str, opset: int, node) -> Optional[str]:
+    """Why onnxruntime refuses to load a model with this node whatever the sizes: its
+    attributes break the op's schema at that opset (an attribute the schema does not name,
+    one of another type, a required one missing; onnxruntime's graph resolution checks
+    each, measured on 1.31.1: 'Unrecognized attribute', 'Mismatched attribute type',
+    'Required attribute ... is missing'). Names starting with '__' are let through, as
+    onnxruntime does; None when the schema is unknown (graphshape's own gap) or satisfied."""
+    sd = _SCHEMA_DOMAINS.get(domain)
+    if sd is None:
+        return None
+    try:
+        import onnx.defs
+
+        schema = onnx.defs.get_schema(op, opset, sd)
+    except Exception:  # noqa: BLE001  (no schema: not this check's business)
+        return None
+    want = schema.attributes
+    where = f"{op}-{schema.since_version}"
+    seen = set()
+    for a in node.attribute:
+        seen.add(a.name)
+        if a.name.startswith("__") or a.ref_attr_name:
+            continue
+        spec = want.get(a.name)
+        if spec is None:
+            return (f"attribute '{a.name}' is not in the {where} schema: onnxruntime refuses "
+                    "to load the model ('Unrecognized attribute')")
+        if int(a.type) != int(spec.type):
+            return (f"attribute '{a.name}' is {_ATTR_TYPE_WORDS.get(int(a.type), a.type)} "
+                    f"where the {where} schema wants "
+                    f"{_ATTR_TYPE_WORDS.get(int(spec.type), spec.type)}: onnxruntime refuses "
+                    "to load the model ('Mismatched attribute type')")
+    for name, spec in want.items():
+        if spec.required and name not in seen:
+            return (f"the {where} schema requires attribute '{name}', which the node lacks: "
+                    "onnxruntime refuses to load the model")
+    return None

@@ -1,0 +1,93 @@
+"""Nodes whose attributes break their op's schema: onnxruntime 1.31.1 refuses to load such a
+model at every size ('Unrecognized attribute', 'Mismatched attribute type', 'Required
+attribute ... is missing'; each checked here on a real session). graphshape claimed some of
+them valid at every size (Add-13 with the legacy 'broadcast' attribute); now each is
+unproven with the reason. Names starting with '__' are let through by onnxruntime, and by
+graphshape."""
+
+from __future__ import annotations
+
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import graphshape
+from graphshape.sets import UNPROVEN, VALID
+
+from .conftest import assert_agrees
+
+
+def _save(tmp_path, node, opset=13, n_inputs=2, body=None):
+    ins = [h.make_tensor_value_info(n, T.FLOAT, ["N", 2]) for n in ("x", "y")[:n_inputs]]
+    nodes = [node] if body is None else body
+    g = h.make_graph(nodes, "g", ins, [h.make_tensor_value_info("z", T.FLOAT, None)])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = 8
+    path = str(tmp_path / "m.onnx")
+    onnx.save(m, path)
+    return path
+
+
+def _loads(path) -> bool:
+    try:
+        ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        return True
+    except Exception:  # noqa: BLE001  (onnxruntime's load errors have no common type)
+        return False
+
+
+CASES = [
+    ("unknown attribute", h.make_node("Add", ["x", "y"], ["z"], broadcast=1), 2,
+     "attribute 'broadcast' is not in the Add-13 schema"),
+    ("unknown attribute, unary", h.make_node("Relu", ["x"], ["z"], foo=1), 1,
+     "attribute 'foo' is not in the Relu-13 schema"),
+    ("attribute of another type", h.make_node("Concat", ["x", "y"], ["z"], axis=1.0), 2,
+     "attribute 'axis' is FLOAT where the Concat-13 schema wants INT"),
+    ("ints for an int", h.make_node("Concat", ["x", "y"], ["z"], axis=[1]), 2,
+     "attribute 'axis' is INTS where the Concat-13 schema wants INT"),
+    ("missing required attribute", h.make_node("Concat", ["x", "y"], ["z"]), 2,
+     "the Concat-13 schema requires attribute 'axis'"),
+    ("missing 'to'", h.make_node("Cast", ["x"], ["z"]), 1,
+     "the Cast-13 schema requires attribute 'to'"),
+]
+
+
+@pytest.mark.parametrize("why,node,n_inputs,reason", CASES, ids=[c[0] for c in CASES])
+def test_a_schema_breaking_node_never_loads_and_is_unproven(tmp_path, why, node, n_inputs,
+                                                            reason):
+    path = _save(tmp_path, node, n_inputs=n_inputs)
+    assert not _loads(path)
+    a = graphshape.analyze(path)
+    reasons = [u.reason for u in a.propagation.unproven]
+    assert any(r.startswith(reason) and "refuses to load" in r for r in reasons), reasons
+    assert a.check({"N": 3}) == UNPROVEN
+
+
+def test_inside_a_subgraph_too(tmp_path):
+    bad = h.make_graph([h.make_node("Relu", ["x"], ["o"], foo=1)], "then", [],
+                       [h.make_tensor_value_info("o", T.FLOAT, None)])
+    good = h.make_graph([h.make_node("Identity", ["x"], ["o"])], "else", [],
+                        [h.make_tensor_value_info("o", T.FLOAT, None)])
+    c = h.make_tensor("c", T.BOOL, [], [True])
+    body = [h.make_node("Constant", [], ["c"], value=c),
+            h.make_node("If", ["c"], ["z"], then_branch=bad, else_branch=good)]
+    path = _save(tmp_path, None, n_inputs=1, body=body)
+    assert not _loads(path)
+    a = graphshape.analyze(path)
+    assert a.check({"N": 3}) == UNPROVEN
+    assert any("refuses to load" in u.reason for u in a.propagation.unproven)
+
+
+def test_internal_names_and_schema_attributes_still_run(tmp_path):
+    path = _save(tmp_path, h.make_node("Relu", ["x"], ["z"], __graphshape_note=1),
+                 n_inputs=1)
+    assert _loads(path)
+    a = graphshape.analyze(path)
+    assert not a.propagation.unproven and a.check({"N": 3}) == VALID
+    assert_agrees(a, [{"N": 1}, {"N": 3}])
+    path = _save(tmp_path, h.make_node("Concat", ["x", "y"], ["z"], axis=0))
+    a = graphshape.analyze(path)
+    assert not a.propagation.unproven
+    assert_agrees(a, [{"N": 1}, {"N": 4}])
