@@ -16,6 +16,8 @@ graphshape must agree, or say unproven (never a wrong claim).
 5. GatherND index tuples built by Concat(axis=-1) of one-wide parts (dynamo's mask
    lookup ``mask[b, s]``): each component keeps its own bounds, so the mask's batch must
    be at least the ids' batch, exactly.
+   DETR's version looks up a [B, h*w] mask with h = ceil(H/32): the factor is a product of
+   two sizes, whose sign is proved factor by factor.
 6. Integer Mod of a constant by a symbolic size (dynamo's torch.roll: shift % size, Swin's
    shifted windows): the shift itself (or size + shift when negative) where the size
    exceeds |shift| at every size with a non-zero divisor.
@@ -92,6 +94,33 @@ def test_mask_lookup_on_another_width_stays_unproven(tmp_path):
     obs = _ort(a, pts)
     assert all(a.check(p) is UNPROVEN for p in pts)
     assert obs[(1, 3, 2)] == "invalid" and obs[(2, 2, 3)] == "valid"
+
+
+def test_mask_lookup_over_a_product_of_sizes(tmp_path):
+    """DETR: the mask is [B, h*w] after a stride-32 conv (h = floor((H - 1)/32) + 1); the
+    lookup b*h*w + s needs h*w >= 0 (a product: proved per factor) and the bound
+    (B - 1)*h*w + h*w - 1 <= B*h*w - 1 (multiplied out with floor terms as atoms)."""
+    a = _analyze(tmp_path, 17, """(float[B, 1, H, W] x, float[1, 1, 1, 1] k) => (float y) {
+        c = Conv <strides = [32, 32]> (x, k)
+        f = Flatten <axis = 1> (c)
+        shp = Shape (f)
+        z = Constant <value = int64 {0}> ()
+        one = Constant <value = int64 {1}> ()
+        B = Gather <axis = 0> (shp, z)
+        P = Gather <axis = 0> (shp, one)
+        rb = Range (z, B, one)
+        rs = Range (z, P, one)
+        ax = Constant <value = int64[1] {1}> ()
+        rb2 = Unsqueeze (rb, ax)
+        bs = Mul (rb2, P)
+        idx = Add (bs, rs)
+        flat = Flatten <axis = 2> (f)
+        y = Gather <axis = 0> (flat, idx)
+    }""")
+    assert a.domain.exact, _unproven(a)
+    pts = [{"B": b, "H": h, "W": w} for b in (1, 2) for h in (1, 32, 33, 65) for w in (1, 40)]
+    assert all(a.check(p) is VALID for p in pts)
+    assert set(_ort(a, pts).values()) == {"valid"}
 
 
 def test_symbolic_factor_keeps_tight_bounds(tmp_path):

@@ -97,16 +97,36 @@ def _small(e) -> bool:
             and sympy.count_ops(e) <= ISL_PROOF_MAX_OPS)
 
 
+def _product_sign(e, budget: bool):
+    """1 when the product e is >= 0 at every size, -1 when <= 0, None when not proved.
+    Each factor's sign is proved on its own:
+    a product of two sizes is not Presburger, but (floor((H - 1)/32) + 1)*(floor((W - 1)
+    /32) + 1), DETR's token count, is a product of factors isl proves >= 0 one by one."""
+    c, r = e.as_coeff_Mul()
+    sign = 1 if c > 0 else -1 if c < 0 else None
+    if sign is None:
+        return None
+    for f in sympy.Mul.make_args(r):
+        if f.is_Pow and f.exp.is_Integer and f.exp > 0 and f.exp % 2 == 0:
+            continue  # an even power is >= 0
+        if nonneg(f, budget):
+            continue
+        if nonpos(f, budget):
+            sign = -sign
+            continue
+        return None
+    return sign
+
+
 def _expanded(e):
     """e with products of sums multiplied out, when that changes it (else None): a product
     of two symbols is not Presburger, but S*(B - 1) + S - B*S cancels to 0 once expanded
     (index bounds of transformers' mask.flatten()[b*S + s]). Expansion is an identity, so
-    a proof about the expanded form is a proof about e. Only for floor/min/max-free e
-    (expanding inside them changes nothing the structural rules can use)."""
-    if isinstance(e, int) or not any(a.is_Mul and any(b.is_Add for b in a.args)
-                                     for a in sympy.preorder_traversal(e)):
-        return None
-    if e.has(sympy.floor, sympy.ceiling, sympy.Min, sympy.Max, sympy.Mod):
+    a proof about the expanded form is a proof about e. floor/min/max terms are atoms
+    (DETR's token count (floor((H - 1)/32) + 1)*(floor((W - 1)/32) + 1) cancels the same
+    way). Only for small expressions: expansion can grow without bound."""
+    if isinstance(e, int) or sympy.count_ops(e) > 200 or not any(
+            a.is_Mul and any(b.is_Add for b in a.args) for a in sympy.preorder_traversal(e)):
         return None
     x = norm(sympy.expand(e))
     return None if x == e else x
@@ -119,6 +139,8 @@ def nonneg(e: Dim, budget: bool = False) -> bool:
         return True
     if isinstance(e, int):
         return False
+    if e.is_Mul and _product_sign(e, budget) == 1:
+        return True
     if budget and not _small(e):
         return False
     if _isl_proves(e, ">="):
@@ -135,6 +157,8 @@ def nonpos(e: Dim, budget: bool = False) -> bool:
         return True
     if isinstance(e, int):
         return False
+    if e.is_Mul and _product_sign(e, budget) == -1:
+        return True
     if budget and not _small(e):
         return False
     if _isl_proves(e, "<="):
