@@ -218,7 +218,8 @@ def build_graph(model: onnx.ModelProto, inputs) -> Graph | None:
     if len(feeds) > len(inputs):
         return None
     nodes = topo_sort(list(g.node), set(tensors) | set(inits))
-    return Graph(model, _opsets(model), tensors, inits, nodes, [o.name for o in g.output], [])
+    return Graph(model, _opsets(model), tensors, inits, nodes, [o.name for o in g.output], [],
+                 runtime_opsets=False)
 
 
 def run_case(case) -> CaseResult:

@@ -268,10 +268,11 @@ class Walk:
             where = f"domain '{domain}' " if domain else ""
             return Unproven(name, op, f"graphshape has no rule for {where}op {op} "
                                       f"(opset {opset})")
-        refused = registry.schema_refusal(domain, op, opset, node)
+        ins = [self.tensors.get(i) if i else None for i in node.input]
+        typed = () if registry.missing_kernel(domain, op, opset, ins) else ins  # said below
+        refused = registry.schema_refusal(domain, op, opset, node, typed)
         if refused:
             return Unproven(name, op, refused)
-        ins = [self.tensors.get(i) if i else None for i in node.input]
         if roots and any(t is not None and t.shape is None for t in ins):
             return Unproven(name, op, "depends on an unknown shape")
         ctx = NodeContext(name, op, opset, domain, len(node.output),
@@ -288,15 +289,27 @@ class Walk:
         except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
             return Unproven(name, op,
                             f"internal error in its rule ({type(e).__name__}: {e})")
-        gap = registry.missing_kernel(domain, op, opset, ins)
+        gap = registry.missing_kernel(domain, op, opset, ins) or (
+            self.graph.runtime_opsets and registry.opset_refusal(domain, opset))
         if gap and gap not in ctx.assumptions:  # unproven, shapes still go on downstream
             ctx.assume(gap)
         outs = [outs] if isinstance(outs, Tensor) else list(outs)
         for o, t in zip(node.output, outs):
-            claim = self._declared_claim(o, t)
+            claim = self._declared_type_claim(o, t) or self._declared_claim(o, t)
             if claim:
                 ctx.assume(claim)
         return Inferred(outs, ctx)
+
+    def _declared_type_claim(self, name: str, t) -> Optional[str]:
+        """A declared element type (value_info, a graph output) other than the one the node
+        produces: onnxruntime refuses the model at load ('... of output arg (c) of node ()
+        does not match expected type'; measured on 1.31.1)."""
+        want = self.graph.declared_types.get(name) if name else None
+        got = getattr(t, "dtype", 0) if t is not None else 0
+        if not want or not isinstance(got, int) or got <= 0 or got == want:
+            return None
+        return (f"the model declares '{name}' as {registry._type_str(want)} where the node "
+                f"produces {registry._type_str(got)}: onnxruntime refuses to load the model")
 
     def _declared_claim(self, name: str, t) -> Optional[str]:
         """onnxruntime merges a value's declared shape (value_info, a graph output) into its
@@ -346,7 +359,8 @@ class Walk:
         declared shapes of an If branch's or a Scan body's outputs are the If/Scan rule's to
         judge (a fixed declared dim of a computed symbolic one is a condition there, so at
         every valid size the declaration is true): they make no value_info claim here."""
-        from .model import Graph, declared_shapes, tensor_from_initializer, topo_sort
+        from .model import (Graph, declared_shapes, declared_types, tensor_from_initializer,
+                            topo_sort)
 
         inits = {t.name: tensor_from_initializer(t, None) for t in g.initializer}
         inputs = dict(env)
@@ -354,11 +368,13 @@ class Walk:
         nodes = topo_sort(list(g.node), available, graph_name=f"subgraph '{g.name}'")
         parent = self.graph
         declared = declared_shapes(g)
+        types = declared_types(g)
         if self._visiting_op in ("If", "Scan"):
             for o in g.output:
                 declared.pop(o.name, None)
         sub = Graph(parent.model, parent.opsets, inputs, inits, nodes,
-                    [o.name for o in g.output], [], declared_shapes=declared)
+                    [o.name for o in g.output], [], declared_shapes=declared,
+                    declared_types=types, runtime_opsets=parent.runtime_opsets)
         return Walk(sub, outer=self.tensors, counter=self.counter).run()
 
 

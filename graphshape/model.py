@@ -90,6 +90,10 @@ class Graph:
     # value name -> its shape declared in value_info or as a graph output (an int per fixed
     # dim, None otherwise), for values with at least one fixed dim
     declared_shapes: dict = field(default_factory=dict)
+    declared_types: dict = field(default_factory=dict)  # name -> declared element type
+    # opsets newer than onnxruntime loads make nodes unproven (off for the onnx backend
+    # tests, whose reference outputs are the arbiter there)
+    runtime_opsets: bool = True
 
 
 # -- reading large files without their float weights -------------------------------------------
@@ -474,8 +478,13 @@ def topo_sort(nodes, available: set, graph_name: str = "main graph") -> list:
     produced_by = {}
     for i, n in enumerate(nodes):
         for o in n.output:
-            if o:
-                produced_by[o] = i
+            if not o:
+                continue
+            if o in produced_by or (graph_name == "main graph" and o in available):
+                raise InvalidModelError(
+                    f"{n.op_type} (node '{n.name or i}'): value '{o}' of the {graph_name} is "
+                    "defined twice (onnxruntime refuses the model: 'Duplicate definition')")
+            produced_by[o] = i
     deps = []
     for i, n in enumerate(nodes):
         d = set()
@@ -585,6 +594,14 @@ def declared_shapes(g) -> dict:
     return out
 
 
+def declared_types(g) -> dict:
+    """Element types a graph declares for its values (value_info, outputs): name -> type,
+    tensors with a set element type only."""
+    return {vi.name: int(vi.type.tensor_type.elem_type)
+            for vi in list(g.value_info) + list(g.output)
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type}
+
+
 def load(source, dims=None) -> Graph:
     """The graph to analyse. Its ``model`` is read with trim=True: the raw_data of large float
     initializers is left out (shapes never depend on it); do not save it as the model."""
@@ -630,4 +647,4 @@ def load(source, dims=None) -> Graph:
         if o.name not in produced:
             raise InvalidModelError(f"graph output '{o.name}' is produced by no node")
     return Graph(model, opsets, inputs, inits, nodes, [o.name for o in g.output], syms, path,
-                 declared, declared_shapes(g))
+                 declared, declared_shapes(g), declared_types(g))

@@ -132,7 +132,31 @@ _ATTR_TYPE_WORDS = {1: "FLOAT", 2: "INT", 3: "STRING", 4: "TENSOR", 5: "GRAPH", 
                     14: "TYPE_PROTOS", 0: "UNDEFINED"}
 
 
-def schema_refusal(domain: str, op: str, opset: int, node) -> Optional[str]:
+# the newest opset of each domain onnxruntime 1.31.1 loads (measured: ai.onnx 27 and
+# ai.onnx.ml 6 are refused by ValidateOpsetForDomain)
+ORT_MAX_OPSET = {"": 26, "ai.onnx.ml": 5}
+
+
+def opset_refusal(domain: str, opset: int) -> Optional[str]:
+    """Why onnxruntime refuses a model importing this opset of a domain, or None."""
+    top = ORT_MAX_OPSET.get(domain)
+    if top is not None and opset > top:
+        name = domain or "ai.onnx"
+        return (f"the model imports {name} opset {opset}; onnxruntime 1.31.1 loads {name} "
+                f"opsets up to {top} and refuses the model")
+    return None
+
+
+def _type_str(dtype: int) -> str:
+    import onnx
+
+    try:
+        return f"tensor({onnx.TensorProto.DataType.Name(dtype).lower()})"
+    except ValueError:
+        return f"tensor(element type {dtype})"
+
+
+def schema_refusal(domain: str, op: str, opset: int, node, inputs=()) -> Optional[str]:
     """Why onnxruntime refuses to load a model with this node whatever the sizes: its
     attributes break the op's schema at that opset (an attribute the schema does not name,
     one of another type, a required one missing; onnxruntime's graph resolution checks
@@ -168,4 +192,53 @@ def schema_refusal(domain: str, op: str, opset: int, node) -> Optional[str]:
         if spec.required and name not in seen:
             return (f"the {where} schema requires attribute '{name}', which the node lacks: "
                     "onnxruntime refuses to load the model")
+    n_in, n_out = len(node.input), len(node.output)
+    if not schema.min_input <= n_in <= schema.max_input:
+        return (f"{n_in} inputs where the {where} schema takes "
+                f"{_arity(schema.min_input, schema.max_input)}: onnxruntime refuses to load "
+                "the model")
+    if not schema.min_output <= n_out <= schema.max_output:
+        return (f"{n_out} outputs where the {where} schema has "
+                f"{_arity(schema.min_output, schema.max_output)}: onnxruntime refuses to load "
+                "the model")
+    return _type_refusal(schema, where, node, inputs)
+
+
+def _arity(lo: int, hi: int) -> str:
+    if lo == hi:
+        return str(lo)
+    return f"at least {lo}" if hi >= 2 ** 31 - 1 else f"{lo} to {hi}"
+
+
+def _type_refusal(schema, where: str, node, inputs) -> Optional[str]:
+    """The schema's type constraints on the node's inputs of known element type: each must
+    be allowed, and the inputs bound to one type parameter must agree (onnxruntime: 'Type
+    Error: Type ... of input parameter ... is invalid', 'Type parameter (T) ... bound to
+    different types'). Sequences, optionals and unknown types are not judged."""
+    formals = list(schema.inputs)
+    if not formals:
+        return None
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    bound: dict = {}
+    for i, t in enumerate(inputs):
+        if i >= len(node.input) or not node.input[i]:
+            continue
+        if t is None or not isinstance(getattr(t, "dtype", None), int) or t.dtype <= 0:
+            continue
+        last = formals[-1]
+        variadic = last.option == last.option.Variadic
+        if i >= len(formals) and not variadic:
+            continue
+        f = formals[min(i, len(formals) - 1)]
+        ts = _type_str(t.dtype)
+        ok = allowed.get(f.type_str, {f.type_str})
+        if any(a.startswith("tensor(") for a in ok) and ts not in ok:
+            return (f"input {i} ('{node.input[i]}') is {ts}, which the {where} schema does not "
+                    f"allow for {f.name}: onnxruntime refuses to load the model")
+        if f.type_str in allowed and not (variadic and f is last and not f.is_homogeneous):
+            first = bound.setdefault(f.type_str, (i, ts))
+            if first[1] != ts:
+                return (f"inputs {first[0]} and {i} are {first[1]} and {ts}, but the {where} "
+                        f"schema binds both to one type {f.type_str}: onnxruntime refuses to "
+                        "load the model")
     return None

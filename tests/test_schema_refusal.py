@@ -91,3 +91,77 @@ def test_internal_names_and_schema_attributes_still_run(tmp_path):
     a = graphshape.analyze(path)
     assert not a.propagation.unproven
     assert_agrees(a, [{"N": 1}, {"N": 4}])
+
+
+def _graph(tmp_path, nodes, ins, outs=(("z", T.FLOAT),), opsets=(("", 13),), value_info=()):
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info(n, t, s) for n, t, s in ins],
+                     [h.make_tensor_value_info(n, t, None) for n, t in outs],
+                     value_info=list(value_info))
+    m = h.make_model(g, opset_imports=[h.make_opsetid(d, v) for d, v in opsets])
+    m.ir_version = 10
+    path = str(tmp_path / "g.onnx")
+    onnx.save(m, path)
+    return path
+
+
+F, X, Y = T.FLOAT, ("x", T.FLOAT, ["N", 2]), ("y", T.FLOAT, ["N", 2])
+
+REFUSED = [
+    ("too many inputs", [h.make_node("Add", ["x", "y", "x"], ["z"])], [X, Y], {},
+     "3 inputs where the Add-13 schema takes 2"),
+    ("too many outputs", [h.make_node("Relu", ["x"], ["z", "w"])], [X], {},
+     "2 outputs where the Relu-13 schema has 1"),
+    ("one type parameter, two types", [h.make_node("Add", ["x", "y"], ["z"])],
+     [X, ("y", T.INT64, ["N", 2])], {},
+     "inputs 0 and 1 are tensor(float) and tensor(int64), but the Add-13 schema binds both"),
+    ("variadic, two types", [h.make_node("Concat", ["x", "y"], ["z"], axis=0)],
+     [X, ("y", T.INT32, ["N", 2])], {}, "inputs 0 and 1 are tensor(float) and tensor(int32)"),
+    ("a type the schema does not allow", [h.make_node("Gather", ["x", "y"], ["z"])],
+     [X, ("y", T.FLOAT, [1])], {},
+     "input 1 ('y') is tensor(float), which the Gather-13 schema does not allow"),
+    ("an opset newer than onnxruntime's", [h.make_node("Relu", ["x"], ["z"])], [X],
+     {"opsets": (("", 27),)},
+     "the model imports ai.onnx opset 27; onnxruntime 1.31.1 loads ai.onnx opsets up to 26"),
+    ("a declared output type of another kind", [h.make_node("Relu", ["x"], ["z"])], [X],
+     {"outs": (("z", T.INT32),)},
+     "the model declares 'z' as tensor(int32) where the node produces tensor(float)"),
+    ("a declared value_info type of another kind",
+     [h.make_node("Cast", ["x"], ["c"], to=T.INT64), h.make_node("Cast", ["c"], ["z"], to=F)],
+     [X], {"value_info": [h.make_tensor_value_info("c", T.FLOAT, None)]},
+     "the model declares 'c' as tensor(float) where the node produces tensor(int64)"),
+]
+
+
+@pytest.mark.parametrize("why,nodes,ins,kw,reason", REFUSED, ids=[c[0] for c in REFUSED])
+def test_what_onnxruntime_refuses_at_load_is_unproven(tmp_path, why, nodes, ins, kw, reason):
+    path = _graph(tmp_path, nodes, ins, **kw)
+    assert not _loads(path)
+    a = graphshape.analyze(path)
+    reasons = [u.reason for u in a.propagation.unproven]
+    assert any(r.startswith(reason) for r in reasons), reasons
+    assert a.check({"N": 3}) == UNPROVEN
+
+
+def test_the_newest_opset_onnxruntime_loads_is_judged_as_usual(tmp_path):
+    path = _graph(tmp_path, [h.make_node("Relu", ["x"], ["z"])], [X], opsets=(("", 26),))
+    assert _loads(path)
+    a = graphshape.analyze(path)
+    assert not a.propagation.unproven
+    assert_agrees(a, [{"N": 1}, {"N": 5}])
+
+
+@pytest.mark.parametrize("nodes,ins", [
+    ([h.make_node("Relu", ["x"], ["z"]), h.make_node("Relu", ["x"], ["z"])], [X]),
+    ([h.make_node("Relu", ["x"], ["x"]), h.make_node("Relu", ["x"], ["z"])], [X]),
+], ids=["two nodes", "a node and a graph input"])
+def test_a_value_defined_twice_is_a_one_line_load_error(tmp_path, nodes, ins):
+    from click.testing import CliRunner
+
+    from graphshape.cli import main
+
+    path = _graph(tmp_path, nodes, ins)
+    assert not _loads(path)
+    r = CliRunner().invoke(main, ["analyze", path])
+    assert r.exit_code == 2, r.output
+    err = r.output.strip().splitlines()
+    assert len(err) == 1 and "defined twice" in err[0] and "Traceback" not in r.output, err
