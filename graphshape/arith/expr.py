@@ -141,9 +141,9 @@ def _minmax(cls, xs) -> Dim:
     stats.COUNTERS["exprs"] += 1
     # sympy's own Min/Max evaluation compares every pair under assumptions, which costs
     # seconds on large shape graphs; these cheap rules keep the forms canonical enough
+    xs = _drop_dominated(cls, [norm(x) for x in xs])
     flat = []
     for x in xs:
-        x = norm(x)
         if isinstance(x, cls):
             flat.extend(norm(a) for a in x.args)
         else:
@@ -160,6 +160,10 @@ def _minmax(cls, xs) -> Dim:
             ints = []  # max(k, e) == e when e >= k
         elif cls is sympy.Min and all(at_least(e, k, budget=True) for e in exprs):
             return k  # min(k, e) == k when e >= k
+        elif cls is sympy.Max and all(nonpos(sub(e, k), budget=True) for e in exprs):
+            return k  # max(0, 1 - H) == 0: every e <= k
+        elif cls is sympy.Min and all(nonpos(sub(e, k), budget=True) for e in exprs):
+            ints = []  # min(k, e) == e when e <= k
         else:
             ints = [k]
     args = exprs + ints
@@ -168,6 +172,28 @@ def _minmax(cls, xs) -> Dim:
     if len(args) == 1:
         return args[0]
     return cls(*args, evaluate=False)
+
+
+def _drop_dominated(cls, xs: list) -> list:
+    """max(B - 1, B) == B, min(B, B + 1) == B: of two arguments a constant apart only one
+    can win. Done before flattening, so B may itself be a max (a ceil-mode pool with
+    stride 1 builds max(min(B, B + 1), B - 1) + 1 == B + 1; without this, Inception's pool
+    branch is a different expression from its conv branches)."""
+    if not 1 < len(xs) <= 4:
+        return xs
+    kept: list = []
+    for x in xs:
+        for i, y in enumerate(kept):
+            if isinstance(x, int) or isinstance(y, int):
+                continue
+            d = x - y
+            if d.is_Integer:
+                if (int(d) > 0) == (cls is sympy.Max):
+                    kept[i] = x
+                break
+        else:
+            kept.append(x)
+    return kept
 
 
 def dmin(*xs: Dim) -> Dim:

@@ -220,8 +220,15 @@ def _pool_out(ctx, axis, size, k, s, ph, pt, d, ceil_mode, auto_pad, mlas, batch
             "input; onnxruntime accepts an overhang and yields one output")))
         return out
     c = ceildiv(num, s)
-    last = floordiv(sub(add(size, ph_expr), 1), s)
-    out = add(dmax(dmin(c, last), sub(c, 1)), 1)
+    if isinstance(pads, int) and isinstance(ph_expr, int) and pads - ph_expr + s <= dk:
+        # the last window always starts inside the input or the left padding: c*s <=
+        # num + s - 1 = size + ph - 1 + (pt + s - dk) <= size + ph - 1, so min(c, last) is
+        # c and the output is c + 1 (GoogLeNet's and Inception's k3 s2 pools; the general
+        # form below nests a max/min per pool and grows without bound along a network)
+        out = add(c, 1)
+    else:
+        last = floordiv(sub(add(size, ph_expr), 1), s)
+        out = add(dmax(dmin(c, last), sub(c, 1)), 1)
     ctx.ge(out, 1, f"{where}: ceil-mode output must be at least 1")
     if isinstance(out, int) and isinstance(c, int) and out != c + 1:
         # onnx's shape inference, which onnxruntime runs when it loads the model, keeps

@@ -114,7 +114,10 @@ def einsum(ctx, *Inputs, equation: str):
                     if a != d:
                         ctx.fail(f"label '{c}' repeats in '{t}' with sizes {a} and {d}")
                 elif not structurally_equal(a, d):
-                    raise Unsupported(f"label '{c}' repeats in '{t}' with sizes that may differ")
+                    # a diagonal: onnxruntime (einsum_auxiliary_ops.cc Diagonal) needs the
+                    # two dims equal, a size 1 is not stretched ('ii' on [3, 1] fails)
+                    ctx.eq(a, d, f"label '{c}' repeats in '{t}': its dims {to_str(a)} and "
+                                 f"{to_str(d)} must be equal (a diagonal)")
                 continue
             seen[c] = d
             dims[c] = broadcast_dim(ctx, dims[c], d, f"einsum label '{c}'") if c in dims else d

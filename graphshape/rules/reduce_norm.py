@@ -10,10 +10,10 @@ broadcast to X.shape[axis:]. Reducing an empty axis is allowed except by ArgMax/
 from __future__ import annotations
 
 from ..constraints import Constraint
-from ..dims import dmax, dmin, prod, to_str
+from ..dims import dmax, dmin, prod, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
-from ..tensor import INT64, Tensor
+from ..tensor import INT64, Bounds, Tensor
 from ._common import const_ints, unidirectional
 
 
@@ -123,7 +123,9 @@ def argmax(ctx, data, *, axis: int = 0, keepdims: int = 1, select_last_index: in
     a = _axis(ctx, axis, r)
     ctx.ge(data.shape[a], 1, f"{ctx.op} over axis {a} needs a non-empty axis")
     out, _ = reduced_shape(ctx, data.shape, [a], keepdims, 0)
-    return Tensor(out, INT64)
+    # positions along the (non-empty) axis, not necessarily all attained: a GatherElements
+    # or Gather on the same axis (torch.gather(x, 2, x.argmax(2, keepdim=True))) is proved
+    return Tensor(out, INT64, bounds=Bounds(0, sub(data.shape[a], 1)))
 
 
 # ---- normalisation ------------------------------------------------------------------------

@@ -424,7 +424,7 @@ def concat(ctx, *inputs, axis: int):
     # output takes the first non-empty input's dims and the sum of every axis dim
     maybe_empty = [[d for i, d in enumerate(t.shape) if not at_least_one(d)] for t in inputs]
     solid = [j for j, m in enumerate(maybe_empty) if not m]
-    if not solid:
+    if not solid and not _same_off_axis(inputs, a):
         # e.g. per-level detections of data-dependent count: take input 0's dims, say so
         ctx.assume("every input may be empty, and onnxruntime then takes the shape from "
                    "the first non-empty one")
@@ -460,6 +460,27 @@ def concat(ctx, *inputs, axis: int):
     bounds = None if value is not None else union([bounds_of(ctx, t) for t in inputs],
                                                   tight=solid_all)
     return Tensor(tuple(out), inputs[0].dtype, value, bounds, origin_of(ctx, *inputs))
+
+
+def _same_off_axis(inputs, a) -> bool:
+    """Every input has input 0's dims off the concat axis at every size (structurally, or
+    proved by isl within its budget). Then whichever input onnxruntime takes as its
+    reference (the first non-empty one, else input 0), the output is input 0's dims with
+    the summed axis: a SqueezeNet Fire or Inception block, whose branches may all be empty
+    at small sizes, has a proved output."""
+    from ..arith.prove import nonneg, nonpos
+
+    ref = inputs[0].shape
+    for t in inputs[1:]:
+        for x, (d, e) in enumerate(zip(t.shape, ref)):
+            if x == a or structurally_equal(d, e):
+                continue
+            if isinstance(d, int) and isinstance(e, int):
+                return False
+            diff = norm(sub(d, e))
+            if not (nonneg(diff, budget=True) and nonpos(diff, budget=True)):
+                return False
+    return True
 
 
 def _sum(xs):
@@ -535,8 +556,9 @@ def _clamp_index(v, n, lo_bias: int, step_pos: bool):
             return dmax(v, lo_bias) if not isinstance(v, int) else max(v, lo_bias)
         if isinstance(hi, int):
             return max(lo_bias, min(v, hi))
-        v = dmin(v, hi)
-        return v if isinstance(v, int) or lo_bias <= 0 and _nonneg(v) else dmax(v, lo_bias)
+        # v >= 0 and hi >= lo_bias (n >= 0): min(v, hi) >= lo_bias, no lower clamp. (This
+        # asked sympy's is_nonnegative of the min, which took minutes on Swin's shapes.)
+        return dmin(v, hi)
     if provably(v, ">= 0"):
         v = dmin(v, hi)
         return v if lo_bias <= 0 else dmax(v, lo_bias)
