@@ -160,16 +160,84 @@ def _fields(buf, pos: int, end: int):
 
 
 def _trim_tensor(buf, s: int, e: int):
-    """The TensorProto's bytes without a large float raw_data, or None to keep it whole."""
-    dtype, raw = None, None
+    """The TensorProto's bytes without a large float raw_data, or None to keep it whole. The
+    raw_data left out is checked against the shape here (see _data_size_error)."""
+    dtype, raw, dims, name = None, None, [], b""
     for num, wt, start, p, end in _fields(buf, s, e):
         if num == 2 and wt == 0:
             dtype = _varint(buf, p, end)[0]
         elif num == 9 and wt == 2 and end - p >= TRIM_MIN_RAW:
-            raw = (start, end)
+            raw = (start, end, end - p)
+        elif num == 1 and wt == 0:
+            dims.append(_varint(buf, p, end)[0])
+        elif num == 1 and wt == 2:  # packed dims
+            q = p
+            while q < end:
+                d, q = _varint(buf, q, end)
+                dims.append(d)
+        elif num == 8 and wt == 2:
+            name = bytes(buf[p:end])
     if raw is None or dtype not in _FLOAT_DTYPES:
         return None
-    return [buf[s:raw[0]], buf[raw[1]:e]]
+    why = _data_size_error(name.decode("utf-8", "replace"), dtype, dims, raw[2], 0)
+    if why:
+        raise InvalidModelError(why)
+    return [buf[s:raw[0]], buf[raw[1]:e], _TRIMMED_FIELD]
+
+
+# a trimmed tensor's doc_string (TensorProto field 12), so that its missing data is not read
+# as a tensor without values
+_TRIMMED_MARK = "\x00graphshape: raw_data left out"
+_TRIMMED_FIELD = b"\x62" + _enc_varint(len(_TRIMMED_MARK)) + _TRIMMED_MARK.encode()
+
+# bytes per element of raw_data (packed 4-bit types: two per byte); the typed field that
+# holds the values otherwise (onnx.proto); types not listed are not checked
+_RAW_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
+                 14: 8, 15: 16, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1}
+_PACKED4 = {21, 22, 23}
+_TYPED_FIELD = {1: "float_data", 2: "int32_data", 3: "int32_data", 4: "int32_data",
+                5: "int32_data", 6: "int32_data", 9: "int32_data", 10: "int32_data",
+                16: "int32_data", 7: "int64_data", 11: "double_data", 12: "uint64_data",
+                13: "uint64_data", 8: "string_data"}
+
+
+def _data_size_error(name: str, dtype: int, dims, raw_len, count) -> Optional[str]:
+    """What onnxruntime says of an embedded initializer whose data does not fit its shape
+    (ValidateEmbeddedTensorProtoDataSizeAndShape, measured on 1.31.1: raw_data of another
+    size, or as many typed values as elements when there is no raw_data); None if it fits.
+    ``raw_len`` is None without raw_data; ``count`` the typed values then."""
+    n = 1
+    for d in dims:
+        n *= int(d)
+    if raw_len is not None:
+        if dtype in _PACKED4:
+            need = (n + 1) // 2
+        elif dtype in _RAW_ITEMSIZE:
+            need = n * _RAW_ITEMSIZE[dtype]
+        else:
+            return None
+        if raw_len != need:
+            return (f"initializer '{name}': raw_data is {raw_len} bytes where its shape "
+                    f"{list(dims)} needs {need}: onnxruntime refuses the model")
+        return None
+    if dtype in _TYPED_FIELD and count != n:
+        return (f"initializer '{name}': {count} values where its shape {list(dims)} needs {n}: "
+                "onnxruntime refuses the model")
+    return None
+
+
+def _check_initializer_data(g) -> None:
+    for t in g.initializer:
+        if t.data_location == _EXTERNAL or t.doc_string == _TRIMMED_MARK:
+            continue
+        if t.HasField("raw_data"):
+            why = _data_size_error(t.name, t.data_type, t.dims, len(t.raw_data), 0)
+        else:
+            field = _TYPED_FIELD.get(t.data_type)
+            why = field and _data_size_error(t.name, t.data_type, t.dims, None,
+                                             len(getattr(t, field)))
+        if why:
+            raise InvalidModelError(why)
 
 
 def _trim_graph(buf, s: int, e: int):
@@ -426,6 +494,8 @@ def load_proto(source: Union[str, os.PathLike, object], trim: bool = False) -> t
         raise ModelLoadError(f"{path}: empty file")
     try:
         model = _read_model(path, trim)
+    except InvalidModelError as e:  # read, and found wrong (an initializer's data size)
+        raise InvalidModelError(f"{path}: {e}") from None
     except Exception as e:  # protobuf DecodeError, RuntimeWarning variants, OSError
         raise ModelLoadError(
             f"{path}: not a readable ONNX model (truncated or corrupt protobuf: "
@@ -614,6 +684,7 @@ def load(source, dims=None) -> Graph:
         opsets[""] = 1 if model.opset_import else 21
     g = model.graph
     base_dir = os.path.dirname(os.path.abspath(path)) if path else None
+    _check_initializer_data(g)
     inits = {t.name: tensor_from_initializer(t, base_dir) for t in g.initializer}
     for t in g.sparse_initializer:
         inits[t.values.name] = Tensor(tuple(int(d) for d in t.dims), t.values.data_type)

@@ -165,3 +165,57 @@ def test_a_value_defined_twice_is_a_one_line_load_error(tmp_path, nodes, ins):
     assert r.exit_code == 2, r.output
     err = r.output.strip().splitlines()
     assert len(err) == 1 and "defined twice" in err[0] and "Traceback" not in r.output, err
+
+
+def _with_initializer(tmp_path, w):
+    g = h.make_graph([h.make_node("Add", ["x", "w"], ["z"])], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, ["N", len(w.dims) and w.dims[-1]])],
+                     [h.make_tensor_value_info("z", T.FLOAT, None)], initializer=[w])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = str(tmp_path / "w.onnx")
+    onnx.save(m, path)
+    return path
+
+
+def _tensor(n, raw=None, floats=None):
+    w = onnx.TensorProto()
+    w.name, w.data_type = "w", T.FLOAT
+    w.dims.extend([n])
+    if raw is not None:
+        w.raw_data = raw
+    if floats is not None:
+        w.float_data.extend(floats)
+    return w
+
+
+@pytest.mark.parametrize("w,words", [
+    (_tensor(4, raw=b"\0" * 8), "raw_data is 8 bytes where its shape [4] needs 16"),
+    (_tensor(4, raw=b"\0" * 20), "raw_data is 20 bytes where its shape [4] needs 16"),
+    (_tensor(4, floats=[1, 2, 3]), "3 values where its shape [4] needs 4"),
+    (_tensor(4), "0 values where its shape [4] needs 4"),
+    # over the trimming threshold: the float bytes are never read, their length still counts
+    (_tensor(3_000_000, raw=b"\0" * 11_999_996),
+     "raw_data is 11999996 bytes where its shape [3000000] needs 12000000"),
+], ids=["raw short", "raw long", "typed short", "no data", "large, trimmed, short"])
+def test_an_initializer_whose_data_does_not_fit_its_shape(tmp_path, w, words):
+    from click.testing import CliRunner
+
+    from graphshape.cli import main
+
+    path = _with_initializer(tmp_path, w)
+    assert not _loads(path)
+    r = CliRunner().invoke(main, ["analyze", path])
+    assert r.exit_code == 2, r.output
+    err = r.output.strip().splitlines()
+    assert len(err) == 1 and words in err[0] and "Traceback" not in r.output, err
+
+
+def test_initializers_that_fit_still_run(tmp_path):
+    for w in (_tensor(4, raw=b"\0" * 16, floats=[1, 2, 3, 4]),  # raw_data wins, as on ort
+              _tensor(3_000_000, raw=b"\0" * 12_000_000)):
+        path = _with_initializer(tmp_path, w)
+        assert _loads(path)
+        a = graphshape.analyze(path)
+        assert not a.propagation.unproven
+        assert_agrees(a, [{"N": 1}, {"N": 2}])
