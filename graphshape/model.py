@@ -672,10 +672,24 @@ def declared_types(g) -> dict:
             if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type}
 
 
+def _inline_functions(model):
+    """The model with its local functions (FunctionProto) inlined, as onnxruntime inlines
+    them when it loads the model (onnx.inliner; a function it cannot inline stays a node of
+    its own domain, which graphshape reports as an op without a rule)."""
+    try:
+        from onnx import inliner
+
+        return inliner.inline_local_functions(model)
+    except Exception:  # noqa: BLE001  (left as it is: its nodes are then unproven)
+        return model
+
+
 def load(source, dims=None) -> Graph:
     """The graph to analyse. Its ``model`` is read with trim=True: the raw_data of large float
     initializers is left out (shapes never depend on it); do not save it as the model."""
     model, path = load_proto(source, trim=True)
+    if model.functions:
+        model = _inline_functions(model)
     overrides = parse_dim_specs(dims)
     opsets = {}
     for imp in model.opset_import:
