@@ -104,13 +104,9 @@ def _walk_tensors(ctx):
     return None
 
 
-def fused_range_inputs(ctx):
-    """onnxruntime's GatherToSliceFusion (level 'extended' and above, so the default):
-    a Range whose output has exactly one consumer, a Gather taking it as indices, becomes
-    Slice(data, [start], [limit], [axis], [delta]), which clamps where the Gather would
-    fail (measured: Gather(40 rows, Range(0, 41)) returns 40 rows; Range(-2, n) slices
-    from row 38). Returns Range's (start, limit, delta) Tensors when this Gather is fused,
-    else None. Needs the graph (the bridge above); without it, None."""
+def _graph_index(ctx):
+    """(the walk's tensors, (node by name, producer by value, uses by value)) of the graph
+    the engine is walking, the index cached per graph; None without the bridge."""
     g = _main_graph(ctx)
     tensors = _walk_tensors(ctx)
     if g is None or tensors is None:
@@ -121,7 +117,20 @@ def fused_range_inputs(ctx):
             _NODE_INDEX.clear()
         entry = (g, _node_index(list(getattr(g, "nodes", ()))))
         _NODE_INDEX[id(g)] = entry
-    by_name, producer, uses = entry[1]
+    return tensors, entry[1]
+
+
+def fused_range_inputs(ctx):
+    """onnxruntime's GatherToSliceFusion (level 'extended' and above, so the default):
+    a Range whose output has exactly one consumer, a Gather taking it as indices, becomes
+    Slice(data, [start], [limit], [axis], [delta]), which clamps where the Gather would
+    fail (measured: Gather(40 rows, Range(0, 41)) returns 40 rows; Range(-2, n) slices
+    from row 38). Returns Range's (start, limit, delta) Tensors when this Gather is fused,
+    else None. Needs the graph (the bridge above); without it, None."""
+    found = _graph_index(ctx)
+    if found is None:
+        return None
+    tensors, (by_name, producer, uses) = found
     me = by_name.get(ctx.name)
     if me is None or len(me.input) < 2 or not me.input[1]:
         return None
@@ -150,17 +159,10 @@ def last_axis_parts(ctx, position: int):
     Ranges), the Concat's inputs as Tensors, in order; else None. Each part's own bounds
     then bound its components of the index tuple (the Concat's bounds are their union).
     Needs the graph (the bridge above)."""
-    g = _main_graph(ctx)
-    tensors = _walk_tensors(ctx)
-    if g is None or tensors is None:
+    found = _graph_index(ctx)
+    if found is None:
         return None
-    entry = _NODE_INDEX.get(id(g))
-    if entry is None or entry[0] is not g:
-        if len(_NODE_INDEX) > 8:
-            _NODE_INDEX.clear()
-        entry = (g, _node_index(list(getattr(g, "nodes", ()))))
-        _NODE_INDEX[id(g)] = entry
-    by_name, producer, _uses = entry[1]
+    tensors, (by_name, producer, _uses) = found
     me = by_name.get(ctx.name)
     if me is None or len(me.input) <= position or not me.input[position]:
         return None
