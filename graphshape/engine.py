@@ -13,6 +13,9 @@ touch it.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -161,6 +164,63 @@ class Propagation:
     node_count: int = 0
 
 
+# One node's rule (with any subgraphs it walks) may run this long (wall clock, seconds;
+# GRAPHSHAPE_NODE_SECONDS, 0: no limit). Past it the node is unproven: its shape
+# expressions grew too large to decide (seen: Swin's padded windows through Cast and Div).
+# Measured on the main thread with SIGALRM; elsewhere (another thread, no setitimer) there
+# is no limit.
+NODE_SECONDS = float(os.environ.get("GRAPHSHAPE_NODE_SECONDS", "10"))
+
+
+class RuleTimeout(BaseException):
+    """A rule ran past NODE_SECONDS (a BaseException, so that no rule's own ``except
+    Exception`` swallows it; only the outermost rule call catches it)."""
+
+
+_RULE_DEPTH = [0]
+_BUDGET: dict = {}  # while armed: the caller's SIGALRM handler and timer
+
+
+def _on_alarm(signum, frame):
+    if _BUDGET:
+        raise RuleTimeout()
+
+
+def _arm() -> None:
+    """SIGALRM after NODE_SECONDS (outermost rule call, main thread only). The caller's
+    handler is saved before the timer starts, so _disarm can always put it back."""
+    if _BUDGET or NODE_SECONDS <= 0 or not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        return
+    _BUDGET["handler"] = signal.signal(signal.SIGALRM, _on_alarm)
+    _BUDGET["timer"] = signal.setitimer(signal.ITIMER_REAL, NODE_SECONDS)
+
+
+def _disarm() -> None:
+    """Stop the timer and put the caller's handler and timer back (idempotent)."""
+    if not _BUDGET:
+        return
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    handler, timer = _BUDGET.pop("handler"), _BUDGET.pop("timer", (0.0, 0.0))
+    _BUDGET.clear()
+    signal.signal(signal.SIGALRM, handler)
+    if timer[0] > 0:
+        signal.setitimer(signal.ITIMER_REAL, *timer)
+
+
+def _run_rule(entry, ctx, ins, attrs):
+    """call_rule within the node budget (armed by the outermost call only)."""
+    _RULE_DEPTH[0] += 1
+    try:
+        if _RULE_DEPTH[0] == 1:
+            _arm()
+        return call_rule(entry, ctx, ins, attrs)
+    finally:
+        _RULE_DEPTH[0] -= 1
+        if _RULE_DEPTH[0] == 0:
+            _disarm()
+
+
 def call_rule(entry, ctx: NodeContext, inputs: list, attrs: dict):
     for k in attrs:
         if k not in entry.params and not entry.var_keyword:
@@ -279,7 +339,17 @@ class Walk:
                           subgraph_runner=self._run_subgraph, new_symbol=self.counter.symbol)
         self._visiting_op = op  # the op whose rule may run subgraphs (see _run_subgraph)
         try:
-            outs = call_rule(entry, ctx, ins, attribute_values(node))
+            outer = _RULE_DEPTH[0] == 0
+            try:
+                outs = _run_rule(entry, ctx, ins, attribute_values(node))
+            except RuleTimeout:
+                if not outer:
+                    raise
+                _RULE_DEPTH[0] = 0  # the alarm may have come while the timer was being
+                _disarm()  # stopped: put everything back once more
+                return Unproven(name, op, f"its rule ran past graphshape's {NODE_SECONDS:g} s "
+                                          "budget for one node (the shape expressions grew "
+                                          "too large to decide; GRAPHSHAPE_NODE_SECONDS)")
         except ShapeError as e:
             return Impossible(e if e.node is not None else ShapeError(e.detail, name, op))
         except Unsupported as e:

@@ -166,6 +166,13 @@ def _minmax(cls, xs) -> Dim:
             ints = []  # min(k, e) == e when e <= k
         else:
             ints = [k]
+    if len(exprs) == 2 and not ints:
+        a, b = exprs  # of two provably ordered arguments, the one that wins (min(h,
+        # 7*ceil(h/7)) == h: Swin's padded window size, which otherwise nests at every block)
+        if nonneg(sub(b, a), budget=True):
+            return a if cls is sympy.Min else b
+        if nonneg(sub(a, b), budget=True):
+            return b if cls is sympy.Min else a
     args = exprs + ints
     if not exprs:
         return ints[0]
