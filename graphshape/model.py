@@ -638,13 +638,12 @@ def input_shape(vi, overrides: dict, declared: dict) -> tuple:
         name = overrides.get((vi.name, axis)) or overrides.get((vi.name, axis - rank))
         if name:
             shape.append(symbol(name))
-        elif d.HasField("dim_value"):
-            if d.dim_value < 0:
-                raise InvalidModelError(f"input '{vi.name}' axis {axis} has size {d.dim_value}")
+        elif d.HasField("dim_value") and d.dim_value >= 0:
             shape.append(int(d.dim_value))
         elif d.HasField("dim_param") and d.dim_param:
             shape.append(symbol(_sanitize(d.dim_param)))
-        else:
+        else:  # no size, or a negative one (some converters write -1): onnxruntime takes
+            # it as unknown and runs every size (measured on 1.31.1)
             shape.append(symbol(_sanitize(f"{vi.name}_{axis}")))
     declared[vi.name] = decl
     return tuple(shape)
@@ -694,8 +693,11 @@ def load(source, dims=None) -> Graph:
     opsets = {}
     for imp in model.opset_import:
         opsets["" if imp.domain == "ai.onnx" else imp.domain] = int(imp.version)
+    if not model.opset_import:
+        raise InvalidModelError("the model imports no opset (opset_import is empty): "
+                                "onnxruntime refuses it ('Missing opset in the model')")
     if "" not in opsets:
-        opsets[""] = 1 if model.opset_import else 21
+        opsets[""] = 1
     g = model.graph
     base_dir = os.path.dirname(os.path.abspath(path)) if path else None
     _check_initializer_data(g)

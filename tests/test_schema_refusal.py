@@ -219,3 +219,26 @@ def test_initializers_that_fit_still_run(tmp_path):
         a = graphshape.analyze(path)
         assert not a.propagation.unproven
         assert_agrees(a, [{"N": 1}, {"N": 2}])
+
+
+def test_a_model_without_any_opset_import_is_a_load_error(tmp_path):
+    from click.testing import CliRunner
+
+    from graphshape.cli import main
+
+    path = _graph(tmp_path, [h.make_node("Relu", ["x"], ["z"])], [X])
+    m = onnx.load(path)
+    del m.opset_import[:]
+    onnx.save(m, path)
+    assert not _loads(path)
+    r = CliRunner().invoke(main, ["analyze", path])
+    assert r.exit_code == 2 and "imports no opset" in r.output, r.output
+
+
+def test_a_negative_declared_size_is_an_unknown_one(tmp_path):
+    """Converters that write -1 for a dynamic axis: onnxruntime runs every size there."""
+    path = _graph(tmp_path, [h.make_node("Relu", ["x"], ["z"])], [("x", T.FLOAT, [-1, 2])])
+    assert _loads(path)
+    a = graphshape.analyze(path)
+    assert [str(s) for s in a.graph.symbols] == ["x_0"]
+    assert_agrees(a, [{"x_0": n} for n in (1, 3, 7)])
