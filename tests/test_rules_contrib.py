@@ -170,9 +170,29 @@ def test_attention_after_embed_layer_norm(tmp_path):
     _expect(a, _grid(B=[1, 2], S=[1, 8, 9]), lambda B, S: S <= 8)
 
 
+def test_attention_past_and_total_length(tmp_path):
+    """past [2, B, heads, P, head]: the mask's key axis is the total length S + P, present
+    grows to it; past's batch must be input's."""
+    a = _model(tmp_path, "Attention", [("x", F, ["B", "S", 4]), "w", "bias",
+                                       ("m", I32, ["B", "M1"]), ("past", F, [2, "B2", 2, "P", 2])],
+               outputs=("Y", "present"), consts=_QKV, num_heads=2, unidirectional=1)
+    _expect(a, _grid(B=[1, 2], B2=[1, 2], S=[1, 2], P=[1, 2], M1=[1, 2, 3, 4]),
+            lambda B, B2, S, P, M1: B2 == B and M1 in (S + P, 1))
+
+
+def test_attention_bias_broadcast(tmp_path):
+    """attention_bias [1 or B, 1 or heads, S, S]."""
+    a = _model(tmp_path, "Attention", [("x", F, [2, "S", 4]), "w", "bias", None, None,
+                                       ("ab", F, ["A0", "A1", "S", "A3"])],
+               consts=_QKV, num_heads=2)
+    _expect(a, _grid(S=[2, 3], A0=[1, 2, 3], A1=[1, 2, 3], A3=[2, 3]),
+            lambda S, A0, A1, A3: A0 in (1, 2) and A1 in (1, 2) and A3 == S)
+
+
 def test_attention_unsupported_and_refused(tmp_path):
     """A 4-D mask is refused by the CPU kernel; no bias crashes it; q hidden not divisible
-    by num_heads is refused; past is left unproven."""
+    by num_heads is refused; past without a named present output is refused; past with a
+    shared past/present buffer is left unproven."""
     a = _model(tmp_path, "Attention", [("x", F, ["B", 3, 4]), "w", "bias",
                                        ("m", I32, ["B", 1, 3, 3])], consts=_QKV, num_heads=2)
     assert a.domain.impossible
@@ -185,7 +205,12 @@ def test_attention_unsupported_and_refused(tmp_path):
     assert a.domain.impossible
     a = _model(tmp_path, "Attention", [("x", F, ["B", 3, 4]), "w", "bias", None,
                                        ("past", F, [2, "B", 2, 5, 2])], consts=_QKV,
-               outputs=("Y", "present"), num_heads=2)
+               outputs=("Y", ""), num_heads=2)
+    assert a.domain.impossible
+    assert_agrees(a, [{"B": 1}])
+    a = _model(tmp_path, "Attention", [("x", F, ["B", 3, 4]), "w", "bias", None,
+                                       ("past", F, [2, "B", 2, 5, 2])], consts=_QKV,
+               outputs=("Y", "present"), num_heads=2, past_present_share_buffer=1)
     assert a.check({"B": 1}) == UNPROVEN
 
 

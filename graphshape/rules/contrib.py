@@ -24,9 +24,11 @@ time on the installed onnxruntime (tests/test_rules_contrib.py re-measures every
   are the caller's promise, as for Gather); mask_index [B] is an output unless
   mask_index_type = 0.
 - Attention: input [B, S, D], weights [D, 3D'], bias [3D'] (required: the kernel crashes
-  without it), the q/k/v hidden sizes divisible by num_heads; mask_index [B] or [2B], [B, S]
-  / [B, 1] / [1, 1], [B, S, S]; 4-D masks are refused by the CPU kernel. past,
-  attention_bias, rotary and shared buffers are left unproven.
+  without it), the q/k/v hidden sizes divisible by num_heads; past [2, B, heads, P, head]
+  (then the present output is required, k == v, no attention_bias); T = S + P; mask_index
+  [B] or [2B], [B, T] / [B, 1] / [1, 1], [B, S, T]; 4-D masks are refused by the CPU
+  kernel; attention_bias [1 or B, 1 or heads, S, T]. Rotary, past_sequence_length and
+  shared past/present buffers are left unproven.
 Element types: the CPU provider registers float kernels (float16 runs through inserted
 Casts, measured); a type not measured to run is unproven.
 """
@@ -34,11 +36,11 @@ Casts, measured); a type not measured to run is unproven.
 from __future__ import annotations
 
 from ..constraints import Constraint as C
-from ..dims import floordiv, mul, structurally_equal, to_str
+from ..dims import add, mul, structurally_equal, to_str
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import DOUBLE, FLOAT, FLOAT16, INT32, Bounds, Tensor
-from ._ranges import bounds_of, check_indices, is_input_data
+from ._ranges import _graph_index, bounds_of, check_indices, is_input_data
 from .conv_pool import conv
 from .linalg import gemm, matmul
 
@@ -332,7 +334,7 @@ def _mask_values_ok(ctx, m) -> None:
                "them")
 
 
-def _attention_mask(ctx, m, b, s) -> None:
+def _attention_mask(ctx, m, b, s, t) -> None:
     if _known(m) and m.dtype != INT32:
         ctx.fail("mask_index must be int32 (the schema's M): onnxruntime refuses the model")
     r = len(m.shape)
@@ -344,12 +346,13 @@ def _attention_mask(ctx, m, b, s) -> None:
         _mask_values_ok(ctx, m)
     elif r == 2:
         m0, m1 = m.shape
-        ctx.any_of([C.all_of([C.eq(m0, b), C.eq(m1, s)]), C.all_of([C.eq(m0, b), C.eq(m1, 1)]),
+        ctx.any_of([C.all_of([C.eq(m0, b), C.eq(m1, t)]), C.all_of([C.eq(m0, b), C.eq(m1, 1)]),
                     C.all_of([C.eq(m0, 1), C.eq(m1, 1)])],
-                   "a 2-D mask_index must be [batch, sequence], [batch, 1] or [1, 1]")
+                   "a 2-D mask_index must be [batch, total sequence], [batch, 1] or [1, 1]")
     elif r == 3:
-        for i, (d, want) in enumerate(zip(m.shape, (b, s, s))):
-            ctx.eq(d, want, f"a 3-D mask_index must be [batch, sequence, sequence] (dim {i})")
+        for i, (d, want) in enumerate(zip(m.shape, (b, s, t))):
+            ctx.eq(d, want, f"a 3-D mask_index must be [batch, sequence, total sequence] "
+                            f"(dim {i})")
     elif r == 4:
         ctx.fail("onnxruntime's CPU Attention kernel does not support 4-D masks")
     else:
@@ -363,14 +366,16 @@ def attention(ctx, input, weights, bias=None, mask_index=None, past=None,
               mask_filter_value: float = -10000.0, do_rotary: int = 0,
               rotary_embedding_dim: int = 0, past_present_share_buffer: int = 0):
     """Multi-head self-attention of input [B, S, D] with packed weights [D, q + k + v]:
-    output [B, S, v], present [2, B, heads, S, k / heads]
+    output [B, S, v], present [2, B, heads, P + S, k / heads]
     (contrib_ops/cpu/bert/attention_base.cc CheckInputs)."""
     _types(ctx, _F, (input, "input"))
-    if past is not None or attention_bias is not None or past_sequence_length is not None:
-        raise Unsupported("Attention with past / attention_bias / past_sequence_length is not "
-                          "modelled")
+    if past_sequence_length is not None or (past is not None and past_present_share_buffer):
+        raise Unsupported("Attention with past_sequence_length / a shared past-present buffer "
+                          "is not modelled")
     if do_rotary:
         raise Unsupported("Attention with do_rotary is not modelled")
+    if past is not None and attention_bias is not None:
+        ctx.fail("onnxruntime's Attention cannot take both past and attention_bias")
     if num_heads < 1:
         raise Unsupported(f"num_heads {num_heads}")
     if bias is None:
@@ -398,11 +403,47 @@ def attention(ctx, input, weights, bias=None, mask_index=None, past=None,
         ctx.fail(f"q and k hidden sizes must be equal, found {q} and {k}")
     if q + k + v != n:
         ctx.fail(f"bias' length {n} must be the sum of the q/k/v hidden sizes {q + k + v}")
+    head = k // num_heads
+    total = s
+    if past is not None:
+        if k != v:
+            ctx.fail(f"with past the k and v hidden sizes must be equal, found {k} and {v}")
+        _rank(ctx, past, (5,), "past")
+        for i, (d, want, what) in enumerate(zip(
+                past.shape, (2, b, num_heads, None, head),
+                ("2", "the batch", "num_heads", None, "the head size"))):
+            if want is not None:
+                ctx.eq(d, want, f"past's dim {i} must be {what} ({to_str(want)})")
+        total = add(s, past.shape[3])
+        names = _output_names(ctx)
+        if names is None:
+            raise Unsupported("cannot see whether the present output is named (onnxruntime "
+                              "needs it with past)")
+        if len(names) < 2 or not names[1]:
+            ctx.fail("with past onnxruntime needs the present output")
     if mask_index is not None:
-        _attention_mask(ctx, mask_index, b, s)
+        _attention_mask(ctx, mask_index, b, s, total)
+    if attention_bias is not None:
+        _rank(ctx, attention_bias, (4,), "attention_bias")
+        a0, a1, a2, a3 = attention_bias.shape
+        for d, want, what in ((a0, b, "the batch"), (a1, num_heads, "num_heads")):
+            if not structurally_equal(d, want):
+                ctx.any_of([C.eq(d, want), C.eq(d, 1)], f"attention_bias' {what} axis must be "
+                                                        f"1 or {to_str(want)}")
+        ctx.eq(a2, s, "attention_bias' dim 2 must be the sequence length")
+        ctx.eq(a3, total, "attention_bias' dim 3 must be the total sequence length")
     outs = [Tensor((b, s, v), input.dtype)]
     if ctx.n_outputs > 1:
         if k != v:
             raise Unsupported("present with k and v hidden sizes that differ")
-        outs.append(Tensor((2, b, num_heads, s, floordiv(k, num_heads)), input.dtype))
+        outs.append(Tensor((2, b, num_heads, total, head), input.dtype))
     return outs
+
+
+def _output_names(ctx):
+    """The node's output names, read from the walked graph (None when it cannot be seen)."""
+    idx = _graph_index(ctx)
+    if idx is None:
+        return None
+    node = idx[1][0].get(ctx.name)
+    return None if node is None else list(node.output)
