@@ -102,6 +102,19 @@ def test_skip_layer_norm_rank_4_impossible(tmp_path):
     assert_agrees(a, [{"B": 1}, {"B": 2}])
 
 
+def test_simplified_layer_norm_scale_broadcasts_to_x(tmp_path):
+    """onnxruntime's SimplifiedLayerNormalization (ONNX domain): scale [A, 1, C] broadcasts to
+    X [N, 3, C] as a whole, not only to X[axis:]."""
+    a = _model(tmp_path, "SimplifiedLayerNormalization",
+               [("x", F, ["N", 3, "C"]), ("s", F, ["A", 1, "D"])], outputs=("Y", "inv"))
+    m = onnx.load(str(tmp_path / "m.onnx"))
+    m.graph.node[0].domain = ""
+    onnx.save(m, str(tmp_path / "m.onnx"))
+    a = graphshape.analyze(str(tmp_path / "m.onnx"))
+    _expect(a, _grid(N=[1, 2], C=[2, 3], A=[1, 2], D=[1, 2, 3]),
+            lambda N, C, A, D: A in (1, N) and D in (1, C))
+
+
 # ---- EmbedLayerNormalization -----------------------------------------------------------------
 _TABLES = {"we": _rand(10, 4), "pe": _rand(8, 4), "se": _rand(2, 4), "g": _rand(4), "b": _rand(4)}
 

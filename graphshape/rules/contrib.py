@@ -18,6 +18,8 @@ time on the installed onnxruntime (tests/test_rules_contrib.py re-measures every
   2-D: skip has input's shape; 3-D: skip 2-D or 3-D with input's last two dims, any batch
   (the kernel reads skip modulo its size, and divides by zero on an empty skip);
   gamma/beta/bias 1-D of the hidden size.
+- SimplifiedLayerNormalization (onnxruntime's op in the ONNX domain): scale broadcasts to
+  X's whole shape whatever the axis, X[axis:] not empty.
 - EmbedLayerNormalization: the tables' dims must be known at load and agree; ids [B, S]
   (segment ids, mask of that shape); positions s (or position_ids) index the position
   table: S <= its rows, exactly; word/segment ids index their tables (a graph input's ids
@@ -40,6 +42,7 @@ from ..dims import add, mul, structurally_equal, to_str
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import DOUBLE, FLOAT, FLOAT16, INT32, Bounds, Tensor
+from ._common import unidirectional
 from ._ranges import _graph_index, bounds_of, check_indices, is_input_data
 from .conv_pool import conv
 from .linalg import gemm, matmul
@@ -233,6 +236,24 @@ def skip_layer_norm(ctx, input, skip, gamma, beta=None, bias=None, *, epsilon: f
 def skip_simplified_layer_norm(ctx, input, skip, gamma, bias=None, *, epsilon: float = 1e-12):
     """RMSNorm(input + skip + bias): SkipLayerNormalization's checks, no beta."""
     return _skip_ln(ctx, input, skip, gamma, None, bias)
+
+
+@rule("SimplifiedLayerNormalization")
+def simplified_layer_norm(ctx, X, scale, *, axis: int = -1, epsilon: float = 1e-5,
+                          stash_type: int = 1):
+    """RMSNorm over X[axis:]: onnxruntime's own op in the ONNX domain (the transformers
+    optimizer writes it); scale broadcasts unidirectionally to X's whole shape, whatever the
+    axis, and X[axis:] must not be empty (layer_norm_helper.h, measured)."""
+    _types(ctx, _FD, (X, "X"))
+    r = len(X.shape)
+    if not -r <= axis < r:
+        ctx.fail(f"axis {axis} is out of range for rank {r}")
+    a = axis % r
+    unidirectional(ctx, tuple(X.shape), scale.shape, "scale")
+    for i in range(a, r):
+        ctx.ge(X.shape[i], 1, f"X's dim {i} (normalised) must be >= 1")
+    stat = tuple(X.shape[:a]) + (1,) * (r - a)
+    return [Tensor(X.shape, X.dtype), Tensor(stat, FLOAT)][:max(1, ctx.n_outputs)]
 
 
 # ---- EmbedLayerNormalization ---------------------------------------------------------------
