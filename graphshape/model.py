@@ -622,9 +622,11 @@ def _sanitize(name: str) -> str:
 def input_shape(vi, overrides: dict, declared: dict) -> tuple:
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type"):
-        raise InvalidModelError(f"input '{vi.name}' is not a tensor (sequences/maps unsupported)")
-    if not tt.HasField("shape"):
-        raise InvalidModelError(f"input '{vi.name}' has no declared rank")
+        raise Unsupported(f"input '{vi.name}' is not a tensor: graphshape analyses tensor "
+                          "inputs only (sequences, maps and optionals are not modelled)")
+    if not tt.HasField("shape"):  # onnxruntime runs it at any rank: nothing to reason from
+        raise Unsupported(f"input '{vi.name}' has no declared rank (onnxruntime takes any): "
+                          "graphshape needs each input's rank")
     shape = []
     decl = []
     rank = len(tt.shape.dim)

@@ -166,7 +166,7 @@ def output_produced_by_nobody(d):
 
 BAD = [empty_file, truncated, random_bytes, tensor_proto, graph_proto, cycle,
        missing_initializer, missing_external_file, external_file_too_short,
-       external_outside_folder, no_rank_input, output_produced_by_nobody,
+       external_outside_folder, output_produced_by_nobody,
        _window("Conv", kernel_shape=[0, 0]), _window("Conv", kernel_shape=[3, 3], strides=[0, 0]),
        _window("Conv", kernel_shape=[3, 3], strides=[-1, 1]),
        _window("Conv", kernel_shape=[3, 3], pads=[-1, 0, 0, 0]),
@@ -217,6 +217,18 @@ def test_unknown_op_is_unproven_exit_3(tmp_path, op, domain, command):
     assert rc == 3, (out, err)
     assert "Traceback" not in err
     assert "unproven" in out.lower() and op in out
+
+
+@pytest.mark.parametrize("command", ["analyze", "check"])
+def test_an_input_without_rank_is_unproven_exit_3(tmp_path, command):
+    """onnxruntime loads such a model and runs it at any rank: not a bad file, but nothing
+    graphshape can reason from (one line, exit 3)."""
+    path = no_rank_input(tmp_path)
+    args = [command, path] + (["--size", "H=8"] if command == "check" else [])
+    rc, out, err = run(*args)
+    assert rc == 3, (out, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "has no declared rank" in err
 
 
 @pytest.mark.parametrize("size,needle", [

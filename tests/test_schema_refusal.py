@@ -242,3 +242,23 @@ def test_a_negative_declared_size_is_an_unknown_one(tmp_path):
     a = graphshape.analyze(path)
     assert [str(s) for s in a.graph.symbols] == ["x_0"]
     assert_agrees(a, [{"x_0": n} for n in (1, 3, 7)])
+
+
+def test_an_input_without_rank_is_unproven_not_a_bad_file(tmp_path):
+    """onnxruntime loads it and runs any rank; graphshape cannot reason: exit 3, one line."""
+    from click.testing import CliRunner
+
+    from graphshape.cli import main
+
+    vi = onnx.ValueInfoProto()
+    vi.name, vi.type.tensor_type.elem_type = "x", T.FLOAT
+    g = h.make_graph([h.make_node("Relu", ["x"], ["z"])], "g", [vi],
+                     [h.make_tensor_value_info("z", T.FLOAT, None)])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = str(tmp_path / "r.onnx")
+    onnx.save(m, path)
+    assert _loads(path)
+    r = CliRunner().invoke(main, ["analyze", path])
+    assert r.exit_code == 3 and "has no declared rank" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
