@@ -158,23 +158,25 @@ def instance_norm(ctx, input, scale, B, *, epsilon: float = 1e-5):
 @rule("LayerNormalization")
 def layer_norm(ctx, X, Scale, B=None, *, axis: int = -1, epsilon: float = 1e-5,
                stash_type: int = 1):
-    """Y: X's shape; Mean, InvStdDev: X.shape[:axis] + 1s; Scale/B broadcast to X[axis:]."""
+    """Y: X's shape; Mean, InvStdDev: X.shape[:axis] + 1s. Scale/B need only broadcast
+    (unidirectionally) to X's whole shape, whatever the axis: onnxruntime 1.31.1 runs X
+    [N, 3, C] at axis -1 with Scale [1, C], [3, 1], [1, 3, 1], or [2, 1, C] at N = 2
+    (measured; graphshape required X[axis:] and called those sizes invalid)."""
     r = len(X.shape)
     a = _axis(ctx, axis, r)
-    norm_shape = tuple(X.shape[a:])
-    unidirectional(ctx, norm_shape, Scale.shape, "Scale")
+    unidirectional(ctx, tuple(X.shape), Scale.shape, "Scale")
     if B is not None:
-        unidirectional(ctx, norm_shape, B.shape, "B")
+        unidirectional(ctx, tuple(X.shape), B.shape, "B")
     stat = tuple(X.shape[:a]) + (1,) * (r - a)
     return [Tensor(X.shape, X.dtype), Tensor(stat, 1), Tensor(stat, 1)][:max(1, ctx.n_outputs)]
 
 
 @rule("RMSNormalization")
 def rms_norm(ctx, X, scale, *, axis: int = -1, epsilon: float = 1e-5, stash_type: int = 1):
-    """Y has X's shape; scale broadcasts to X.shape[axis:]."""
-    r = len(X.shape)
-    a = _axis(ctx, axis, r)
-    unidirectional(ctx, tuple(X.shape[a:]), scale.shape, "scale")
+    """Y has X's shape; scale broadcasts (unidirectionally) to X's whole shape, as for
+    LayerNormalization (measured on onnxruntime 1.31.1)."""
+    _axis(ctx, axis, len(X.shape))
+    unidirectional(ctx, tuple(X.shape), scale.shape, "scale")
     return Tensor(X.shape, X.dtype)
 
 
