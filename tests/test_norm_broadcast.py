@@ -45,3 +45,39 @@ def _model(tmp_path, op, scale_shape, axis):
 def test_scale_broadcasts_to_the_whole_input(tmp_path, op, scale_shape, axis):
     a = graphshape.analyze(_model(tmp_path, op, scale_shape, axis))
     assert_agrees(a, POINTS)
+
+
+def _group_norm(tmp_path, opset, shape):
+    n = int(np.prod(shape))
+    inits = [h.make_tensor(k, T.FLOAT, shape, [1.0] * n) for k in ("s", "b")]
+    g = h.make_graph([h.make_node("GroupNormalization", ["x", "s", "b"], ["z"],
+                                  num_groups=2)], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, ["N", 4, "C"])],
+                     [h.make_tensor_value_info("z", T.FLOAT, None)], initializer=inits)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = 10
+    path = str(tmp_path / "g.onnx")
+    onnx.save(m, path)
+    return path
+
+
+@pytest.mark.parametrize("opset,shape", [(18, [2]), (21, [4]), (18, [4]), (21, [2])])
+def test_group_norm_with_a_vector_of_fixed_length_is_exact(tmp_path, opset, shape):
+    assert_agrees(graphshape.analyze(_group_norm(tmp_path, opset, shape)), POINTS)
+
+
+@pytest.mark.parametrize("opset,shape", [(18, [1]), (21, [1]), (21, [1, 4])])
+def test_group_norm_with_another_shape_is_unproven(tmp_path, opset, shape):
+    """onnxruntime runs the op's function body, whose Mul/Add broadcast scale and bias:
+    [1] runs at every size (measured); graphshape used to call it invalid."""
+    import onnxruntime as ort
+
+    from graphshape.sets import UNPROVEN
+
+    path = _group_norm(tmp_path, opset, shape)
+    a = graphshape.analyze(path)
+    assert all(a.check(p) == UNPROVEN for p in POINTS)
+    if shape == [1]:
+        s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        for p in POINTS:
+            s.run(None, {"x": np.ones((p["N"], 4, p["C"]), np.float32)})

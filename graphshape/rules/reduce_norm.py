@@ -10,7 +10,7 @@ broadcast to X.shape[axis:]. Reducing an empty axis is allowed except by ArgMax/
 from __future__ import annotations
 
 from ..constraints import Constraint
-from ..dims import dmax, dmin, prod, sub, to_str
+from ..dims import dmax, dmin, prod, structurally_equal, sub, to_str
 from ..errors import Unsupported
 from ..registry import rule
 from ..tensor import INT64, Bounds, Tensor
@@ -191,8 +191,22 @@ def group_norm(ctx, X, scale, bias, *, num_groups: int, epsilon: float = 1e-5,
     ctx.divides(num_groups, c, f"the channel count must be a multiple of num_groups "
                                f"({num_groups})")
     n = num_groups if ctx.opset < 21 else c
-    _channel_vec(ctx, scale, n, "scale")
-    _channel_vec(ctx, bias, n, "bias")
+    for t, what in ((scale, "scale"), (bias, "bias")):
+        # onnxruntime has no GroupNormalization kernel: it runs the op's function body,
+        # whose Mul/Add broadcast scale and bias (measured on 1.31.1: scale [1], or [1, C]
+        # at opset 21, run). A vector of the spec's length is what the body expects; a
+        # vector of another fixed length >= 2 fails (it cannot stretch, and with two or
+        # more groups the channels are not 1: measured); other shapes are unproven.
+        if t is None or t.shape is None or \
+                (len(t.shape) == 1 and structurally_equal(t.shape[0], n)):
+            continue
+        if len(t.shape) == 1 and isinstance(t.shape[0], int) and t.shape[0] >= 2 and \
+                num_groups >= 2:
+            _channel_vec(ctx, t, n, what)
+        else:
+            ctx.assume(f"{what} of shape [{', '.join(to_str(d) for d in t.shape)}] where "
+                       f"the spec wants [{to_str(n)}]: onnxruntime runs GroupNormalization "
+                       "through its function body, which broadcasts it (not modelled)")
     return Tensor(X.shape, X.dtype)
 
 
