@@ -378,8 +378,8 @@ class Walk:
         got = getattr(t, "dtype", 0) if t is not None else 0
         if not want or not isinstance(got, int) or got <= 0 or got == want:
             return None
-        return (f"the model declares '{name}' as {registry._type_str(want)} where the node "
-                f"produces {registry._type_str(got)}: onnxruntime refuses to load the model")
+        return (f"the model declares '{name}' as {registry.type_words(want)} where the node "
+                f"produces {registry.type_words(got)}: onnxruntime refuses to load the model")
 
     def _declared_claim(self, name: str, t) -> Optional[str]:
         """onnxruntime merges a value's declared shape (value_info, a graph output) into its

@@ -147,7 +147,7 @@ def opset_refusal(domain: str, opset: int) -> Optional[str]:
     return None
 
 
-def _type_str(dtype: int) -> str:
+def type_words(dtype: int) -> str:
     import onnx
 
     try:
@@ -230,7 +230,7 @@ def _type_refusal(schema, where: str, node, inputs) -> Optional[str]:
         if i >= len(formals) and not variadic:
             continue
         f = formals[min(i, len(formals) - 1)]
-        ts = _type_str(t.dtype)
+        ts = type_words(t.dtype)
         ok = allowed.get(f.type_str, {f.type_str})
         if any(a.startswith("tensor(") for a in ok) and ts not in ok:
             return (f"input {i} ('{node.input[i]}') is {ts}, which the {where} schema does not "
