@@ -147,33 +147,56 @@ def opset_refusal(domain: str, opset: int) -> Optional[str]:
     return None
 
 
-def type_words(dtype: int) -> str:
-    import onnx
+# onnx's element type names (TensorProto.DataType), lower case as schemas write them
+_TYPE_NAMES = {1: "float", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
+               7: "int64", 8: "string", 9: "bool", 10: "float16", 11: "double", 12: "uint32",
+               13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16",
+               17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2", 20: "float8e5m2fnuz",
+               21: "uint4", 22: "int4", 23: "float4e2m1", 24: "float8e8m0", 25: "uint2",
+               26: "int2", 27: "float6e2m3", 28: "float6e3m2"}
 
-    try:
-        return f"tensor({onnx.TensorProto.DataType.Name(dtype).lower()})"
-    except ValueError:
-        return f"tensor(element type {dtype})"
+
+def type_words(dtype: int) -> str:
+    name = _TYPE_NAMES.get(dtype)
+    return f"tensor({name})" if name else f"tensor(element type {dtype})"
+
+
+# graphshape/data/onnx_schemas.json, written by tools/onnx_schema_table.py from the installed
+# onnx: per domain and op, each schema version's attributes, arity, formal inputs and type
+# constraints (a table, so that no analysis imports the onnx package)
+_SCHEMAS: dict | None = None
+
+
+def _schema(domain: str, op: str, opset: int) -> Optional[dict]:
+    """The op's schema in force at ``opset`` (the newest version <= opset), or None."""
+    global _SCHEMAS
+    if _SCHEMAS is None:
+        import json
+        from pathlib import Path
+
+        _SCHEMAS = json.loads((Path(__file__).parent / "data" / "onnx_schemas.json").read_text())
+    best = None
+    for e in _SCHEMAS["ops"].get(domain, {}).get(op, ()):
+        if e["since"] <= opset:
+            best = e
+    return best
 
 
 def schema_refusal(domain: str, op: str, opset: int, node, inputs=()) -> Optional[str]:
-    """Why onnxruntime refuses to load a model with this node whatever the sizes: its
-    attributes break the op's schema at that opset (an attribute the schema does not name,
-    one of another type, a required one missing; onnxruntime's graph resolution checks
-    each, measured on 1.31.1: 'Unrecognized attribute', 'Mismatched attribute type',
-    'Required attribute ... is missing'). Names starting with '__' are let through, as
-    onnxruntime does; None when the schema is unknown (graphshape's own gap) or satisfied."""
+    """Why onnxruntime refuses to load a model with this node whatever the sizes, or None:
+    the node breaks its op's schema at that opset, which onnxruntime's graph resolution
+    checks (measured on 1.31.1): an attribute the schema does not name ('Unrecognized
+    attribute'), one of another type ('Mismatched attribute type'), a required one missing,
+    input or output counts outside the schema's, input element types the schema does not
+    allow or that one type parameter binds to two types. Names starting with '__' are let
+    through, as onnxruntime does; no schema (an op graphshape has a rule for but onnx does
+    not know) is not this check's business."""
     sd = _SCHEMA_DOMAINS.get(domain)
-    if sd is None:
+    schema = _schema(sd, op, opset) if sd is not None else None
+    if schema is None:
         return None
-    try:
-        import onnx.defs
-
-        schema = onnx.defs.get_schema(op, opset, sd)
-    except Exception:  # noqa: BLE001  (no schema: not this check's business)
-        return None
-    want = schema.attributes
-    where = f"{op}-{schema.since_version}"
+    want = schema["attrs"]
+    where = f"{op}-{schema['since']}"
     seen = set()
     for a in node.attribute:
         seen.add(a.name)
@@ -183,24 +206,21 @@ def schema_refusal(domain: str, op: str, opset: int, node, inputs=()) -> Optiona
         if spec is None:
             return (f"attribute '{a.name}' is not in the {where} schema: onnxruntime refuses "
                     "to load the model ('Unrecognized attribute')")
-        if int(a.type) != int(spec.type):
+        if int(a.type) != spec[0]:
             return (f"attribute '{a.name}' is {_ATTR_TYPE_WORDS.get(int(a.type), a.type)} "
-                    f"where the {where} schema wants "
-                    f"{_ATTR_TYPE_WORDS.get(int(spec.type), spec.type)}: onnxruntime refuses "
-                    "to load the model ('Mismatched attribute type')")
-    for name, spec in want.items():
-        if spec.required and name not in seen:
+                    f"where the {where} schema wants {_ATTR_TYPE_WORDS.get(spec[0], spec[0])}"
+                    ": onnxruntime refuses to load the model ('Mismatched attribute type')")
+    for name, (_, required) in want.items():
+        if required and name not in seen:
             return (f"the {where} schema requires attribute '{name}', which the node lacks: "
                     "onnxruntime refuses to load the model")
-    n_in, n_out = len(node.input), len(node.output)
-    if not schema.min_input <= n_in <= schema.max_input:
-        return (f"{n_in} inputs where the {where} schema takes "
-                f"{_arity(schema.min_input, schema.max_input)}: onnxruntime refuses to load "
-                "the model")
-    if not schema.min_output <= n_out <= schema.max_output:
-        return (f"{n_out} outputs where the {where} schema has "
-                f"{_arity(schema.min_output, schema.max_output)}: onnxruntime refuses to load "
-                "the model")
+    (lo_in, hi_in), (lo_out, hi_out) = schema["inputs"], schema["outputs"]
+    if not lo_in <= len(node.input) <= hi_in:
+        return (f"{len(node.input)} inputs where the {where} schema takes "
+                f"{_arity(lo_in, hi_in)}: onnxruntime refuses to load the model")
+    if not lo_out <= len(node.output) <= hi_out:
+        return (f"{len(node.output)} outputs where the {where} schema has "
+                f"{_arity(lo_out, hi_out)}: onnxruntime refuses to load the model")
     return _type_refusal(schema, where, node, inputs)
 
 
@@ -210,35 +230,36 @@ def _arity(lo: int, hi: int) -> str:
     return f"at least {lo}" if hi >= 2 ** 31 - 1 else f"{lo} to {hi}"
 
 
-def _type_refusal(schema, where: str, node, inputs) -> Optional[str]:
+def _type_refusal(schema: dict, where: str, node, inputs) -> Optional[str]:
     """The schema's type constraints on the node's inputs of known element type: each must
     be allowed, and the inputs bound to one type parameter must agree (onnxruntime: 'Type
     Error: Type ... of input parameter ... is invalid', 'Type parameter (T) ... bound to
     different types'). Sequences, optionals and unknown types are not judged."""
-    formals = list(schema.inputs)
+    formals = schema["formals"]
     if not formals:
         return None
-    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    lists = _SCHEMAS["type_lists"]
+    allowed = {p: set(lists[k]) for p, k in schema["types"].items()}
+    variadic = schema["variadic"]
     bound: dict = {}
     for i, t in enumerate(inputs):
         if i >= len(node.input) or not node.input[i]:
             continue
         if t is None or not isinstance(getattr(t, "dtype", None), int) or t.dtype <= 0:
             continue
-        last = formals[-1]
-        variadic = last.option == last.option.Variadic
         if i >= len(formals) and not variadic:
             continue
-        f = formals[min(i, len(formals) - 1)]
+        k = min(i, len(formals) - 1)
+        fname, ftype, homogeneous = formals[k]
         ts = type_words(t.dtype)
-        ok = allowed.get(f.type_str, {f.type_str})
+        ok = allowed.get(ftype, {ftype})
         if any(a.startswith("tensor(") for a in ok) and ts not in ok:
             return (f"input {i} ('{node.input[i]}') is {ts}, which the {where} schema does not "
-                    f"allow for {f.name}: onnxruntime refuses to load the model")
-        if f.type_str in allowed and not (variadic and f is last and not f.is_homogeneous):
-            first = bound.setdefault(f.type_str, (i, ts))
+                    f"allow for {fname}: onnxruntime refuses to load the model")
+        if ftype in allowed and not (variadic and k == len(formals) - 1 and not homogeneous):
+            first = bound.setdefault(ftype, (i, ts))
             if first[1] != ts:
                 return (f"inputs {first[0]} and {i} are {first[1]} and {ts}, but the {where} "
-                        f"schema binds both to one type {f.type_str}: onnxruntime refuses to "
+                        f"schema binds both to one type {ftype}: onnxruntime refuses to "
                         "load the model")
     return None
