@@ -262,3 +262,33 @@ def test_an_input_without_rank_is_unproven_not_a_bad_file(tmp_path):
     r = CliRunner().invoke(main, ["analyze", path])
     assert r.exit_code == 3 and "has no declared rank" in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_an_analysis_never_imports_the_onnx_package(toy_path):
+    """The loader reads protobuf without onnx (its import costs about 0.6 s); the schema
+    checks read graphshape/data/onnx_schemas.json. Run in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("import sys, graphshape; a = graphshape.analyze(sys.argv[1]); "
+            "a.domain.contains({'H': 256, 'W': 256}); print('onnx' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, toy_path], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False", r.stdout
+
+
+def test_the_schema_table_is_what_onnx_says():
+    """graphshape/data/onnx_schemas.json against the installed onnx, on a sample of ops."""
+    import onnx.defs
+
+    from graphshape import registry
+
+    for op, opset in [("Concat", 13), ("Add", 14), ("Resize", 19), ("Gather", 13),
+                      ("Cast", 21), ("LayerNormalization", 17), ("Attention", 23)]:
+        ref = onnx.defs.get_schema(op, opset, "")
+        row = registry._schema("", op, opset)
+        assert row["since"] == ref.since_version
+        assert set(row["attrs"]) == set(ref.attributes)
+        assert row["inputs"] == [ref.min_input, ref.max_input]
+        assert [f[1] for f in row["formals"]] == [f.type_str for f in ref.inputs]
