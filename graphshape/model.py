@@ -227,14 +227,23 @@ def _data_size_error(name: str, dtype: int, dims, raw_len, count) -> Optional[st
 
 
 def _check_initializer_data(g) -> None:
-    for t in g.initializer:
+    """Initializers, and Constant nodes' value tensors (onnxruntime turns them into
+    initializers and checks them alike: measured), of this graph and its subgraphs."""
+    tensors = [(t.name, t) for t in g.initializer]
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == 4 and n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+                tensors.append((n.output[0] if n.output else a.t.name, a.t))
+            for sg in ([a.g] if a.type == 5 else list(a.graphs) if a.type == 10 else []):
+                _check_initializer_data(sg)
+    for name, t in tensors:
         if t.data_location == _EXTERNAL or t.doc_string == _TRIMMED_MARK:
             continue
         if t.HasField("raw_data"):
-            why = _data_size_error(t.name, t.data_type, t.dims, len(t.raw_data), 0)
+            why = _data_size_error(name, t.data_type, t.dims, len(t.raw_data), 0)
         else:
             field = _TYPED_FIELD.get(t.data_type)
-            why = field and _data_size_error(t.name, t.data_type, t.dims, None,
+            why = field and _data_size_error(name, t.data_type, t.dims, None,
                                              len(getattr(t, field)))
         if why:
             raise InvalidModelError(why)

@@ -292,3 +292,39 @@ def test_the_schema_table_is_what_onnx_says():
         assert set(row["attrs"]) == set(ref.attributes)
         assert row["inputs"] == [ref.min_input, ref.max_input]
         assert [f[1] for f in row["formals"]] == [f.type_str for f in ref.inputs]
+
+
+def _bad_constant():
+    w = onnx.TensorProto()
+    w.name, w.data_type = "c", T.INT64
+    w.dims.extend([2])
+    w.raw_data = b"\0" * 8
+    return w
+
+
+@pytest.mark.parametrize("where", ["main graph", "If branch"])
+def test_a_constant_whose_data_does_not_fit_its_shape(tmp_path, where):
+    """onnxruntime turns Constant nodes into initializers and checks them alike, in
+    subgraphs too (measured: 'Deserialize tensor o failed')."""
+    from click.testing import CliRunner
+
+    from graphshape.cli import main
+
+    if where == "main graph":
+        nodes = [h.make_node("Constant", [], ["s"], value=_bad_constant()),
+                 h.make_node("Reshape", ["x", "s"], ["z"])]
+        ins = [X]
+    else:
+        then = h.make_graph([h.make_node("Constant", [], ["o"], value=_bad_constant())], "t",
+                            [], [h.make_tensor_value_info("o", T.INT64, None)])
+        other = h.make_graph([h.make_node("Constant", [], ["o"],
+                                          value=h.make_tensor("d", T.INT64, [2], [3, 2]))],
+                             "e", [], [h.make_tensor_value_info("o", T.INT64, None)])
+        nodes = [h.make_node("If", ["b"], ["s"], then_branch=then, else_branch=other),
+                 h.make_node("Reshape", ["x", "s"], ["z"])]
+        ins = [X, ("b", T.BOOL, [])]
+    path = _graph(tmp_path, nodes, ins)
+    assert not _loads(path)
+    r = CliRunner().invoke(main, ["analyze", path])
+    assert r.exit_code == 2, r.output
+    assert "raw_data is 8 bytes where its shape [2] needs 16" in r.output, r.output
