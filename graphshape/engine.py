@@ -329,8 +329,8 @@ class Walk:
             return Unproven(name, op, f"graphshape has no rule for {where}op {op} "
                                       f"(opset {opset})")
         ins = [self.tensors.get(i) if i else None for i in node.input]
-        typed = () if registry.missing_kernel(domain, op, opset, ins) else ins  # said below
-        refused = registry.schema_refusal(domain, op, opset, node, typed)
+        no_kernel = registry.missing_kernel(domain, op, opset, ins)  # said after the rule
+        refused = registry.schema_refusal(domain, op, opset, node, () if no_kernel else ins)
         if refused:
             return Unproven(name, op, refused)
         if roots and any(t is not None and t.shape is None for t in ins):
@@ -359,7 +359,7 @@ class Walk:
         except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
             return Unproven(name, op,
                             f"internal error in its rule ({type(e).__name__}: {e})")
-        gap = registry.missing_kernel(domain, op, opset, ins) or (
+        gap = no_kernel or (
             self.graph.runtime_opsets and registry.opset_refusal(domain, opset))
         if gap and gap not in ctx.assumptions:  # unproven, shapes still go on downstream
             ctx.assume(gap)

@@ -102,24 +102,25 @@ def quick_gelu(ctx, X, *, alpha: float = 1.702):
     return Tensor(X.shape, X.dtype)
 
 
+def _gelu_with_bias(ctx, allowed, X, x_name: str, bias, bias_name: str) -> Tensor:
+    """X's shape; the bias (when given) is 1-D of X's last dim."""
+    _types(ctx, allowed, (X, x_name))
+    if len(X.shape) < 1:
+        ctx.fail(f"{x_name} must have rank >= 1")
+    _vec(ctx, bias, X.shape[-1], bias_name)
+    return Tensor(X.shape, X.dtype)
+
+
 @rule("BiasGelu", domain=MS)
 def bias_gelu(ctx, A, B):
     """Gelu(A + B): B is 1-D of A's last dim (bias_gelu_helper.cc)."""
-    _types(ctx, _F, (A, "A"))
-    if len(A.shape) < 1:
-        ctx.fail("A must have rank >= 1")
-    _vec(ctx, B, A.shape[-1], "B")
-    return Tensor(A.shape, A.dtype)
+    return _gelu_with_bias(ctx, _F, A, "A", B, "B")
 
 
 @rule("FastGelu", domain=MS)
 def fast_gelu(ctx, X, bias=None):
     """Tanh-approximated Gelu(X + bias): bias, when given, is 1-D of X's last dim."""
-    _types(ctx, _FD, (X, "X"))
-    if len(X.shape) < 1:
-        ctx.fail("X must have rank >= 1")
-    _vec(ctx, bias, X.shape[-1], "bias")
-    return Tensor(X.shape, X.dtype)
+    return _gelu_with_bias(ctx, _FD, X, "X", bias, "bias")
 
 
 # ---- fused linear algebra ------------------------------------------------------------------
