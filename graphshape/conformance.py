@@ -298,7 +298,7 @@ def _onnxruntime_refuses(case) -> bool:
         try:
             sess = ort.InferenceSession(model.SerializeToString(), opts,
                                         providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001
+        except Exception:  # noqa: BLE001
             if attempt == 0 and _has_half(model):
                 model, arrays = _as_float32(model, arrays)
                 continue

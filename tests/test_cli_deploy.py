@@ -8,7 +8,6 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import graphshape
 from graphshape.cli import main
 from models import registry
 

@@ -4,7 +4,6 @@ pytest's own pytester on a tiny test file. Every claim is checked on onnxruntime
 from __future__ import annotations
 
 import importlib.metadata
-import textwrap
 
 import onnx
 import pytest

@@ -11,7 +11,7 @@ from models import registry
 
 from graphshape.verify import verify
 
-from ._rule_rows import check_row, model_from_text
+from ._rule_rows import check_row
 from .conftest import assert_agrees
 
 
