@@ -229,14 +229,13 @@ def _data_size_error(name: str, dtype: int, dims, raw_len, count) -> Optional[st
 def _check_initializer_data(g) -> None:
     """Initializers, and Constant nodes' value tensors (onnxruntime turns them into
     initializers and checks them alike: measured), of this graph and its subgraphs."""
-    tensors = [(t.name, t) for t in g.initializer]
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == 4 and n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
-                tensors.append((n.output[0] if n.output else a.t.name, a.t))
-            for sg in ([a.g] if a.type == 5 else list(a.graphs) if a.type == 10 else []):
-                _check_initializer_data(sg)
-    for name, t in tensors:
+    for n, t in _graph_tensors(g):
+        if n is None:
+            name = t.name
+        elif n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+            name = n.output[0] if n.output else t.name
+        else:
+            continue
         if t.data_location == _EXTERNAL or t.doc_string == _TRIMMED_MARK:
             continue
         if t.HasField("raw_data"):
@@ -476,17 +475,21 @@ def _check_external_data(model, base_dir: str) -> None:
                 f"({os.path.getsize(full)} < {need} bytes)")
 
 
-def _all_tensors(model):
-    def walk(g):
-        yield from g.initializer
-        for n in g.node:
-            for a in n.attribute:
-                if a.type == 4:  # AttributeProto.TENSOR
-                    yield a.t
-                for sg in ([a.g] if a.type == 5 else list(a.graphs)):  # GRAPH / GRAPHS
-                    yield from walk(sg)
+def _graph_tensors(g):
+    """(node or None, tensor) for every initializer (None) and tensor attribute of ``g``
+    and its subgraphs."""
+    for t in g.initializer:
+        yield None, t
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == 4:  # AttributeProto.TENSOR
+                yield n, a.t
+            for sg in ([a.g] if a.type == 5 else list(a.graphs)):  # GRAPH / GRAPHS
+                yield from _graph_tensors(sg)
 
-    yield from walk(model.graph)
+
+def _all_tensors(model):
+    return (t for _, t in _graph_tensors(model.graph))
 
 
 def load_proto(source: Union[str, os.PathLike, object], trim: bool = False) -> tuple:
