@@ -33,8 +33,9 @@ bench: install
 	$(PY) bench/run.py
 
 lint: install
-	$(PY) -m pip install -q ruff
-	$(PY) -m ruff check --isolated --select E9,F --line-length 100 graphshape models tests bench
+	$(PY) -m pip install -q -e '.[lint]'
+	$(PY) -m ruff check graphshape models tests bench tools
+	$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) .cache

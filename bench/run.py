@@ -179,7 +179,7 @@ def measure(name: str, path: str, repeats: int, warm: int, slow_s: float, tools)
 
 
 def _node_count(path) -> int:
-    from graphshape.model import load_proto
+    from graphshape.loader.wire import load_proto
 
     return len(load_proto(path)[0].graph.node)
 
@@ -237,7 +237,7 @@ def _spread(k: int, lo: int = 1, hi: int = 1024) -> list:
 
 def verify_vs_sweep(name, path, per_symbol: int, cap_s: float) -> dict:
     import graphshape
-    from graphshape.verify import verify
+    from graphshape.runtime.verify import verify
 
     row = {"model": name}
     t = time.perf_counter()

@@ -8,13 +8,22 @@
     >>> graphshape.export(model, (x,), "m.onnx", dims={"x": {2: "H", 3: "W"}}, require="H=512,W=512")
 """
 
-from . import export  # a callable module: graphshape.export(...) is export.export_model
-from .analysis import SCHEMA_VERSION, Analysis, analyze
-from .errors import (GraphShapeError, InvalidModelError, ModelLoadError, ShapeError,
-                     Unsupported, UsageError, VerificationError)
-from .export import InvalidSizes
-from .results import ExitCode, Explanation, Verdict, Violation
-from .sets import Domain
+from graphshape import (
+    export,  # a callable module: graphshape.export(...) is export.export_model
+)
+from graphshape.analysis import SCHEMA_VERSION, Analysis, analyze
+from graphshape.domain.sets import Domain
+from graphshape.errors import (
+    GraphShapeError,
+    InvalidModelError,
+    ModelLoadError,
+    ShapeError,
+    Unsupported,
+    UsageError,
+    VerificationError,
+)
+from graphshape.export import InvalidSizes
+from graphshape.results import ExitCode, Explanation, Verdict, Violation
 
 __all__ = ["analyze", "Analysis", "Domain", "SCHEMA_VERSION", "Verdict", "Explanation",
            "Violation", "ExitCode", "export", "InvalidSizes", "GraphShapeError",

@@ -5,11 +5,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import engine, model, solve, stats
-from .constraints import Constraint, Origin
-from .dims import free_symbols, substitute, to_str
-from .results import Explanation, Verdict, Violation
-from .sets import Domain
+from graphshape import (
+    rules,  # noqa: F401  (importing the package registers every rule)
+    stats,
+)
+from graphshape.answers.contract import require
+from graphshape.answers.fit import fit
+from graphshape.answers.profiles import profiles
+from graphshape.answers.reasons import readable
+from graphshape.arith.dims import free_symbols, substitute, to_str
+from graphshape.domain import solve
+from graphshape.domain.sets import Domain
+from graphshape.loader import graph as model
+from graphshape.results import Explanation, Verdict, Violation
+from graphshape.shapes import engine
+from graphshape.shapes.constraints import Constraint, Origin
 
 __all__ = ["Analysis", "analyze", "SCHEMA_VERSION"]
 
@@ -105,19 +115,16 @@ class Analysis:
     def require(self, spec: str):
         """Whether every size of a contract ("H in 224..640 step 32, W = H") is valid,
         decided as one set inclusion (graphshape.contract)."""
-        from .contract import require
 
         return require(self, spec)
 
     def fit(self, sizes: dict, policy: str = "any", placement: str = "center"):
         """The valid sizes nearest ``sizes`` (pad, crop, resize), best first (graphshape.fit)."""
-        from .fit import fit
 
         return fit(self, sizes, policy, placement)
 
     def profiles(self, range_spec: str | None = None, opt: dict | None = None, **kw):
         """TensorRT optimisation profiles: min/opt/max per valid box (graphshape.profiles)."""
-        from .profiles import profiles
 
         return profiles(self, range_spec, opt, **kw)
 
@@ -208,7 +215,6 @@ def analyze(source, dims=None) -> Analysis:
 def _readable(analysis, cond, sizes) -> str:
     """reasons.readable, or "" where it cannot put the condition in words (the raw numbers
     are then what the user reads)."""
-    from .reasons import readable
 
     try:
         return readable(analysis, cond, sizes)

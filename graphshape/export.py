@@ -22,7 +22,16 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-from .errors import GraphShapeError, UsageError, VerificationError
+from graphshape.analysis import analyze
+from graphshape.answers.contract import (
+    InvalidSizes,
+    SizeFailure,
+    check_required,
+    require_failures,
+)
+from graphshape.errors import GraphShapeError, UsageError, VerificationError
+from graphshape.runtime.verify import verify as run_verify
+from graphshape.torch_compare import compare, torch_view
 
 
 class ExportError(GraphShapeError):
@@ -38,52 +47,6 @@ class PinnedDimError(ExportError):
         super().__init__(message)
         self.pinned = list(pinned)
         self.analysis = analysis
-
-
-@dataclass
-class SizeFailure:
-    """A required size (or, for a contract with ranges, its first failing sizes) that is not
-    valid: the sizes, the verdict, and (op, node, reason, numbers) for each cause."""
-
-    sizes: dict
-    verdict: str  # invalid / unproven
-    reasons: list  # [(op, node, reason, numbers)]
-    spec: str | None = None  # the contract clause text this came from
-    count: int | None = None  # how many required sizes fail (None: infinitely many)
-    total: int | None = None  # how many sizes the contract names (None: infinitely many)
-    more: list = field(default_factory=list)  # further failing sizes of the same contract
-
-    def text(self) -> str:
-        s = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
-        why = "; ".join(f"{op} (node '{node}'): {reason}" + (f" [{nums}]" if nums else "")
-                        for op, node, reason, nums in self.reasons[:3]) or "no reason given"
-        if self.spec is None or self.total == 1:
-            return f"{s} is {self.verdict}: {why}"
-        n = lambda v: "infinitely many" if v is None else f"{v:,}"  # noqa: E731
-        if self.verdict == "unproven":
-            return f"'{self.spec}' is unproven: {why}"
-        return (f"'{self.spec}': {n(self.count)} of {n(self.total)} required sizes are "
-                f"{self.verdict}, first {s}: {why}")
-
-
-class InvalidSizes(GraphShapeError):
-    """Sizes the pipeline requires are outside the proved domain (or not proven)."""
-
-    exit_code = 1
-
-    def __init__(self, failures, analysis=None, spec=None):
-        self.failures = list(failures)
-        self.analysis = analysis
-        self.spec = spec
-        n = len(self.failures)
-        parts = "; ".join(f.text() for f in self.failures[:4])
-        more = f"; and {n - 4} more" if n > 4 else ""
-        dom = ""
-        if analysis is not None:
-            d = " ".join(str(analysis.domain).split())
-            dom = "; valid sizes: " + (d if len(d) <= 240 else d[:237] + "...")
-        super().__init__(f"{n} required size{'s' if n != 1 else ''} not valid: "
-                         f"{parts}{more}{dom}")
 
 
 @dataclass
@@ -126,96 +89,6 @@ class ExportReport:
         return "\n".join(self.lines())
 
 
-# ---- the require language -------------------------------------------------------------
-def _parse_point(item) -> dict:
-    if isinstance(item, dict):
-        return {str(k): int(v) for k, v in item.items()}
-    out = {}
-    for part in str(item).replace(" ", "").split(","):
-        if not part:
-            continue
-        if "=" not in part:
-            raise UsageError(f"bad required size '{item}': expected NAME=INT[,NAME=INT...] "
-                             "(ranges need graphshape.contract)")
-        k, v = part.split("=", 1)
-        try:
-            out[k] = int(v)
-        except ValueError:
-            raise UsageError(f"bad required size '{item}': {v!r} is not an integer "
-                             "(ranges and SYM = SYM need graphshape.contract)") from None
-    return out
-
-
-def explain_dict(analysis, sizes) -> dict:
-    """analysis.explain() as a plain dict (an Explanation, or the older dict form)."""
-    ex = analysis.explain(sizes)
-    return ex.to_json() if hasattr(ex, "to_json") else ex
-
-
-def _point_failure(analysis, sizes) -> SizeFailure | None:
-    ex = explain_dict(analysis, sizes)
-    if ex["verdict"] == "valid":
-        return None
-    if ex["verdict"] == "invalid":
-        reasons = [(v["op"], v["node"], v["reason"], v.get("numbers", ""))
-                   for v in ex["violations"]]
-    else:
-        reasons = [("unproven", "-", u, "") for u in ex.get("unproven", [])]
-    return SizeFailure(dict(sizes), str(ex["verdict"]), reasons)
-
-
-def require_failures(analysis, spec) -> list:
-    """Every required size (or contract) that is not valid, as SizeFailures.
-
-    ``spec`` is one --require text ("H in 224..640 step 32, W = H"), a dict {"H": 300, ...},
-    or a list of these (each checked on its own). Without graphshape.contract only
-    NAME=INT lists are understood."""
-    if spec is None:
-        return []
-    try:
-        from . import contract  # the --require language
-    except ImportError:
-        contract = None
-    items = [spec] if isinstance(spec, (str, dict)) else list(spec)
-    out = []
-    for item in items:
-        if contract is None:
-            f = _point_failure(analysis, _parse_point(item))
-            out += [f] if f else []
-            continue
-        if isinstance(item, dict):
-            item = ", ".join(f"{k} = {int(v)}" for k, v in item.items())
-        out += _from_contract(analysis, contract.require(analysis, str(item)))
-    return out
-
-
-def _from_contract(analysis, result) -> list:
-    """graphshape.contract.require's ContractResult -> SizeFailures."""
-    verdict = str(getattr(result, "verdict", ""))
-    if verdict == "included":
-        return []
-    spec = getattr(result, "spec", None)
-    total = getattr(result, "required", None)
-    if verdict == "unproven":
-        return [SizeFailure({}, "unproven", [("unproven", "-", u, "")
-                                            for u in result.unproven], spec, None, total)]
-    out = []
-    for f in result.failing[:1]:
-        reasons = [(v["op"], v["node"], v["reason"], v.get("numbers", ""))
-                   for v in f["violations"]]
-        out.append(SizeFailure(dict(f["sizes"]), "invalid", reasons, spec,
-                               result.failing_count, total,
-                               [dict(g["sizes"]) for g in result.failing[1:]]))
-    return out
-
-
-def check_required(analysis, spec) -> None:
-    """Raise InvalidSizes when ``spec`` names a size outside the domain."""
-    fails = require_failures(analysis, spec)
-    if fails:
-        raise InvalidSizes(fails, analysis, spec)
-
-
 # ---- the hook ---------------------------------------------------------------------------
 def _forward_params(model, n: int) -> list:
     fn = getattr(model, "forward", model)
@@ -242,7 +115,7 @@ def export_model(model, args, path: str, *, dims: dict, require=None, verify: bo
     onnxruntime disagrees with the domain (``verify=True``). The file is written even then,
     unless ``keep_on_failure=False``."""
     try:
-        import torch
+        import torch  # noqa: PLC0415  torch: an optional extra
     except ImportError as e:  # pragma: no cover - depends on the extra
         raise ExportError(f"torch is not installed ({e}); pip install 'graphshape[torch]'") \
             from None
@@ -255,7 +128,7 @@ def export_model(model, args, path: str, *, dims: dict, require=None, verify: bo
         raise UsageError(f"{len(args)} inputs but only {len(names)} input_names")
     declared = {}  # (onnx input name, axis) -> symbol
     torch_dims = {}  # param -> {axis: Dim or Dim.AUTO}
-    from torch.export import Dim
+    from torch.export import Dim  # noqa: PLC0415  torch: an optional extra
 
     for key, axes in (dims or {}).items():
         if key in names:
@@ -278,7 +151,6 @@ def export_model(model, args, path: str, *, dims: dict, require=None, verify: bo
     try:
         _run_exporter(torch, model, args, tmp, dynamo, names[:len(args)], output_names,
                       declared, torch_dims, params, opset_version)
-        from . import analyze
 
         a = analyze(tmp)
         report = ExportReport(path, "dynamo" if dynamo else "TorchScript")
@@ -288,8 +160,6 @@ def export_model(model, args, path: str, *, dims: dict, require=None, verify: bo
         if compare_torch and declared:
             view = _torch_view(model, args, params, names, declared, report)
             if view is not None:
-                from .torch_compare import compare
-
                 try:
                     report.torch = compare(a, view[0], view[1], view[2])
                 except Exception as e:  # noqa: BLE001  the comparison is a report, not a gate
@@ -298,8 +168,6 @@ def export_model(model, args, path: str, *, dims: dict, require=None, verify: bo
         pinned += _pinned_in_domain(a, declared, report.torch, dynamo)
         report.pinned = pinned
         if verify:
-            from .verify import verify as run_verify
-
             report.verification = run_verify(a)
         keep = keep_on_failure
         faulty = [p for p in pinned if p.exporter_fault]
@@ -328,7 +196,7 @@ def export_model(model, args, path: str, *, dims: dict, require=None, verify: bo
 
 def _run_exporter(torch, model, args, tmp, dynamo, input_names, output_names, declared,
                   torch_dims, params, opset_version):
-    import onnx
+    import onnx  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
 
     try:
         if dynamo:
@@ -361,7 +229,7 @@ def _run_exporter(torch, model, args, tmp, dynamo, input_names, output_names, de
 
 def _pinned_in_file(tmp, declared, args, names, dynamo, torch_dims) -> list:
     """Declared axes that the exporter wrote as fixed sizes."""
-    import onnx
+    import onnx  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
 
     m = onnx.load(tmp, load_external_data=False)
     out = []
@@ -394,7 +262,6 @@ def _pinned_in_file(tmp, declared, args, names, dynamo, torch_dims) -> list:
 
 def _torch_view(model, args, params, names, declared, report):
     """torch.export's constraints in graphshape's symbols, or None (with a note)."""
-    from .torch_compare import torch_view
 
     by_param = {(params[names.index(n)], ax): s for (n, ax), s in declared.items()}
     try:

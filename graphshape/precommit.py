@@ -24,7 +24,10 @@ import os
 import subprocess
 import sys
 
-from .errors import GraphShapeError, UsageError
+from graphshape.analysis import analyze
+from graphshape.answers.contract import require
+from graphshape.errors import GraphShapeError, UsageError
+from graphshape.results import Verdict
 
 try:
     import tomllib
@@ -86,8 +89,6 @@ def check_file(path: str, rel: str, cfg: dict) -> tuple[bool | None, list]:
     if glob is None:
         return None, []
     _, dims = _match(rel, cfg.get("dims", {}))
-    from . import analyze
-    from .contract import require
 
     try:
         a = analyze(path, dims=dims)
@@ -95,7 +96,7 @@ def check_file(path: str, rel: str, cfg: dict) -> tuple[bool | None, list]:
     except GraphShapeError as e:
         return False, [f"{rel}: error: {e}"]
     verdict = str(res.verdict)
-    ok = verdict == "included" or (verdict == "unproven" and cfg.get("allow_unproven"))
+    ok = verdict == "included" or (verdict == Verdict.UNPROVEN and cfg.get("allow_unproven"))
     head = f"{rel}: require '{spec}' (from '{glob}'): "
     body = res.text().splitlines()
     return ok, [head + body[0]] + ["  " + ln for ln in body[1:]]

@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from .testing import ShapeAssertionError
+from graphshape.testing import ShapeAssertionError
 
 
 def pytest_addoption(parser):

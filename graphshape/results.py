@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Optional
 
-from .errors import located
+from graphshape.errors import located
 
 __all__ = ["Verdict", "ExitCode", "Violation", "Explanation", "return_code"]
 
@@ -69,7 +68,7 @@ class Violation:
     op: str
     reason: str
     numbers: str = ""
-    condition: Optional[str] = None
+    condition: str | None = None
     also: tuple = ()  # other nodes that impose the same condition
     readable: str = ""  # the condition in words, intermediate sizes named (reasons.readable)
 

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import os
 
-from .export import SizeFailure, explain_dict, require_failures
+from graphshape.analysis import analyze
+from graphshape.answers import contract
+from graphshape.answers.contract import SizeFailure, explain_dict, require_failures
+from graphshape.results import Verdict
 
 __all__ = ["assert_accepts", "assert_rejects", "ShapeAssertionError"]
 
@@ -42,7 +45,7 @@ class ShapeAssertionError(AssertionError):
             for f in self.failures:
                 lines.append(f"  {_failure_head(f)}")
                 for op, node, reason, nums in f.reasons[:4]:
-                    if op == "unproven":
+                    if op == Verdict.UNPROVEN:
                         lines.append(f"    unproven because {reason}")
                         continue
                     lines.append(f"    {op} (node '{node}'): {reason}")
@@ -53,7 +56,7 @@ class ShapeAssertionError(AssertionError):
         else:
             lines = [f"{self.model} does not reject {_spec_text(self.spec)}"]
             for sizes, verdict, shapes in self.failures:
-                if verdict == "valid":
+                if verdict == Verdict.VALID:
                     out = "; ".join(f"{k}: {v}" for k, v in (shapes or {}).items())
                     lines.append(f"  {_sz(sizes)} is valid (proved)" + (f" -> {out}" if out
                                                                         else ""))
@@ -80,7 +83,7 @@ def _spec_text(spec) -> str:
 def _failure_head(f: SizeFailure) -> str:
     if f.spec is not None and f.total != 1:
         n = lambda v: "infinitely many" if v is None else f"{v:,}"  # noqa: E731
-        if f.verdict == "unproven":
+        if f.verdict == Verdict.UNPROVEN:
             return f"'{f.spec}': unproven"
         return (f"'{f.spec}': {n(f.count)} of {n(f.total)} required sizes are invalid; "
                 f"first: {_sz(f.sizes)}")
@@ -91,7 +94,6 @@ def _analysis(model, dims):
     if hasattr(model, "domain") and hasattr(model, "explain"):
         path = getattr(getattr(model, "graph", None), "path", None)
         return model, os.path.basename(path) if path else "the model"
-    from . import analyze
 
     if isinstance(model, (str, os.PathLike)):
         return analyze(model, dims=dims), os.path.basename(os.fspath(model))
@@ -104,7 +106,7 @@ def assert_accepts(model, sizes_or_spec, *, dims=None, allow_unproven: bool = Fa
     a, name = _analysis(model, dims)
     fails = require_failures(a, sizes_or_spec)
     if allow_unproven:
-        fails = [f for f in fails if f.verdict != "unproven"]
+        fails = [f for f in fails if f.verdict != Verdict.UNPROVEN]
     if fails:
         raise ShapeAssertionError("accepts", name, sizes_or_spec, fails, a)
     return a
@@ -128,14 +130,13 @@ def assert_rejects(model, sizes_or_spec, *, dims=None):
 def _triple(a, p) -> tuple:
     ex = explain_dict(a, p)
     v = str(ex["verdict"])
-    if v == "valid":
+    if v == Verdict.VALID:
         return (p, v, ex.get("output_shapes"))
     return (p, v, "; ".join(ex.get("unproven", [])) or "not proved invalid")
 
 
 def _not_rejected(a, item, first: int = 3, limit: int = 20_000) -> list:
     """(sizes, verdict, detail) for sizes named by ``item`` that are not proved invalid."""
-    from . import contract
 
     d = a.domain
     names = list(d.names)
@@ -160,7 +161,7 @@ def _not_rejected(a, item, first: int = 3, limit: int = 20_000) -> list:
             {n: int(q.get_coordinate_val(contract.isl.dim_type.set, i).to_python())
              for i, n in enumerate(names)}))
         for p in sorted(cand, key=lambda p: [p[n] for n in names]):
-            if d.check(p) != "invalid":
+            if d.check(p) != Verdict.INVALID:
                 pts.append(_triple(a, p))
                 if len(pts) >= first:
                     break

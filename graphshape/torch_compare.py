@@ -24,16 +24,16 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-import islpy as isl
 import numpy as np
+
+from graphshape.answers.contract import explain_dict
+from graphshape.arith import isl as Q
+from graphshape.arith.isl import NonPresburger
+from graphshape.results import Verdict
 
 _SIZE_RE = re.compile(r"L\['([^']+)'\]\.size\(\)\[(\d+)\]")
 GRID_1D = 1 << 16
 GRID_2D = 2048
-
-
-class NotPresburger(Exception):
-    pass
 
 
 @dataclass
@@ -61,8 +61,7 @@ class TorchComparison:
         if self.torch_set is None or sym not in self.names:
             return False
         i = self.names.index(sym)
-        tup = "[" + ", ".join(f"v{j}" for j in range(len(self.names))) + "]"
-        other = isl.Set(f"{{ {tup} : v{i} < {v} or v{i} > {v} }}")
+        other = Q.where(len(self.names), f"{Q.var(i)} < {v} or {Q.var(i)} > {v}")
         return not self.torch_set.intersect(other).is_empty()
 
     @property
@@ -105,8 +104,8 @@ def torch_view(model, args, kwargs, params: list, declared: dict):
     (param, axis) -> graphshape symbol. Returns (constraints, guards, notes, pinned) where
     constraints are isl clauses over symbol names, guards are Python expressions over symbol
     names, and pinned maps (param, axis) -> the int torch specialised it to."""
-    import torch
-    from torch.export import Dim
+    import torch  # noqa: PLC0415  torch: an optional extra
+    from torch.export import Dim  # noqa: PLC0415  torch: an optional extra
 
     shapes = {}
     for (p, axis) in declared:
@@ -163,7 +162,7 @@ def torch_view(model, args, kwargs, params: list, declared: dict):
     for code in getattr(ep, "_guards_code", None) or []:
         bad = []
 
-        def sub(m):
+        def sub(m, bad=bad):
             key = (m.group(1), int(m.group(2)))
             if key in declared:
                 return declared[key]
@@ -203,7 +202,7 @@ def _const(node):
 
 
 def to_isl(node, var) -> str:
-    """Quasi-affine guard -> isl text; raises NotPresburger otherwise."""
+    """Quasi-affine guard -> isl text; raises NonPresburger otherwise."""
     c = _const(node)
     if c is not None:
         return str(c)
@@ -222,15 +221,15 @@ def to_isl(node, var) -> str:
                 return f"({ca}*{to_isl(b, var)})"
             if cb is not None:
                 return f"({cb}*{to_isl(a, var)})"
-            raise NotPresburger
+            raise NonPresburger
         if isinstance(node.op, (ast.FloorDiv, ast.Mod)):
             cb = _const(b)
             if cb is None or cb <= 0:
-                raise NotPresburger
+                raise NonPresburger
             if isinstance(node.op, ast.FloorDiv):
                 return f"floor(({to_isl(a, var)})/{cb})"
             return f"(({to_isl(a, var)}) mod {cb})"
-        raise NotPresburger
+        raise NonPresburger
     if isinstance(node, ast.Compare):
         parts, left = [], node.left
         for op, right in zip(node.ops, node.comparators):
@@ -240,13 +239,13 @@ def to_isl(node, var) -> str:
             elif type(op) in _CMP:
                 parts.append(f"({a} {_CMP[type(op)]} {b})")
             else:
-                raise NotPresburger
+                raise NonPresburger
             left = right
         return "(" + " and ".join(parts) + ")"
     if isinstance(node, ast.BoolOp):
         j = " and " if isinstance(node.op, ast.And) else " or "
         return "(" + j.join(to_isl(v, var) for v in node.values) + ")"
-    raise NotPresburger
+    raise NonPresburger
 
 
 class _Grid:
@@ -274,7 +273,7 @@ class _Grid:
                 return -v
             if isinstance(node.op, ast.Not):
                 return np.logical_not(v)
-            raise NotPresburger
+            raise NonPresburger
         if isinstance(node, ast.BinOp):
             a, b = self.ev(node.left), self.ev(node.right)
             op = node.op
@@ -288,7 +287,7 @@ class _Grid:
                 return a // self._mark(b)
             if isinstance(op, ast.Mod):
                 return a % self._mark(b)
-            raise NotPresburger
+            raise NonPresburger
         if isinstance(node, ast.Compare):
             out, left = None, self.ev(node.left)
             for op, right in zip(node.ops, node.comparators):
@@ -297,7 +296,7 @@ class _Grid:
                      ast.LtE: np.less_equal, ast.Gt: np.greater,
                      ast.GtE: np.greater_equal}.get(type(op))
                 if f is None:
-                    raise NotPresburger
+                    raise NonPresburger
                 v = f(left, r)
                 out = v if out is None else np.logical_and(out, v)
                 left = r
@@ -309,7 +308,7 @@ class _Grid:
             for v in vals[1:]:
                 out = f(out, v)
             return out
-        raise NotPresburger
+        raise NonPresburger
 
 
 def guard_holds(text: str, sizes: dict) -> bool:
@@ -370,11 +369,10 @@ def compare(analysis, clauses: list, guards: list, notes: list) -> TorchComparis
     def var(n):
         if n not in idx:
             raise KeyError(n)
-        return f"v{idx[n]}"
+        return Q.var(idx[n])
 
     res = TorchComparison(names, notes=list(notes))
-    tup = "[" + ", ".join(f"v{i}" for i in range(len(names))) + "]"
-    conds = [f"v{i} >= 1" for i in range(len(names))]
+    conds = [f"{Q.var(i)} >= 1" for i in range(len(names))]
     for c in clauses:
         conds.append(re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: var(m.group(0)), c))
     grid = []
@@ -391,7 +389,7 @@ def compare(analysis, clauses: list, guards: list, notes: list) -> TorchComparis
         res.guards.append(text)
         try:
             conds.append(to_isl(tree, var))
-        except NotPresburger:
+        except NonPresburger:
             if len(syms) > 2:
                 res.notes.append(f"guard over {len(syms)} sizes not compared: {text}")
                 continue
@@ -402,7 +400,7 @@ def compare(analysis, clauses: list, guards: list, notes: list) -> TorchComparis
         for s in used:
             res.box[s] = min(cap, _upper(dom.isl_set, idx[s]) or cap)
         for s in used:
-            conds.append(f"v{idx[s]} <= {res.box[s]}")
+            conds.append(f"{Q.var(idx[s])} <= {res.box[s]}")
         masks = {}
         for tree, syms in grid:
             m = _grid_mask(tree, syms, res.box)
@@ -410,12 +408,12 @@ def compare(analysis, clauses: list, guards: list, notes: list) -> TorchComparis
             masks[key] = m if key not in masks else (masks[key] & m)
         for key, m in masks.items():
             conds.append(_mask_isl(m, list(key), var))
-    T = isl.Set("{ " + tup + " : " + " and ".join(conds) + " }").coalesce()
+    T = Q.where(len(names), " and ".join(conds)).coalesce()
     D = dom.isl_set
     if res.box:
-        B = isl.Set("{ " + tup + " : " + " and ".join(
-            [f"v{i} >= 1" for i in range(len(names))] +
-            [f"v{idx[s]} <= {b}" for s, b in res.box.items()]) + " }")
+        B = Q.where(len(names), " and ".join(
+            [f"{Q.var(i)} >= 1" for i in range(len(names))] +
+            [f"{Q.var(idx[s])} <= {b}" for s, b in res.box.items()]))
         D = D.intersect(B)
     res.torch_text = _named(T, names)
     res.torch_set = T
@@ -437,7 +435,7 @@ def _upper(s, i):
     try:
         v = s.dim_max_val(i)
         return int(v.to_python()) if v.is_int() else None
-    except (isl.Error, AttributeError, ValueError):
+    except (Q.Error, AttributeError, ValueError):
         return None
 
 
@@ -472,23 +470,20 @@ def _examples(s, names, k: int = 3) -> list:
             if c.is_empty():
                 continue
             p = c.sample_point()
-            pt = {n: int(p.get_coordinate_val(isl.dim_type.set, i).to_python())
-                  for i, n in enumerate(names)}
+            pt = dict(zip(names, Q.coords(p, len(names))))
             if pt not in out:
                 out.append(pt)
-    except isl.Error:
+    except Q.Error:
         pass
     return out[:k]
 
 
 def _onnx_reason(analysis, p) -> str:
-    from .export import explain_dict
-
     try:
         ex = explain_dict(analysis, p)
     except Exception as e:  # noqa: BLE001  a reason is a courtesy, never fatal
         return f"({type(e).__name__})"
-    if ex["verdict"] != "invalid":
+    if ex["verdict"] != Verdict.INVALID:
         return ex["verdict"]
     v = ex["violations"][0]
     return f"{v['op']} (node '{v['node']}'): {v['reason']}"

@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 from functools import partial
 
-from . import attention, small, toy, vision
-from . import transformer
-from . import hf, keras
+from . import attention, hf, keras, small, toy, transformer, vision
 
 DEFAULT_CACHE = os.environ.get(
     "GRAPHSHAPE_MODEL_CACHE",

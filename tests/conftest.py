@@ -11,10 +11,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from models import registry  # noqa: E402
-
 import graphshape  # noqa: E402
-from graphshape.verify import verify  # noqa: E402
+from graphshape.runtime.verify import verify  # noqa: E402
+from models import registry  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 import graphshape
-from graphshape.audit import input_shape_dims
 from graphshape.cli import main
+from graphshape.fleet.run import input_shape_dims
 
 from .conftest import assert_agrees
 

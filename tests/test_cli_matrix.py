@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 import graphshape
-from graphshape import schema
 from graphshape.cli import main
+from graphshape.render import schema
 from models import hf, keras, registry
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
@@ -37,7 +37,7 @@ SMALL = ["toy", "toy_dynamo", "unet_ts", "fpn_ts", "reshape_head_ts", "bert_tiny
 OTHER = sorted(set(registry.BUILDERS) - set(SMALL) - set(hf.NAMES) - set(keras.NAMES))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_args(name: str) -> tuple:
     """(path, extra CLI args) for a corpus or zoo model."""
     if name.startswith("light_"):
@@ -47,13 +47,13 @@ def model_args(name: str) -> tuple:
     return path, (("--input-shape", spec) if spec else ())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def api_answer(name: str) -> dict:
     """What the Python API says: the analysis, a proved-valid and a proved-invalid size."""
-    from graphshape.cli import _input_shape_specs
+    from graphshape.cli.app import input_shape_specs
 
     path, extra = model_args(name)
-    dims = _input_shape_specs(path, [extra[1]]) if extra else []
+    dims = input_shape_specs(path, [extra[1]]) if extra else []
     a = graphshape.analyze(path, dims=dims)
     w = a.domain.witness() if a.domain.names else {}
     def full(s):  # a witness leaves out the symbols it does not constrain: give them 1

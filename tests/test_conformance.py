@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from graphshape import conformance
+from tests.oracles import conformance
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -17,8 +17,8 @@ import onnx
 import pytest
 
 import graphshape
-from graphshape.audit import audit
-from graphshape.verify import plan_points, verify
+from graphshape.answers.audit import audit
+from graphshape.runtime.verify import plan_points, verify
 from models import registry
 
 from .conftest import assert_agrees

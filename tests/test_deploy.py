@@ -13,10 +13,9 @@ import onnx
 import pytest
 
 import graphshape
-from graphshape import contract
-from graphshape.errors import UsageError
-from graphshape.fit import fit
-from graphshape.profiles import (
+from graphshape.answers import contract
+from graphshape.answers.fit import fit
+from graphshape.answers.profiles import (
     OptInvalid,
     corners,
     ort_trt_options,
@@ -25,7 +24,8 @@ from graphshape.profiles import (
     render,
     trtexec,
 )
-from graphshape.spec import static_spec, torch_spec
+from graphshape.answers.spec import static_spec, torch_spec
+from graphshape.errors import UsageError
 from models import registry
 
 from .conftest import assert_agrees
@@ -122,7 +122,7 @@ def test_contract_set_matches_its_clauses():
     s = contract.requirement_set(contract.parse("H in 224..640 step 32, W = H", ["N", "H", "W"]),
                                  ["N", "H", "W"])
     assert s.is_bounded() is False  # N is free: every N >= 1
-    from graphshape import _islq as Q
+    from graphshape.arith import isl as Q
     hw = Q.keep(s, [1, 2])
     assert Q.count(hw) == 14 and Q.lexmin(hw) == (224, 224) and Q.lexmax(hw) == (640, 640)
 

@@ -6,8 +6,9 @@ import numpy as np
 import onnxruntime as ort
 
 import graphshape
-from graphshape import engine, model
+from graphshape.loader import graph as model
 from graphshape.results import Verdict
+from graphshape.shapes import engine
 
 from ._rule_rows import model_from_text
 

@@ -1,4 +1,4 @@
-"""Bugs the differential fuzzer (graphshape.fuzz) found, each kept as a small explicit model
+"""Bugs the differential fuzzer (tests.oracles.fuzz_convpool) found, each kept as a small explicit model
 checked against onnxruntime. Every bug the fuzzer finds stays here once fixed."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import graphshape
 from graphshape.errors import InvalidModelError
-
-from graphshape.verify import verify
+from graphshape.runtime.verify import verify
 
 from .conftest import assert_agrees
 

@@ -9,7 +9,7 @@ import torch
 import transformers  # noqa: F401  the hf extra is part of `make test`
 
 from graphshape import analyze
-from graphshape.verify import verify
+from graphshape.runtime.verify import verify
 from models import hf, registry
 
 from .conftest import assert_agrees

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 import graphshape
-from graphshape import solve
+from graphshape.domain import solve
 
 from .conftest import assert_agrees, text_model
 

@@ -15,8 +15,8 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import graphshape
-from graphshape import registry
-from graphshape.sets import INVALID, UNPROVEN
+from graphshape.domain.sets import INVALID, UNPROVEN
+from graphshape.shapes import ort_compat
 
 from ._rule_rows import model_from_text
 from .conftest import assert_agrees
@@ -130,7 +130,7 @@ def test_refused_at_every_size(tmp_path, op, opset, dtype):
     model_from_text(opset, graph.format(t=WORDS[dtype]), path)
     a = graphshape.analyze(path)
     assert _gaps(a), a.propagation.unproven
-    from graphshape.verify import verify
+    from graphshape.runtime.verify import verify
 
     rep = verify(a, _points(graph), timeout=60, providers=["CPUExecutionProvider"])
     assert {v.observed for v in rep.verdicts} == {INVALID}
@@ -203,18 +203,18 @@ def test_pow_is_judged_only_in_a_measured_context(x, y, refused):
 
 
 def test_custom_domains_are_not_judged():
-    from graphshape.tensor import Tensor
+    from graphshape.loader.tensor import Tensor
 
     x = Tensor((1, 2), T.DOUBLE)
-    assert registry.missing_kernel("", "Conv", 13, [x]) is not None
-    assert registry.missing_kernel("com.microsoft", "Conv", 13, [x]) is None
-    assert registry.missing_kernel("", "Conv", 13, [Tensor((1, 2), 0)]) is None  # unknown
+    assert ort_compat.missing_kernel("", "Conv", 13, [x]) is not None
+    assert ort_compat.missing_kernel("com.microsoft", "Conv", 13, [x]) is None
+    assert ort_compat.missing_kernel("", "Conv", 13, [Tensor((1, 2), 0)]) is None  # unknown
 
 
 def test_table_is_for_this_onnxruntime():
     import json
     from pathlib import Path
 
-    raw = json.loads((Path(registry.__file__).parent / "data" / "ort_cpu_kernels.json")
+    raw = json.loads((Path(ort_compat.__file__).resolve().parents[1] / "data" / "ort_cpu_kernels.json")
                      .read_text())
     assert raw["onnxruntime"] == ort.__version__, "re-run tools/ort_kernel_table.py"

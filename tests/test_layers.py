@@ -11,8 +11,8 @@ import onnxruntime as ort
 from click.testing import CliRunner
 
 import graphshape
+from graphshape.answers.layers import collapse, layers, table_lines
 from graphshape.cli import main
-from graphshape.layers import collapse, layers, table_lines
 
 
 def _runtime_shapes(path, feeds):

@@ -18,9 +18,9 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import graphshape
-from graphshape import engine
 from graphshape.arith.expr import ceil_expr, dmax, dmin
-from graphshape.sets import UNPROVEN
+from graphshape.domain.sets import UNPROVEN
+from graphshape.shapes import engine
 
 from .conftest import assert_agrees
 

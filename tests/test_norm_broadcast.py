@@ -72,7 +72,7 @@ def test_group_norm_with_another_shape_is_unproven(tmp_path, opset, shape):
     [1] runs at every size (measured); graphshape used to call it invalid."""
     import onnxruntime as ort
 
-    from graphshape.sets import UNPROVEN
+    from graphshape.domain.sets import UNPROVEN
 
     path = _group_norm(tmp_path, opset, shape)
     a = graphshape.analyze(path)

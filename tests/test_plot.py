@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import graphshape
-from graphshape import plot as P
 from graphshape.cli import main
+from graphshape.render import plot as P
 
 from .conftest import ROOT, assert_agrees, text_model
 

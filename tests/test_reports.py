@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 import graphshape
-from graphshape import reasons, report, schema
+from graphshape.answers import reasons
+from graphshape.arith.dims import compile_dim
 from graphshape.cli import main
-from graphshape.dims import compile_dim
+from graphshape.render import report, schema
 
 from .conftest import assert_agrees, text_model
 
@@ -296,6 +297,6 @@ def test_violation_lines_at_300_name_the_38x38_map(toy_path):
     rep = assert_agrees(a, [{"H": 300, "W": 300}])
     assert rep.verdicts[0].observed == "invalid"
     shapes = a.propagation.tensors["/features/features.3/Conv_output_0"].shape
-    from graphshape.dims import substitute
+    from graphshape.arith.dims import substitute
 
     assert [substitute(d, {"H": 300, "W": 300}) for d in shapes] == [1, 32, 38, 38]

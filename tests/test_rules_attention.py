@@ -7,9 +7,8 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from models import registry
-
 import graphshape
+from models import registry
 
 from ._rule_rows import check_row
 from .conftest import assert_agrees

@@ -15,7 +15,7 @@ from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
 
 import graphshape
-from graphshape.sets import INVALID, UNPROVEN, VALID
+from graphshape.domain.sets import INVALID, UNPROVEN, VALID
 
 from .conftest import assert_agrees
 

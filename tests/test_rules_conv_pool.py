@@ -10,7 +10,6 @@ import pytest
 
 from ._rule_rows import check_row
 
-
 X4 = "float[N, 3, H, W] x, float[4, 3, 3, 3] w"
 # ceil mode, k3 s2: ceil((H-3)/2) + 1, less one when the last window starts past the input
 CEIL_K3S2 = "1 - floor((3 - H)/2)"  # ceil((H - 3)/2) + 1: the last window always starts inside

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from graphshape import schema
 from graphshape.cli import main
+from graphshape.render import schema
 
 CASES = [
     ("analysis", ["analyze", "{toy}", "--format", "json"], 0),

@@ -14,7 +14,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import graphshape
-from graphshape.sets import UNPROVEN, VALID
+from graphshape.domain.sets import UNPROVEN, VALID
 
 from .conftest import assert_agrees
 
@@ -282,12 +282,12 @@ def test_the_schema_table_is_what_onnx_says():
     """graphshape/data/onnx_schemas.json against the installed onnx, on a sample of ops."""
     import onnx.defs
 
-    from graphshape import registry
+    from graphshape.shapes import ort_compat
 
     for op, opset in [("Concat", 13), ("Add", 14), ("Resize", 19), ("Gather", 13),
                       ("Cast", 21), ("LayerNormalization", 17), ("Attention", 23)]:
         ref = onnx.defs.get_schema(op, opset, "")
-        row = registry._schema("", op, opset)
+        row = ort_compat.schema_of("", op, opset)
         assert row["since"] == ref.since_version
         assert set(row["attrs"]) == set(ref.attributes)
         assert row["inputs"] == [ref.min_input, ref.max_input]

@@ -8,11 +8,12 @@ import random
 import pytest
 
 import graphshape
-from graphshape import dims, solve
-from graphshape.constraints import Constraint
-from graphshape.crosscheck import sweep
-from graphshape.sets import Domain
-from graphshape.verify import plan_points
+from graphshape.arith import dims
+from graphshape.domain import solve
+from graphshape.domain.sets import Domain
+from graphshape.runtime.verify import plan_points
+from graphshape.shapes.constraints import Constraint
+from tests.oracles.crosscheck import sweep
 
 from .conftest import assert_agrees, text_model
 

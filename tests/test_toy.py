@@ -7,7 +7,7 @@ import os
 import pytest
 
 import graphshape
-from graphshape.verify import plan_points
+from graphshape.runtime.verify import plan_points
 
 from .conftest import assert_agrees
 

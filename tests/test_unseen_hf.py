@@ -28,8 +28,8 @@ from __future__ import annotations
 import itertools
 
 import graphshape
-from graphshape.sets import INVALID, UNPROVEN, VALID
-from graphshape.verify import verify
+from graphshape.domain.sets import INVALID, UNPROVEN, VALID
+from graphshape.runtime.verify import verify
 
 from ._rule_rows import model_from_text
 

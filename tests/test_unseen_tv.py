@@ -26,8 +26,8 @@ import pytest
 import sympy
 
 import graphshape
-from graphshape.dims import dmax, dmin
-from graphshape.sets import INVALID, UNPROVEN, VALID
+from graphshape.arith.dims import dmax, dmin
+from graphshape.domain.sets import INVALID, UNPROVEN, VALID
 
 from ._rule_rows import model_from_text
 from .conftest import assert_agrees

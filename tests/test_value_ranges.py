@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 import graphshape
+from graphshape.runtime.verify import verify
 from models import registry
-
-from graphshape.verify import verify
 
 from ._rule_rows import check_row
 from .conftest import assert_agrees
@@ -238,9 +237,9 @@ def test_cumsum_facts(exclusive, reverse):
     measured), and tight bounds for a cumulative sum of ones too long to hold."""
     import numpy as np
 
-    from graphshape.dims import symbol
+    from graphshape.arith.dims import symbol
+    from graphshape.loader.tensor import Bounds, Tensor
     from graphshape.rules._ranges import cumsum_facts
-    from graphshape.tensor import Bounds, Tensor
 
     x = Tensor((2, 3), 7, (1, 2, 3, 4, 5, 6))
     arr = np.arange(1, 7).reshape(2, 3)

@@ -1,4 +1,4 @@
-"""Writes graphshape/data/onnx_schemas.json: what registry.schema_refusal checks of each op
+"""Writes graphshape/data/onnx_schemas.json: what ort_compat.schema_refusal checks of each op
 schema (attributes with type and required flag, input/output arity, formal inputs and their
 type constraints), for every op and version of the ai.onnx, ai.onnx.ml and
 ai.onnx.preview.training domains known to the installed onnx. A table, so that an analysis

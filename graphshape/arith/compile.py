@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sympy
 
-from .expr import substitute
-from .terms import Dim, lcm_denominator
+from graphshape.arith.expr import substitute
+from graphshape.arith.terms import Dim, lcm_denominator
 
 __all__ = ["compile_dim"]
 

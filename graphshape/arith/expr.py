@@ -15,9 +15,9 @@ import functools
 import sympy
 from sympy.printing.str import StrPrinter
 
-from .. import stats
-from .prove import at_least, nonneg, nonpos, structural_nonneg
-from .terms import Dim, is_integer_expr, norm
+from graphshape import stats
+from graphshape.arith.prove import at_least, nonneg, nonpos, structural_nonneg
+from graphshape.arith.terms import Dim, is_integer_expr, norm
 
 __all__ = ["floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
            "trunc_expr", "mod", "dmin", "dmax", "add", "sub", "mul", "prod", "substitute",
@@ -142,14 +142,14 @@ def _minmax(cls, xs) -> Dim:
     # sympy's own Min/Max evaluation compares every pair under assumptions, which costs
     # seconds on large shape graphs; these cheap rules keep the forms canonical enough
     xs = _drop_dominated(cls, [norm(x) for x in xs])
-    flat = []
+    flat: list = []
     for x in xs:
         if isinstance(x, cls):
             flat.extend(norm(a) for a in x.args)
         else:
             flat.append(x)
     ints = [x for x in flat if isinstance(x, int)]
-    exprs = []
+    exprs: list = []
     for x in flat:
         if not isinstance(x, int) and not any(x == y for y in exprs):
             exprs.append(x)
@@ -203,15 +203,15 @@ def _drop_dominated(cls, xs: list) -> list:
     return kept
 
 
-def dmin(*xs: Dim) -> Dim:
-    xs = [norm(x) for x in xs]
+def dmin(*args: Dim) -> Dim:
+    xs = [norm(x) for x in args]
     if all(isinstance(x, int) for x in xs):
         return min(xs)
     return _minmax(sympy.Min, xs)
 
 
-def dmax(*xs: Dim) -> Dim:
-    xs = [norm(x) for x in xs]
+def dmax(*args: Dim) -> Dim:
+    xs = [norm(x) for x in args]
     if all(isinstance(x, int) for x in xs):
         return max(xs)
     return _minmax(sympy.Max, xs)

@@ -9,13 +9,14 @@ always a safe answer: callers treat it as "may fail".
 
 from __future__ import annotations
 
+import enum
 import functools
 
 import sympy
 
-from .. import stats
-from .isl import IslPrinter, NonPresburger, isl_names, size_set
-from .terms import Dim, norm
+from graphshape import stats
+from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set
+from graphshape.arith.terms import Dim, norm
 
 __all__ = ["nonneg", "nonpos", "at_least", "can_prove", "structural_nonneg",
            "structural_nonpos", "ISL_PROOF_MAX_SYMBOLS", "ISL_PROOF_MAX_OPS"]
@@ -179,14 +180,19 @@ def at_least(e: Dim, k: int, budget: bool = False) -> bool:
     return nonneg(norm(e - k), budget)
 
 
-def can_prove(e: Dim, rel: str) -> bool:
-    """Whether ``e rel 0`` holds at every size, for rel one of '>= 0', '<= 0', '>= 0'
-    spelled as '>=', '<=', '== 0'."""
-    rel = rel.replace(" 0", "").strip()
-    if rel == ">=":
+class Rel(str, enum.Enum):
+    """How an expression compares with 0 (what ``can_prove`` is asked)."""
+
+    NONNEG = ">= 0"
+    NONPOS = "<= 0"
+    ZERO = "== 0"
+
+
+def can_prove(e: Dim, rel: Rel) -> bool:
+    """Whether ``e rel 0`` holds at every size."""
+    rel = Rel(rel)
+    if rel is Rel.NONNEG:
         return nonneg(e)
-    if rel == "<=":
+    if rel is Rel.NONPOS:
         return nonpos(e)
-    if rel == "==":
-        return nonneg(e) and nonpos(e)
-    raise ValueError(f"unknown relation {rel!r}")
+    return nonneg(e) and nonpos(e)

@@ -9,14 +9,14 @@ non-negative ones.
 from __future__ import annotations
 
 import math
-from typing import Union
+from typing import TypeAlias
 
 import sympy
 
 __all__ = ["Dim", "MAX_SIZE", "symbol", "nonneg_symbol", "is_data_dependent", "lower_bound", "norm", "is_const",
            "free_symbols", "is_integer_expr", "lcm_denominator"]
 
-Dim = Union[int, sympy.Expr]
+Dim: TypeAlias = int | sympy.Expr
 
 _SYMBOLS: dict[str, sympy.Symbol] = {}
 

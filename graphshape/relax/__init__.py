@@ -1,5 +1,5 @@
 """Relax: turn a model pinned to its export size into one that accepts every size its
-layers allow (issue 13).
+layers allow. May import every folder but cli/ (it needs onnx-ir, an optional extra).
 
     >>> from graphshape.relax import relax
     >>> r = relax("resnet.onnx", "resnet_any.onnx", dims={"data_0:2": "H", "data_0:3": "W"})
@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 
 import onnx_ir as ir
 
-from ..errors import UsageError
-from . import head, io, rewrites
-from .rewrites import Left, Rewrite
+from graphshape.analysis import analyze
+from graphshape.dtypes import DataType
+from graphshape.errors import UsageError
+from graphshape.loader.graph import parse_dim_specs
+from graphshape.relax import head, io, rewrites
+from graphshape.relax.rewrites import Left, Rewrite
+from graphshape.results import Verdict
+from graphshape.runtime.verify import verify
 
 SCHEMA_VERSION = 1
-_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64",
-           9: "bool", 10: "float16", 11: "float64"}
 
 
 @dataclass
@@ -73,7 +76,6 @@ class RelaxResult:
 def export_size(analysis, dims, sizes) -> dict:
     """Symbol -> its size at export: the declared value of every --dim axis, plus --size
     for axes the file already leaves symbolic."""
-    from ..model import parse_dim_specs
 
     env = {}
     for (inp, axis), name in parse_dim_specs(dims).items():
@@ -102,9 +104,6 @@ def export_size(analysis, dims, sizes) -> dict:
 def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
           adapt_head=False, run_checks=True, max_points=8, seed=0, timeout=120.0,
           progress=None) -> RelaxResult:
-    from .. import analyze
-    from ..model import parse_dim_specs
-
     if output is None and not dry_run:
         raise UsageError("relax needs an output path (-o OUT), or --dry-run")
     if output is not None and os.path.abspath(output) == os.path.abspath(model_path):
@@ -116,7 +115,7 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
     res = RelaxResult(str(model_path), output, env, dry_run=dry_run, before=str(a0.domain),
                       before_exact=a0.domain.exact)
     verdict = a0.domain.check(env)
-    if verdict == "invalid":
+    if verdict == Verdict.INVALID:
         raise UsageError(f"the original model does not run at the export size "
                          f"({_fmt(env)}): nothing to keep equal")
     model = ir.load(model_path)
@@ -182,18 +181,18 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
 
 
 def _tidy(model: ir.Model):
-    from onnx_ir.passes.common import RemoveUnusedNodesPass
+    import onnx_ir.passes.common as common_passes  # noqa: PLC0415  onnx-ir: an optional extra
 
     model.graph.sort()
-    RemoveUnusedNodesPass()(model)
+    common_passes.RemoveUnusedNodesPass()(model)
 
 
 def _opset_for_range(model: ir.Model, res) -> ir.Model:
     opset = model.opset_imports.get("", 1)
     if opset >= 11:
         return model
-    import onnx
-    from onnx import version_converter
+    import onnx  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
+    from onnx import version_converter  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
 
     proto = ir.to_proto(model)
     try:
@@ -221,7 +220,7 @@ def _lost(a0, final) -> list:
     for p in pts:
         if set(p) != set(final.domain.names):
             continue
-        if a0.domain.contains(p) and final.domain.check(p) == "invalid" and p not in lost:
+        if a0.domain.contains(p) and final.domain.check(p) == Verdict.INVALID and p not in lost:
             lost.append(p)
     return lost[:10]
 
@@ -231,7 +230,7 @@ def compare(original: str, relaxed: str, a0, env: dict, seed: int = 0) -> dict:
     child process; {"outputs": {name: {"max_abs_diff": ...}}} or {"error": ...}."""
     inputs = {}
     for name, shape in a0.input_shapes_at(env).items():
-        dtype = _DTYPES.get(a0.graph.inputs[name].dtype, "float32")
+        dtype = _numpy_name(a0.graph.inputs[name].dtype)
         inputs[name] = {"shape": [int(d) for d in shape], "dtype": dtype}
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compare.py")
     boot = ("import runpy, sys; sys.path = [p for p in sys.path if p]; "
@@ -289,10 +288,10 @@ def plan(domain, env: dict, max_points: int, old=None) -> list:
     gained = []
     if old is not None:
         gained = [p for p in capped(_edges(old)) if not old.contains(p) and
-                  domain.check(p) == "valid"]
+                  domain.check(p) == Verdict.VALID]
     pts = [dict(env)]
     double = {k: 2 * v if v > 2 else v for k, v in env.items()}
-    far = [double] if double != env and domain.check(double) == "valid" else []
+    far = [double] if double != env and domain.check(double) == Verdict.VALID else []
     for p in new[:1] + gained[:1] + far + new[1:] + gained[1:]:
         if p not in pts:
             pts.append(p)
@@ -307,10 +306,14 @@ def _edges(domain) -> list:
 
 
 def _verify(final, old, env, max_points, timeout, progress):
-    from ..verify import verify
-
     return verify(final, plan(final.domain, env, max_points, old.domain), timeout=timeout,
                   providers=["CPUExecutionProvider"], progress=progress)
 
 
 __all__ = ["Left", "RelaxResult", "Rewrite", "compare", "export_size", "plan", "relax"]
+
+
+def _numpy_name(code: int) -> str:
+    """numpy's name of an input's element type (float32 for one numpy lacks)."""
+    t = DataType.of(code)
+    return (t.numpy if t is not None else None) or "float32"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import onnx_ir as ir
 
-from ..dims import free_symbols, substitute, to_str
-from .build import Builder
+from graphshape.arith.dims import free_symbols, substitute, to_str
+from graphshape.relax.build import Builder
 
 
 @dataclass
@@ -74,9 +74,9 @@ class Context:
         return None if any(x is None for x in out) else out
 
 
-def _fmt(xs) -> str:
+def fmt_list(xs) -> str:
     return "[" + ", ".join(str(int(x)) if not isinstance(x, str) else x for x in xs) + "]"
 
 
-def _sym(shape) -> str:
+def sym_shape(shape) -> str:
     return "[" + ", ".join(str(d) if isinstance(d, int) else to_str(d) for d in shape) + "]"

@@ -13,8 +13,10 @@ import numpy as np
 import onnx_ir as ir
 from onnx_ir import convenience
 
-from .build import attr, node_label
-from .core import Left, Rewrite
+from graphshape.arith.dims import to_str
+from graphshape.relax.build import attr, node_label
+from graphshape.relax.core import Left, Rewrite
+from graphshape.render.report import binding_conditions
 
 LAYER_OPS = {"Gemm", "MatMul"}
 SKIP_BACK = {"Identity", "Dropout", "Cast"}
@@ -23,8 +25,6 @@ SKIP_BACK = {"Identity", "Dropout", "Cast"}
 def binding(analysis) -> list:
     """The conditions that bound the domain, as (op, node, reason, condition) rows."""
     try:
-        from ..report import binding_conditions
-
         conds = binding_conditions(analysis)
     except Exception:  # noqa: BLE001  the report module is being redesigned; fall back
         conds = list(analysis.domain.solved.conditions)
@@ -165,8 +165,6 @@ def _adapt_rewrite(ctx, site, layer, layer_op) -> Rewrite:
 
 
 def _map_text(ctx, x, shp) -> str:
-    from ..dims import to_str
-
     text = "[" + ", ".join(str(d) if isinstance(d, int) else to_str(d) for d in shp) + "]"
     if len(text) <= 80:
         return text

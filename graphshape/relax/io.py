@@ -13,7 +13,7 @@ import tempfile
 
 import onnx_ir as ir
 
-from ..dims import to_str
+from graphshape.arith.dims import to_str
 
 
 def has_external_data(model: ir.Model) -> bool:

@@ -12,9 +12,9 @@ import numpy as np
 import onnx_ir as ir
 from onnx_ir import convenience
 
-from .build import attr, const_array, node_label
-from .core import Context, Left, Rewrite, _fmt, _sym
-from .shapeconst import shape_constants
+from graphshape.relax.build import attr, const_array, node_label
+from graphshape.relax.core import Context, Left, Rewrite, fmt_list, sym_shape
+from graphshape.relax.shapeconst import shape_constants
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -55,7 +55,7 @@ def global_pool(ctx: Context, node: ir.Node):
 
     return Rewrite(
         "global-pool", node_label(node), node.op_type,
-        f"{node.op_type} kernel {_fmt(k)} on a {_sym(spatial)} map",
+        f"{node.op_type} kernel {fmt_list(k)} on a {sym_shape(spatial)} map",
         new_op,
         f"at the export size the map is {'x'.join(map(str, at))}: the window, with no "
         f"padding and dilation 1, covers the whole map, so the one output is the {what} "
@@ -149,7 +149,7 @@ def reshape(ctx: Context, node: ir.Node):
     groups = _groups(s, o)
     label = node_label(node)
     if groups is None:
-        ctx.left.append(Left(label, "Reshape", f"shape {_fmt(target)}",
+        ctx.left.append(Left(label, "Reshape", f"shape {fmt_list(target)}",
                              "its input and output dims do not align into groups of equal "
                              "size"))
         return None
@@ -160,7 +160,7 @@ def reshape(ctx: Context, node: ir.Node):
                 pieces[jj] = o[jj]
             continue
         if len(outs) > 1:
-            ctx.left.append(Left(label, "Reshape", f"shape {_fmt(target)}",
+            ctx.left.append(Left(label, "Reshape", f"shape {fmt_list(target)}",
                                  f"input axes {ins} (which vary) are split into output axes "
                                  f"{outs}: which part grows cannot be told"))
             return None
@@ -175,7 +175,7 @@ def reshape(ctx: Context, node: ir.Node):
         new_target = np.array(consts, dtype=np.int64)
         if list(new_target) == [int(t) for t in target]:
             return None
-        after = f"shape {_fmt(new_target)}"
+        after = f"shape {fmt_list(new_target)}"
     else:
         new_target = None
         after = "shape Concat(" + ", ".join(
@@ -206,10 +206,10 @@ def reshape(ctx: Context, node: ir.Node):
         b.flush(node)
         node.replace_input_with(1, v)
 
-    why = (f"at the export size the input is {_fmt(s)} and the output {_fmt(o)}; "
+    why = (f"at the export size the input is {fmt_list(s)} and the output {fmt_list(o)}; "
            + "; ".join(_group_words(shp, s, o, g, pieces) for g in groups)
            + ": the same output there, and the varying axes are counted at other sizes")
-    return Rewrite("reshape", label, "Reshape", f"shape {_fmt(target)}", after, why, apply)
+    return Rewrite("reshape", label, "Reshape", f"shape {fmt_list(target)}", after, why, apply)
 
 
 def _group_words(shp, s, o, group, pieces):
@@ -259,7 +259,7 @@ def resize(ctx: Context, node: ir.Node):
             return None
         whole = float(sc).is_integer() or (s and float(xin / s).is_integer())
         if ctx.varies(shp[a]) and not whole:
-            ctx.left.append(Left(node_label(node), "Resize", f"sizes {_fmt(sizes)}",
+            ctx.left.append(Left(node_label(node), "Resize", f"sizes {fmt_list(sizes)}",
                                  f"axis {a}: {s}/{xin} is not a whole-number ratio, so the "
                                  "fixed size looks intended (resizing to a size), not a scale"))
             return None
@@ -278,9 +278,9 @@ def resize(ctx: Context, node: ir.Node):
             node.replace_input_with(1, roi)
 
     return Rewrite(
-        "resize", node_label(node), "Resize", f"sizes {_fmt(sizes)}",
+        "resize", node_label(node), "Resize", f"sizes {fmt_list(sizes)}",
         "scales [" + ", ".join(f"{float(v):g}" for v in scales) + "]",
-        f"at the export size the input is {_fmt(xs)}: the output sizes are the input times "
+        f"at the export size the input is {fmt_list(xs)}: the output sizes are the input times "
         f"these scales (float32 scale = size / input, as onnxruntime computes it from sizes, "
         f"so the coordinate mapping is the same too)", apply)
 
@@ -339,8 +339,8 @@ def slice_(ctx: Context, node: ir.Node):
         b.flush(node)
 
     return Rewrite("slice", node_label(node), "Slice",
-                   f"starts {_fmt(starts)}, ends {_fmt(ends)}",
-                   f"starts {_fmt(new_s)}, ends {_fmt(new_e)}",
+                   f"starts {fmt_list(starts)}, ends {fmt_list(ends)}",
+                   f"starts {fmt_list(new_s)}, ends {fmt_list(new_e)}",
                    "; ".join(notes) + ": onnxruntime clamps ends to the axis length and "
                    "counts negative indices from its end, so the slice is the same at the "
                    "export size", apply)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
-from ..dims import to_str
-from .build import const_array, node_label
-from .core import Context, Left, Rewrite, _fmt
+from graphshape.arith.dims import to_str
+from graphshape.relax.build import const_array, node_label
+from graphshape.relax.core import Context, Left, Rewrite, fmt_list
 
 PASS_OPS = {"Cast", "Identity", "Neg", "Abs", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt",
             "Reciprocal", "Floor", "Ceil", "Round", "Not", "Sin", "Cos"}
@@ -158,7 +158,7 @@ def shape_constants(ctx: Context, node: ir.Node):
         if src is None:
             continue
         if src == "ambiguous":
-            ctx.left.append(Left(label, op, f"{_fmt(vec)}[{k}] = {c}",
+            ctx.left.append(Left(label, op, f"{fmt_list(vec)}[{k}] = {c}",
                                  "more than one varying size equals it at the export size"))
             continue
         new[k] = src
@@ -187,12 +187,12 @@ def shape_constants(ctx: Context, node: ir.Node):
     after = "[" + ", ".join(f"Shape({p[0].name})[{p[1]}]" if isinstance(p, tuple) else str(p)
                             for p in new) + "]"
     return Rewrite(op.lower() if op != "ConstantOfShape" else "constant-of-shape", label, op,
-                   f"{what} {_fmt(vec)}", f"{what} {after}",
+                   f"{what} {fmt_list(vec)}", f"{what} {after}",
                    "; ".join(notes) + ", and the result meets a tensor of that size: the "
                    "same values at the export size", apply)
 
 
 def _onnx_dtype(np_dtype) -> int:
-    from onnx import helper
+    from onnx import helper  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
 
     return int(helper.np_dtype_to_tensor_dtype(np.dtype(np_dtype)))

@@ -1,6 +1,7 @@
-"""Shape rules, one module per op family. Importing this package registers them all."""
+"""Shape rules, one module per op family; importing this package registers them all.
+May import arith/, loader/ and shapes/ (the registry, the rule context, constraints)."""
 
-from . import (  # noqa: F401
+from graphshape.rules import (  # noqa: F401  (importing a family registers its rules)
     attention,
     contrib,
     control_flow,
@@ -8,11 +9,13 @@ from . import (  # noqa: F401
     data_dependent,
     elementwise,
     linalg,
+    loss,
     misc,
-    newops,
-    optional_scan,
+    optional,
     reduce_norm,
-    sequences,
     resize,
+    sequences,
     shape_ops,
+    signal,
+    text_image,
 )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from ..arith.prove import nonneg
-from ..constraints import Constraint
-from ..dims import (Dim, at_least, dmax, dmin, is_integer_expr, norm, structurally_equal, sub,
-                    to_str)
-from ..errors import Unsupported
-from ..tensor import Tensor
+from graphshape.arith.dims import (
+    Dim,
+    at_least,
+    dmax,
+    dmin,
+    is_integer_expr,
+    norm,
+    structurally_equal,
+    sub,
+    to_str,
+)
+from graphshape.arith.prove import nonneg
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import Tensor
+from graphshape.shapes.constraints import Constraint
 
 
 def norm_axis(ctx, axis: int, rank: int) -> int:
@@ -23,7 +32,7 @@ def ints(t, what: str = "input") -> list:
     if isinstance(t, Tensor):
         if t.value is None:
             raise Unsupported(f"{what} is computed at run time and graphshape cannot track it")
-        vals = t.value
+        vals = list(t.value)
     else:
         vals = list(t.reshape(-1)) if hasattr(t, "reshape") else list(t)
     out = []

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import sympy
 
-from ..constraints import Constraint
-from ..dims import add, dmax, dmin, mul, norm, provably, sub, to_str
-from ..errors import Unsupported
-from ..tensor import INPUT, INTEGER_TYPES, Bounds, Tensor
-from ._common import at_least_one
+from graphshape.arith.dims import add, dmax, dmin, mul, norm, provably, sub, to_str
+from graphshape.arith.prove import Rel
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import INPUT, INTEGER_TYPES, Bounds, Tensor
+from graphshape.rules._common import at_least_one
+from graphshape.rules.values import arith
+from graphshape.shapes.constraints import Constraint
 
 
 def _as_dim(v):
@@ -53,71 +55,14 @@ def element_bounds(t: Tensor):
 
 
 # ---- provenance: a graph input's data -------------------------------------------------------
-def _main_graph(ctx):
-    """The model.Graph the engine is walking, when it can be seen (bridge, see below)."""
-    runner = getattr(ctx, "subgraph_runner", None)
-    candidates = []
-    walk = getattr(runner, "__self__", None)  # the engine's Walk: runner is its method
-    if walk is not None:
-        candidates.append(getattr(walk, "graph", None))
-    for cell in getattr(runner, "__closure__", None) or ():  # older engine: a closure
-        try:
-            candidates.append(cell.cell_contents)
-        except ValueError:
-            continue
-    for g in candidates:
-        if hasattr(g, "inputs") and hasattr(g, "initializers") and hasattr(g, "model"):
-            return g
-    return None
-
-
 def is_input_data(ctx, t: Tensor) -> bool:
     """Whether t holds a top-level graph input's data (or a reshaping / subset of it).
 
-    Tensor.origin says so when the loader marks its inputs (origin=INPUT). Until it does,
-    the engine's graph is looked at (read only): t must be the very object the loader made
-    for one of the model's own inputs (a Loop/If body's inputs are not graph inputs)."""
+    Tensor.origin says so when the loader marks its inputs (origin=INPUT); otherwise t must
+    be the very object the loader made for one of the model's own inputs (ctx.graph)."""
     if t.origin == INPUT:
         return True
-    g = _main_graph(ctx)
-    if g is None:
-        return False
-    try:
-        top = {vi.name for vi in g.model.graph.input}
-    except AttributeError:
-        return False
-    return any(t is v and name in top for name, v in g.inputs.items())
-
-
-def _walk_tensors(ctx):
-    runner = getattr(ctx, "subgraph_runner", None)
-    walk = getattr(runner, "__self__", None)
-    if walk is not None and isinstance(getattr(walk, "tensors", None), dict):
-        return walk.tensors
-    for cell in getattr(runner, "__closure__", None) or ():
-        try:
-            v = cell.cell_contents
-        except ValueError:
-            continue
-        if isinstance(v, dict):
-            return v
-    return None
-
-
-def _graph_index(ctx):
-    """(the walk's tensors, (node by name, producer by value, uses by value)) of the graph
-    the engine is walking, the index cached per graph; None without the bridge."""
-    g = _main_graph(ctx)
-    tensors = _walk_tensors(ctx)
-    if g is None or tensors is None:
-        return None
-    entry = _NODE_INDEX.get(id(g))
-    if entry is None or entry[0] is not g:
-        if len(_NODE_INDEX) > 8:
-            _NODE_INDEX.clear()
-        entry = (g, _node_index(list(getattr(g, "nodes", ()))))
-        _NODE_INDEX[id(g)] = entry
-    return tensors, entry[1]
+    return ctx.graph is not None and ctx.graph.is_graph_input_data(t)
 
 
 def fused_range_inputs(ctx):
@@ -126,28 +71,27 @@ def fused_range_inputs(ctx):
     Slice(data, [start], [limit], [axis], [delta]), which clamps where the Gather would
     fail (measured: Gather(40 rows, Range(0, 41)) returns 40 rows; Range(-2, n) slices
     from row 38). Returns Range's (start, limit, delta) Tensors when this Gather is fused,
-    else None. Needs the graph (the bridge above); without it, None."""
-    found = _graph_index(ctx)
-    if found is None:
+    else None. Needs the graph (ctx.graph); without it, None."""
+    view = ctx.graph
+    if view is None:
         return None
-    tensors, (by_name, producer, uses) = found
-    me = by_name.get(ctx.name)
+    me = view.node(ctx.name)
     if me is None or len(me.input) < 2 or not me.input[1]:
         return None
     idx = me.input[1]
-    rng = producer.get(idx)
+    rng = view.producer(idx)
     for _ in range(8):  # through the no-ops onnxruntime removes first (Identity, + 0, ...)
-        if rng is None or uses.get(idx, 0) != 1:
+        if rng is None or view.uses(idx) != 1:
             return None
-        nxt = _noop_input(rng, tensors)
+        nxt = _noop_input(rng, view)
         if nxt is None:
             break
         idx = nxt
-        rng = producer.get(idx)
+        rng = view.producer(idx)
     if rng is None or rng.op_type != "Range" or rng.domain not in ("", "ai.onnx") or \
-            uses.get(idx, 0) != 1:
+            view.uses(idx) != 1:
         return None
-    ins = [tensors.get(i) for i in rng.input]
+    ins = [view.tensor(i) for i in rng.input]
     if len(ins) != 3 or any(t is None or t.shape is None for t in ins):
         return None
     return ins
@@ -158,16 +102,15 @@ def last_axis_parts(ctx, position: int):
     torch dynamo exporter's GatherND index tuples: Concat([b, s], axis=-1) of two expanded
     Ranges), the Concat's inputs as Tensors, in order; else None. Each part's own bounds
     then bound its components of the index tuple (the Concat's bounds are their union).
-    Needs the graph (the bridge above)."""
-    found = _graph_index(ctx)
-    if found is None:
+    Needs the graph (ctx.graph)."""
+    view = ctx.graph
+    if view is None:
         return None
-    tensors, (by_name, producer, _uses) = found
-    me = by_name.get(ctx.name)
+    me = view.node(ctx.name)
     if me is None or len(me.input) <= position or not me.input[position]:
         return None
-    out = tensors.get(me.input[position])
-    cat = producer.get(me.input[position])
+    out = view.tensor(me.input[position])
+    cat = view.producer(me.input[position])
     if out is None or out.shape is None or cat is None or cat.op_type != "Concat" or \
             cat.domain not in ("", "ai.onnx"):
         return None
@@ -175,7 +118,7 @@ def last_axis_parts(ctx, position: int):
     r = len(out.shape)
     if axis is None or r == 0 or axis not in (r - 1, -1):
         return None
-    parts = [tensors.get(i) for i in cat.input if i]
+    parts = [view.tensor(i) for i in cat.input if i]
     if not parts or any(t is None or t.shape is None or len(t.shape) != r or
                         not isinstance(t.shape[-1], int) for t in parts):
         return None
@@ -185,7 +128,7 @@ def last_axis_parts(ctx, position: int):
 _NEUTRAL = {"Add": (0, (0, 1)), "Sub": (0, (1,)), "Mul": (1, (0, 1)), "Div": (1, (1,))}
 
 
-def _noop_input(node, tensors):
+def _noop_input(node, view):
     """The data input of a node onnxruntime's basic optimisations remove (Identity,
     Dropout, x + 0, x - 0, x * 1, x / 1 with a constant one-element operand), else None."""
     if node.domain not in ("", "ai.onnx"):
@@ -195,38 +138,13 @@ def _noop_input(node, tensors):
     if node.op_type in _NEUTRAL and len(node.input) == 2:
         neutral, sides = _NEUTRAL[node.op_type]
         for k in sides:
-            c = tensors.get(node.input[k])
+            c = view.tensor(node.input[k])
             if c is not None and c.value is not None and len(c.value) == 1 and \
                     c.value[0] == neutral and len(c.shape or ()) <= 1:
-                other = tensors.get(node.input[1 - k])
+                other = view.tensor(node.input[1 - k])
                 if other is not None and other.shape is not None and len(other.shape) >= 1:
                     return node.input[1 - k]
     return None
-
-
-_NODE_INDEX: dict = {}  # id(graph) -> (graph, (node by name, producer, use counts))
-
-
-def _node_index(nodes):
-    by_name, producer, uses = {}, {}, {}
-    for i, n in enumerate(nodes):
-        by_name.setdefault(n.name or f"{n.op_type}_{i}", n)
-        for o in n.output:
-            producer[o] = n
-        _count_uses(n, uses)
-    return by_name, producer, uses
-
-
-def _count_uses(node, uses: dict) -> None:
-    """Every read of a value, subgraph reads of the enclosing scope included."""
-    for i in node.input:
-        if i:
-            uses[i] = uses.get(i, 0) + 1
-    for a in node.attribute:
-        graphs = ([a.g] if a.HasField("g") else []) + list(a.graphs)
-        for sg in graphs:
-            for n in sg.node:
-                _count_uses(n, uses)
 
 
 def origin_of(ctx, *ts) -> str:
@@ -234,47 +152,11 @@ def origin_of(ctx, *ts) -> str:
     return INPUT if ts and all(is_input_data(ctx, t) for t in ts) else ""
 
 
-_INIT_BOUNDS: dict = {}
-_INIT_INDEX: dict = {}  # id(graph) -> (graph, {id(tensor): name}); a few graphs at most
-
-
 def initializer_bounds(ctx, t: Tensor):
-    """Tight bounds of a large integer initializer, read from the model (bridge: the loader
-    could set Tensor.bounds itself), or None."""
+    """Tight bounds of a large integer initializer, read from the model, or None."""
     if t.value is not None or t.bounds is not None or t.dtype not in INTEGER_TYPES:
         return None
-    g = _main_graph(ctx)
-    if g is None:
-        return None
-    entry = _INIT_INDEX.get(id(g))
-    if entry is None or entry[0] is not g:
-        if len(_INIT_INDEX) > 8:
-            _INIT_INDEX.clear()
-        entry = (g, {id(v): n for n, v in g.initializers.items()})
-        _INIT_INDEX[id(g)] = entry
-    name = entry[1].get(id(t))
-    if name is None or g.initializers.get(name) is not t:
-        return None
-    key = (id(g.model), name)
-    if key in _INIT_BOUNDS:
-        return _INIT_BOUNDS[key]
-    b = None
-    try:
-        from ..model import tensor_to_array
-
-        proto = next(p for p in g.model.graph.initializer if p.name == name)
-        base = None
-        if getattr(g, "path", None):
-            import os
-
-            base = os.path.dirname(os.path.abspath(g.path))
-        arr = tensor_to_array(proto, base)
-        if arr.dtype.kind in "iub" and arr.size:
-            b = Bounds(int(arr.min()), int(arr.max()), True)
-    except Exception:  # noqa: BLE001  unreadable: no bounds, the caller stays unproven
-        b = None
-    _INIT_BOUNDS[key] = b
-    return b
+    return None if ctx.graph is None else ctx.graph.initializer_bounds(t)
 
 
 def bounds_of(ctx, t: Tensor):
@@ -330,7 +212,6 @@ def union(bs, tight: bool = False):
 
 def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
     """Bounds of ``a op b`` (elementwise, broadcast) from the operands' bounds."""
-    from .elementwise import _arith  # exact arithmetic on single values
 
     ca, cb = uniform_value(a), uniform_value(b)
     if ca is None and cb is None:
@@ -351,13 +232,13 @@ def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
     if x is None:
         return None
 
-    def f(v):
-        return _arith(op, c, v, floating) if left else _arith(op, v, c, floating)
+    def g(v):
+        return arith(op, c, v, floating) if left else arith(op, v, c, floating)
 
     if op in ("Add", "Min", "Max"):
-        return monotone(x, f)
+        return monotone(x, g)
     if op == "Sub":
-        return monotone(x, f, increasing=not left)
+        return monotone(x, g, increasing=not left)
     if op == "Mul":
         if not isinstance(c, int):
             # a symbolic factor (a dim read by Shape: transformers' padding-mask lookup
@@ -366,27 +247,27 @@ def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
             # Integers only: float32 products round
             if floating or not isinstance(c, sympy.Basic):
                 return None
-            if provably(c, ">= 0"):
-                return monotone(x, f)
-            if provably(c, "<= 0"):
-                return monotone(x, f, increasing=False)
+            if provably(c, Rel.NONNEG):
+                return monotone(x, g)
+            if provably(c, Rel.NONPOS):
+                return monotone(x, g, increasing=False)
             return None
         if c == 0:
             return Bounds(0, 0, x.tight)
-        return monotone(x, f, increasing=c > 0)
+        return monotone(x, g, increasing=c > 0)
     if op == "Div" and not left and isinstance(c, int) and c != 0:
-        return monotone(x, f, increasing=c > 0)  # trunc or exact division: monotone
+        return monotone(x, g, increasing=c > 0)  # trunc or exact division: monotone
     if op in ("Mod", "FMod") and not left and isinstance(c, int) and c != 0:
         m = abs(c)
-        nonneg_x = provably(x.lo, ">= 0")
-        if nonneg_x and provably(sub(m - 1, x.hi), ">= 0") and (c > 0 or op == "FMod"):
+        nonneg_x = provably(x.lo, Rel.NONNEG)
+        if nonneg_x and provably(sub(m - 1, x.hi), Rel.NONNEG) and (c > 0 or op == "FMod"):
             return x  # already within [0, |c| - 1]: the identity
         if op == "Mod":  # Python sign: the sign of the divisor
             return Bounds(0, m - 1) if c > 0 else Bounds(1 - m, 0)
         # C fmod: the sign of the dividend
         if nonneg_x:
             return Bounds(0, m - 1)
-        if provably(x.hi, "<= 0"):
+        if provably(x.hi, Rel.NONPOS):
             return Bounds(1 - m, 0)
         return Bounds(1 - m, m - 1)
     return None
@@ -401,7 +282,7 @@ def _require(ctx, cond: Constraint, shape, reason: str):
     """cond, unless the index tensor (of ``shape``) is empty."""
     empty = _empty_parts(shape)
     if not empty:
-        ctx._add(Constraint(cond.kind, cond.lhs, cond.rhs, cond.parts, ctx.origin(reason)))
+        ctx.add(Constraint(cond.kind, cond.lhs, cond.rhs, cond.parts, ctx.origin(reason)))
     else:
         ctx.any_of(empty + [cond], reason + " (unless there are no indices)")
 
@@ -446,7 +327,7 @@ def check_indices(ctx, indices: Tensor, dim, table: str, shape=None,
                 continue
             _require(ctx, c, shape, words)
         return
-    proved = all(c.constant_truth() is True or provably(sub(c.lhs, c.rhs), ">= 0")
+    proved = all(c.constant_truth() is True or provably(sub(c.lhs, c.rhs), Rel.NONNEG)
                  for c in (hi_ok, lo_ok))
     if not proved:
         ctx.assume(f"{words}, and graphshape knows only that they lie in "
@@ -469,13 +350,16 @@ def cumsum_facts(ctx, x: Tensor, axis: int, exclusive: int = 0, reverse: int = 0
     (ones, the usual position-id pattern) sums to c, 2c, ..., L*c along an axis of length
     L (exclusive: 0, c, ..., (L - 1) c), both ends attained, so the bounds are tight;
     non-negative elements within [lo, hi] give [lo, L*hi] ([0, (L - 1) hi]), not tight."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415  numpy: only where tensor data is read
 
     out: dict = {"value": None, "bounds": None}
-    if x.value is not None and all(isinstance(d, int) for d in x.shape):
-        arr = np.empty(len(x.value), dtype=object)
-        arr[:] = [_as_dim(v) if not isinstance(v, float) else v for v in x.value]
-        arr = arr.reshape(x.shape)
+    vals, shape = x.value, x.shape
+    if shape is None:
+        raise Unsupported("the input's rank is unknown")
+    if vals is not None and all(isinstance(d, int) for d in shape):
+        arr = np.empty(len(vals), dtype=object)
+        arr[:] = [_as_dim(v) if not isinstance(v, float) else v for v in vals]
+        arr = arr.reshape(shape)
         if reverse:
             arr = np.flip(arr, axis)
         acc = np.cumsum(arr, axis=axis, dtype=object) if arr.size else arr
@@ -487,9 +371,9 @@ def cumsum_facts(ctx, x: Tensor, axis: int, exclusive: int = 0, reverse: int = 0
                              for v in acc.reshape(-1))
         return out
     b = bounds_of(ctx, x)
-    if b is None or not provably(b.lo, ">= 0"):
+    if b is None or not provably(b.lo, Rel.NONNEG):
         return out
-    n = x.shape[axis]
+    n = shape[axis]
     if b.tight and b.lo == b.hi:
         c = b.lo
         out["bounds"] = (Bounds(0, mul(sub(n, 1), c), True) if exclusive

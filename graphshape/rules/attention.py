@@ -16,12 +16,20 @@ must be outputs. onnxruntime 1.31 has no kernel for opset 25's left/right_window
 
 from __future__ import annotations
 
-from ..constraints import Constraint
-from ..dims import add, floordiv, mul, structurally_equal, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import Tensor
-from ._common import ints
+from graphshape.arith.dims import (
+    add,
+    floordiv,
+    mul,
+    prod,
+    structurally_equal,
+    sub,
+    to_str,
+)
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import Tensor
+from graphshape.rules._common import ints
+from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.registry import rule
 
 _MODES = (0, 1, 2, 3)
 
@@ -227,3 +235,152 @@ def _positions_in_range(ctx, position_ids, n):
     for v in ints(position_ids, "position_ids"):
         ctx.ge(v, 0, "position ids must be >= 0")
         ctx.ge(n, add(v, 1), f"position ids must be < the cache length {to_str(n)}")
+
+
+def _index_values(ctx, t, lo, hi, what: str) -> None:
+    """Every value of index tensor ``t`` in [lo, hi]: exact when the values are known; a
+    graph input's data is the caller's promise; otherwise unproven."""
+    if t.value is not None:
+        for v in ints(t, what):
+            ctx.ge(v, lo, f"{what} values must be >= {to_str(lo)}")
+            ctx.ge(hi, v, f"{what} values must be <= {to_str(hi)}")
+    elif getattr(t, "origin", None) != "input":
+        ctx.assume(f"the values of {what} are only known at run time")
+
+
+# ---- KV cache, recurrent attention ----------------------------------------------------
+@rule("TensorScatter", since=24)
+def tensor_scatter(ctx, past_cache, update, write_indices=None, *, axis: int = -2,
+                   mode: str = "linear"):
+    """present_cache has past_cache's shape; update matches it except along axis, where it
+    is no longer (https://onnx.ai/onnx/operators/onnx__TensorScatter.html)."""
+    if mode not in ("linear", "circular"):
+        ctx.fail(f"mode must be 'linear' or 'circular', found '{mode}'")
+    r = len(past_cache.shape)
+    if r < 2:
+        ctx.fail(f"past_cache must have rank >= 2, found {r}")
+    if len(update.shape) != r:
+        ctx.fail(f"update must have past_cache's rank {r}, found {len(update.shape)}")
+    a = axis + r if axis < 0 else axis
+    if not 0 < a < r:
+        ctx.fail(f"axis {axis} must name a dim in [1, rank - 1]")
+    m, s = past_cache.shape[a], update.shape[a]
+    ctx.ge(m, s, "the update's sequence length must not exceed the cache's")
+    for d in range(r):
+        if d != a:
+            ctx.eq(update.shape[d], past_cache.shape[d], f"update and past_cache must agree "
+                                                        f"on axis {d}")
+    if write_indices is not None:
+        if len(write_indices.shape) != 1:
+            ctx.fail("write_indices must be 1-D")
+        ctx.eq(write_indices.shape[0], past_cache.shape[0], "write_indices must have one "
+                                                            "entry per batch item")
+        prefix = prod(list(past_cache.shape[:a]))
+        if isinstance(prefix, int) and prefix == 0:
+            pass  # nothing is written, nothing is checked
+        elif mode == "linear":
+            _index_values(ctx, write_indices, 0, sub(m, s), "write_indices")
+        else:
+            if isinstance(m, int) and m == 0:
+                raise Unsupported("circular mode on an empty cache (the kernel divides by 0)")
+            if write_indices.value is not None:
+                for v in ints(write_indices, "write_indices"):
+                    ctx.ge(v, 0, "write_indices values must be >= 0")
+            elif getattr(write_indices, "origin", None) != "input":
+                ctx.assume("the values of write_indices are only known at run time")
+    return Tensor(past_cache.shape, past_cache.dtype)
+
+
+@rule("CausalConvWithState", since=27)
+def causal_conv_with_state(ctx, input, weight, bias=None, past_state=None, *,
+                           activation: str = "none"):
+    """Depthwise causal conv: output (B, C, T), present_state (B, C, k - 1) (spec;
+    onnxruntime 1.31 has no kernel)
+    (https://onnx.ai/onnx/operators/onnx__CausalConvWithState.html)."""
+    if len(input.shape) != 3 or len(weight.shape) != 3:
+        ctx.fail("input and weight must be 3-D")
+    b, c, _ = input.shape
+    ctx.eq(weight.shape[0], c, "weight's first dim must equal the channel count")
+    ctx.eq(weight.shape[1], 1, "weight's middle dim must be 1 (depthwise)")
+    k = weight.shape[2]
+    ctx.ge(k, 1, "the kernel size must be >= 1")
+    if bias is not None:
+        if len(bias.shape) != 1:
+            ctx.fail("bias must be 1-D")
+        ctx.eq(bias.shape[0], c, "bias length must equal the channel count")
+    state = (b, c, sub(k, 1))
+    if past_state is not None:
+        if len(past_state.shape) != 3:
+            ctx.fail("past_state must be 3-D")
+        for i, (x, y) in enumerate(zip(past_state.shape, state)):
+            ctx.eq(x, y, f"past_state axis {i} must be (batch, channels, k - 1)[{i}]")
+    return [Tensor(input.shape, input.dtype), Tensor(state, input.dtype)][:ctx.n_outputs]
+
+
+@rule("LinearAttention", since=27)
+def linear_attention(ctx, query, key, value, past_state=None, decay=None, beta=None, *,
+                     kv_num_heads: int, q_num_heads: int, chunk_size: int = 64,
+                     scale: float = 0.0, update_rule: str = "gated_delta"):
+    """output (B, T, Hq * dv), present_state (B, Hkv, dk, dv) (spec; onnxruntime 1.31 has no
+    kernel) (https://onnx.ai/onnx/operators/onnx__LinearAttention.html)."""
+    for t, what in ((query, "query"), (key, "key"), (value, "value")):
+        if len(t.shape) != 3:
+            ctx.fail(f"{what} must be 3-D, found rank {len(t.shape)}")
+    if q_num_heads < 1 or kv_num_heads < 1 or q_num_heads % kv_num_heads:
+        ctx.fail("q_num_heads must be a positive multiple of kv_num_heads >= 1")
+    b, t = query.shape[0], query.shape[1]
+    for x, what in ((key, "key"), (value, "value")):
+        ctx.eq(x.shape[0], b, f"{what}'s batch size must equal query's")
+        ctx.eq(x.shape[1], t, f"{what}'s sequence length must equal query's")
+    ctx.divides(q_num_heads, query.shape[2], "query's hidden size must be a multiple of "
+                                             "q_num_heads")
+    ctx.divides(kv_num_heads, value.shape[2], "value's hidden size must be a multiple of "
+                                              "kv_num_heads")
+    dk = floordiv(query.shape[2], q_num_heads)
+    dv = floordiv(value.shape[2], kv_num_heads)
+    ctx.eq(key.shape[2], mul(kv_num_heads, dk), "key's hidden size must be kv_num_heads "
+                                                "times the key head size")
+    state = (b, kv_num_heads, dk, dv)
+    if past_state is not None:
+        if len(past_state.shape) != 4:
+            ctx.fail("past_state must be 4-D")
+        for i, (x, y) in enumerate(zip(past_state.shape, state)):
+            ctx.eq(x, y, f"past_state axis {i} must match (B, Hkv, dk, dv)")
+    return [Tensor((b, t, mul(q_num_heads, dv)), query.dtype),
+            Tensor(state, query.dtype)][:ctx.n_outputs]
+
+
+@rule("FlexAttention", since=1, domain="ai.onnx.preview")
+def flex_attention(ctx, Q, K, V, *, prob_mod=None, score_mod=None, scale: float | None = None,
+                   softmax_precision: int | None = None):
+    """Y (B, Hq, L, Ev) from rank-4 Q, K, V (spec; onnxruntime 1.31 has no kernel)
+    (https://onnx.ai/onnx/operators/onnx_aionnxpreview_FlexAttention.html)."""
+    for t, what in ((Q, "Q"), (K, "K"), (V, "V")):
+        if len(t.shape) != 4:
+            ctx.fail(f"{what} must be 4-D, found rank {len(t.shape)}")
+    b, hq, lq, e = Q.shape
+    for t, what in ((K, "K"), (V, "V")):
+        ctx.eq(t.shape[0], b, f"{what}'s batch size must equal Q's")
+    ctx.eq(K.shape[3], e, "K's head size must equal Q's")
+    ctx.eq(V.shape[1], K.shape[1], "V's head count must equal K's")
+    ctx.eq(V.shape[2], K.shape[2], "V's sequence length must equal K's")
+    hkv = K.shape[1]
+    if isinstance(hkv, int):
+        ctx.divides(hkv, hq, "the query head count must be a multiple of the key/value one")
+    elif str(hkv) != str(hq):
+        raise Unsupported("symbolic key/value head count")
+    if prob_mod is not None or score_mod is not None:
+        if ctx.subgraph_runner is None:
+            raise Unsupported("no subgraph runner for score_mod/prob_mod")
+        scores = Tensor((b, hq, lq, K.shape[2]), 1 if softmax_precision is None
+                        else softmax_precision)
+        for g in (score_mod, prob_mod):
+            if g is None:
+                continue
+            prop = ctx.subgraph_runner(g, {g.input[0].name: scores})
+            if prop.impossible:
+                ctx.fail(f"subgraph '{g.name}' can never run: {prop.impossible[0]}")
+            if prop.unproven:
+                raise Unsupported(f"subgraph '{g.name}': {prop.unproven[0].describe()}")
+            ctx.constraints.extend(prop.constraints)
+    return Tensor((b, hq, lq, V.shape[3]), Q.dtype)

@@ -37,20 +37,20 @@ Casts, measured); a type not measured to run is unproven.
 
 from __future__ import annotations
 
-from ..constraints import Constraint as C
-from ..dims import add, mul, structurally_equal, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import DOUBLE, FLOAT, FLOAT16, INT32, Bounds, Tensor
-from ._common import unidirectional
-from ._ranges import _graph_index, bounds_of, check_indices, is_input_data
-from .conv_pool import conv
-from .linalg import gemm, matmul
+from graphshape.arith.dims import add, mul, structurally_equal, to_str
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import DOUBLE, FLOAT, FLOAT16, INT32, Bounds, Tensor
+from graphshape.rules._common import unidirectional
+from graphshape.rules._ranges import bounds_of, check_indices, is_input_data
+from graphshape.rules.conv_pool import conv
+from graphshape.rules.linalg import gemm, matmul
+from graphshape.shapes.constraints import Constraint as C
+from graphshape.shapes.registry import rule
 
 MS = "com.microsoft"
 _F = frozenset({FLOAT, FLOAT16})
 _FD = frozenset({FLOAT, FLOAT16, DOUBLE})
-_WORDS = {FLOAT: "float32", FLOAT16: "float16", DOUBLE: "float64", INT32: "int32"}
+_WORDS: dict[int, str] = {FLOAT: "float32", FLOAT16: "float16", DOUBLE: "float64", INT32: "int32"}
 
 
 def _types(ctx, allowed, *named) -> None:
@@ -464,8 +464,5 @@ def attention(ctx, input, weights, bias=None, mask_index=None, past=None,
 
 def _output_names(ctx):
     """The node's output names, read from the walked graph (None when it cannot be seen)."""
-    idx = _graph_index(ctx)
-    if idx is None:
-        return None
-    node = idx[1][0].get(ctx.name)
+    node = None if ctx.graph is None else ctx.graph.node(ctx.name)
     return None if node is None else list(node.output)

@@ -18,7 +18,7 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
   with channels a multiple of 8 may instead be rewritten to NchwcMaxPool/
   NchwcAveragePool (block size 8 or 16, per CPU), which accepts them: machine-dependent,
   so unproven.
-- ConvTranspose (onnxruntime 1.31, found by graphshape.fuzz): full = s*(in-1) + dk + op;
+- ConvTranspose (onnxruntime 1.31, found by tests.oracles.fuzz_convpool): full = s*(in-1) + dk + op;
   output_padding must be < stride (not only < max(stride, dilation) as the spec says);
   SAME_* gives min(in*s, full) (total padding max(0, full - in*s)), not in*s; with
   output_shape O the runtime recomputes the input size as floor((O + pads - dk)/s) + 1
@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import sympy
 
-from ..constraints import Constraint
-from ..dims import add, ceildiv, dmax, dmin, floordiv, mul, sub, to_str
-from ..errors import InvalidModelError
-from ..registry import rule
-from ..tensor import FLOAT, FLOAT16, INT64, Bounds, Tensor
-from ._common import const_ints
+from graphshape.arith.dims import add, ceildiv, dmax, dmin, floordiv, mul, sub, to_str
+from graphshape.errors import InvalidModelError, Unsupported
+from graphshape.loader.tensor import FLOAT, FLOAT16, INT64, Bounds, Tensor
+from graphshape.rules._common import const_ints
+from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.registry import rule
 
 
 def _malformed(ctx, message: str):
@@ -368,3 +368,61 @@ def max_roi_pool(ctx, X, rois, *, pooled_shape, spatial_scale: float = 1.0):
 
 
 _ = const_ints
+
+
+# ---- DeformConv -------------------------------------------------------------------------
+@rule("DeformConv", since=19)
+def deform_conv(ctx, X, W, offset, B=None, mask=None, *, dilations=None, group: int = 1,
+                kernel_shape=None, offset_group: int = 1, pads=None, strides=None):
+    """Y (N, oC, oH, oW) with Conv's output sizes; offset (N, 2*G*kH*kW, oH, oW), mask
+    (N, G*kH*kW, oH, oW) (https://onnx.ai/onnx/operators/onnx__DeformConv.html)."""
+    if len(X.shape) != 4:
+        ctx.fail("onnxruntime's DeformConv needs a 4-D X (N, C, H, W)")
+    if len(W.shape) != 4 or len(offset.shape) != 4:
+        ctx.fail("W and offset must be 4-D")
+    k = list(kernel_shape) if kernel_shape else list(W.shape[2:])
+    if any(not isinstance(v, int) for v in k):
+        raise Unsupported("the kernel size is not a constant")
+    s = list(strides) if strides else [1, 1]
+    d = list(dilations) if dilations else [1, 1]
+    p = list(pads) if pads else [0, 0, 0, 0]
+    if len(k) != 2 or len(s) != 2 or len(d) != 2 or len(p) != 4:
+        ctx.fail("kernel_shape, strides, dilations (2 values) and pads (4) do not fit 2-D")
+    if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0 or group < 1 or offset_group < 1:
+        ctx.fail("kernel, strides, dilations, group and offset_group must be positive, pads "
+                 ">= 0")
+    for a, b in zip(k, W.shape[2:]):
+        ctx.eq(b, a, "kernel_shape must match the weight's spatial dims")
+    n, c = X.shape[0], X.shape[1]
+    m = W.shape[0]
+    ctx.ge(c, 1, "input channels must be >= 1")
+    ctx.ge(m, 1, "output channels must be >= 1")
+    ctx.eq(c, mul(W.shape[1], group), f"input channels must equal weight channels x group "
+                                      f"({group})")
+    ctx.divides(group, m, f"output channels must be a multiple of group ({group})")
+    ctx.divides(offset_group, c, f"input channels must be a multiple of offset_group "
+                                 f"({offset_group})")
+    out = []
+    for i in range(2):
+        dk = d[i] * (k[i] - 1) + 1
+        num = sub(add(X.shape[2 + i], p[i] + p[i + 2]), dk)
+        ctx.ge(num, 0, f"spatial axis {i + 2}: the input plus padding must cover the dilated "
+                       f"kernel {dk}")
+        out.append(add(floordiv(num, s[i]), 1))
+    kk = k[0] * k[1]
+    for t, ch, what in ((offset, 2 * offset_group * kk, "offset"),
+                        (mask, offset_group * kk, "mask")):
+        if t is None:
+            continue
+        if len(t.shape) != 4:
+            ctx.fail(f"{what} must be 4-D")
+        ctx.eq(t.shape[0], n, f"{what}'s batch size must equal X's")
+        ctx.eq(t.shape[1], ch, f"{what} must have {ch} channels (offset_group x kernel "
+                               f"positions{' x 2' if what == 'offset' else ''})")
+        ctx.eq(t.shape[2], out[0], f"{what}'s height must equal the output height")
+        ctx.eq(t.shape[3], out[1], f"{what}'s width must equal the output width")
+    if B is not None:
+        if len(B.shape) != 1:
+            ctx.fail("B must be 1-D")
+        ctx.eq(B.shape[0], m, "B must have one entry per output channel")
+    return Tensor((n, m, out[0], out[1]), X.dtype)

@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dims import add, dmax, dmin, norm, provably, sub, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import INT64, Bounds, Tensor
-from ._common import ints, norm_axis
-from ._ranges import (bounds_of, check_indices, is_input_data, last_axis_parts,
-                      same_elements, table_words)
+from graphshape.arith.dims import add, dmax, dmin, norm, provably, sub, to_str
+from graphshape.arith.prove import Rel
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import INT64, Bounds, Tensor
+from graphshape.rules._common import ints, norm_axis
+from graphshape.rules._ranges import (
+    bounds_of,
+    check_indices,
+    is_input_data,
+    last_axis_parts,
+    same_elements,
+    table_words,
+)
+from graphshape.shapes.registry import rule
 
 
 def _axis(ctx, axis, rank):
@@ -63,7 +70,7 @@ def topk(ctx, X, K=None, *, axis: int = -1, largest: int = 1, sorted: int = 1, k
         ctx.fail("k is required")
     if isinstance(kk, int) and kk < 0:
         ctx.fail(f"k must be >= 0, found {kk}")
-    if not isinstance(kk, int) and not provably(kk, ">= 0"):
+    if not isinstance(kk, int) and not provably(kk, Rel.NONNEG):
         ctx.ge(kk, 0, f"k = {to_str(kk)} must not be negative")
     ctx.ge(X.shape[a], kk, f"k = {to_str(kk)} must not exceed the axis dim {to_str(X.shape[a])}")
     out = list(X.shape)
@@ -256,7 +263,7 @@ def _check_nd(ctx, data, indices, b: int, q: int) -> None:
         return
     # one bound for every component: exact only if every axis accepts it
     for k, d in enumerate(dims):
-        if not (provably(sub(sub(d, 1), bd.hi), ">= 0") and provably(add(bd.lo, d), ">= 0")):
+        if not (provably(sub(sub(d, 1), bd.hi), Rel.NONNEG) and provably(add(bd.lo, d), Rel.NONNEG)):
             ctx.assume(f"index values {to_str(bd.lo)}..{to_str(bd.hi)} may fall outside "
                        f"axis {b + k} of size {to_str(d)}")
             return

@@ -12,17 +12,41 @@ from __future__ import annotations
 
 import math
 
-import sympy
-
-from ..constraints import Constraint
-from ..dims import (add, ceil_expr, dmax, dmin, floor_expr, is_integer_expr, mod, mul, norm,
-                    provably, sub, trunc_expr, truncdiv_dim)
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import BOOL, FLOAT, MAX_VALUE_ELEMENTS, Bounds, Tensor
-from ._common import broadcast_shapes
-from ._ranges import (binary_bounds, bounds_of, is_input_data, monotone, origin_of,
-                      same_elements, uniform_value, union)
+from graphshape.arith.dims import (
+    add,
+    ceil_expr,
+    dmax,
+    floor_expr,
+    norm,
+    provably,
+    sub,
+    trunc_expr,
+)
+from graphshape.arith.prove import Rel
+from graphshape.dtypes import DataType
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import (
+    BOOL,
+    FLOAT,
+    MAX_VALUE_ELEMENTS,
+    STRING,
+    Bounds,
+    Tensor,
+)
+from graphshape.rules._common import broadcast_shapes
+from graphshape.rules._ranges import (
+    binary_bounds,
+    bounds_of,
+    is_input_data,
+    monotone,
+    origin_of,
+    same_elements,
+    uniform_value,
+    union,
+)
+from graphshape.rules.values import arith, is_num, sign_of, truth_value
+from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.registry import rule
 
 UNARY = [
     "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Erf",
@@ -30,33 +54,8 @@ UNARY = [
     "Asinh", "Acosh", "Atanh", "Sign", "Round", "IsNaN", "Not", "BitwiseNot", "Mish",
 ]
 
-FLOAT_TYPES = {1, 10, 11, 16}
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def sign_of(v):
-    """-1, 0 or 1 when the sign of v is decided for every size, else None."""
-    if _is_num(v):
-        return (v > 0) - (v < 0)
-    v = norm(v) if not isinstance(v, sympy.Basic) or v.is_Integer else v
-    if isinstance(v, int):
-        return (v > 0) - (v < 0)
-    if v.is_Number:
-        return (v > 0) - (v < 0)
-    if is_integer_expr(v):
-        if provably(sub(v, 1), ">= 0"):
-            return 1
-        if provably(add(v, 1), "<= 0"):
-            return -1
-        if provably(v, ">= 0") and provably(v, "<= 0"):
-            return 0
-        return None
-    if provably(v, ">= 0") and provably(v, "<= 0"):
-        return 0
-    return None
+# floats of 16 bits or more: the ones onnxruntime does arithmetic in
+FLOAT_TYPES = frozenset(t for t in DataType if t.is_floating and t.bits >= 16)
 
 
 def _unary_value(op: str, v):
@@ -97,9 +96,9 @@ def unary(ctx, X):
         elif ctx.op == "Relu":
             bounds = monotone(b, lambda v: dmax(v, 0))
         elif ctx.op == "Abs":
-            if provably(b.lo, ">= 0"):
+            if provably(b.lo, Rel.NONNEG):
                 bounds = b
-            elif provably(b.hi, "<= 0"):
+            elif provably(b.hi, Rel.NONPOS):
                 bounds = monotone(b, lambda v: norm(-v), increasing=False)
             else:
                 bounds = Bounds(0, dmax(norm(-b.lo), b.hi))
@@ -142,9 +141,9 @@ def _clip_limits(ctx, rest, attrs):
 
 def _clip(v, lo, hi):
     if lo is not None:
-        v = _arith("Max", v, lo)
+        v = arith("Max", v, lo)
     if hi is not None:
-        v = _arith("Min", v, hi)
+        v = arith("Min", v, hi)
     return v
 
 
@@ -172,179 +171,6 @@ def unary_attrs(ctx, X, *rest, **attrs):
             if X.value is None else None
         return Tensor(X.shape, X.dtype, value, bounds)
     return Tensor(X.shape, X.dtype)
-
-
-def _mod(a, b, fmod: int):
-    """onnxruntime's Mod of one pair (b != 0): fmod=0 Python sign, fmod=1 C sign."""
-    if _is_num(a) and _is_num(b):
-        if isinstance(a, float) or isinstance(b, float):
-            if not (math.isfinite(a) and math.isfinite(b)):
-                raise Unsupported("Mod of a non-finite float")
-            return math.fmod(a, b) if fmod else float(a % b)
-        if fmod:
-            r = abs(a) % abs(b)
-            return r if a >= 0 else -r
-        return a % b
-    if not isinstance(b, int):
-        return _mod_by_symbol(a, b, fmod)
-    if isinstance(a, float) or not is_integer_expr(sympy.sympify(a)):
-        raise Unsupported("Mod of a non-integer value")
-    if not fmod:
-        return mod(a, b) if b > 0 else norm(-mod(norm(-a), -b))
-    s = sign_of(a)
-    if s is None:
-        raise Unsupported("fmod of a value whose sign is not decided")
-    return mod(a, abs(b)) if s >= 0 else norm(-mod(norm(-a), abs(b)))
-
-
-def _mod_by_symbol(a, b, fmod: int):
-    """a mod b for a constant a and a symbolic b (dynamo's torch.roll: shift % size, the
-    shift negative to roll back): when |b| > |a| at every size where b != 0 (a zero divisor
-    is the caller's condition, _check_divisor), C's fmod is a, and Python's sign (b > 0
-    required: a negative b flips the result's sign) is a for a >= 0 and a + b for a < 0.
-    Decided exactly by isl (no size may put b in [1, |a|], or in [-|a|, -1] for fmod, or
-    below 0 for Python's sign). Anything else is Unsupported (no value)."""
-    from ..arith.isl import IslPrinter, NonPresburger, isl_names, size_set
-
-    if not isinstance(a, int) or not isinstance(b, sympy.Basic) or not is_integer_expr(b):
-        raise Unsupported("Mod by a symbolic value")
-    if a == 0:
-        return 0
-    m = abs(a)
-    syms = sorted(b.free_symbols, key=lambda x: x.name)
-    try:
-        t = IslPrinter(isl_names(syms)).expr(b)
-        bad = (f"((({t}) >= 1 and ({t}) <= {m}) or "
-               + (f"(({t}) <= -1 and ({t}) >= {-m}))" if fmod else f"({t}) <= -1)"))
-        if size_set(syms, bad).is_empty():
-            return a if fmod or a > 0 else norm(add(b, a))
-    except NonPresburger:
-        pass
-    except Exception:  # noqa: BLE001  an isl failure means "no value", never a guess
-        pass
-    raise Unsupported("Mod by a symbolic value")
-
-
-_CMP = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}
-
-
-def _compare(op: str, a, b) -> int:
-    if _is_num(a) and _is_num(b):
-        return int({"Equal": a == b, "Less": a < b, "Greater": a > b, "LessOrEqual": a <= b,
-                    "GreaterOrEqual": a >= b}[op])
-    if isinstance(a, float):
-        a = sympy.Rational(a)
-    if isinstance(b, float):
-        b = sympy.Rational(b)
-    d = norm(sympy.sympify(a) - b)
-    s = sign_of(d)
-    if s is None:
-        raise Unsupported("a comparison that depends on the sizes")
-    return int({"Equal": s == 0, "Less": s < 0, "Greater": s > 0, "LessOrEqual": s <= 0,
-                "GreaterOrEqual": s >= 0}[op])
-
-
-def _truth(v) -> int:
-    s = sign_of(v)
-    if s is None:
-        raise Unsupported("undecided truth value")
-    return int(s != 0)
-
-
-def _arith(op: str, a, b, floating: bool = False, fmod: int = 0):
-    # an integral float meeting a symbolic value (Div by 32.0) is that integer
-    if isinstance(a, float) and a.is_integer() and not _is_num(b):
-        a = int(a)
-    if isinstance(b, float) and b.is_integer() and not _is_num(a):
-        b = int(b)
-    if op in _CMP:
-        return _compare(op, a, b)
-    if op in ("And", "Or", "Xor"):
-        x, y = _truth(a), _truth(b)
-        return int({"And": x and y, "Or": x or y, "Xor": x != y}[op])
-    if op == "Mod":
-        if b == 0:
-            raise Unsupported("Mod by zero")
-        return _mod(a, b, fmod)
-    if isinstance(a, float) or isinstance(b, float):
-        if not all(_is_num(v) for v in (a, b)):
-            # float32 arithmetic on a non-integral constant (0.7) rounds, and the rounding
-            # can move a floor: no exact value
-            raise Unsupported("mixed float and symbolic values")
-        a, b = float(a), float(b)
-        if op == "Div" and not b:
-            raise Unsupported("float division by zero")
-        if op == "Pow":
-            return _exact_float_pow(a, b)
-        funcs = {"Add": lambda: a + b, "Sub": lambda: a - b, "Mul": lambda: a * b,
-                 "Div": lambda: a / b, "Max": lambda: max(a, b), "Min": lambda: min(a, b)}
-        if op not in funcs:
-            raise Unsupported(f"no float value rule for {op}")
-        return funcs[op]()
-    if op == "Add":
-        return add(a, b)
-    if op == "Sub":
-        return sub(a, b)
-    if op == "Mul":
-        return mul(a, b)
-    if op == "Div":
-        if not isinstance(b, int) and not floating:
-            return _exact_quotient(a, b)
-        if not isinstance(b, int) or b == 0:
-            raise Unsupported("division by a symbolic value or zero")
-        if floating:  # exact rational; Floor/Ceil/Cast decide how it becomes an integer
-            if isinstance(a, int):
-                return a // b if a % b == 0 else sympy.Rational(a, b)
-            q = sympy.sympify(a) / b
-            return int(q) if q.is_Integer else q
-        return truncdiv_dim(a, b)  # onnxruntime's integer Div truncates toward zero
-    if op in ("Max", "Min"):
-        if not (is_integer_expr(sympy.sympify(a)) and is_integer_expr(sympy.sympify(b))):
-            d = sign_of(norm(sympy.sympify(a) - b))
-            if d is None:
-                raise Unsupported("min/max of non-integer values")
-            return (a if d >= 0 else b) if op == "Max" else (a if d <= 0 else b)
-        return dmax(a, b) if op == "Max" else dmin(a, b)
-    if op == "Pow":
-        if isinstance(a, int) and isinstance(b, int) and b >= 0:
-            return a ** b
-        raise Unsupported("symbolic Pow")
-    raise Unsupported(f"no value rule for {op}")
-
-
-def _exact_float_pow(a: float, b: float) -> float:
-    """Float Pow when its result is exact whatever the libm: an integral base to a small
-    non-negative integral power, or the square root (exponent 0.5) of a perfect square
-    (transformers' interpolate_pos_encoding: num_positions ** 0.5), each below 2**24 so
-    that float32 holds it exactly. Anything else may round: Unsupported (no value)."""
-    if not (a.is_integer() and b.is_integer() or b == 0.5):
-        raise Unsupported("float Pow that may round")
-    if b == 0.5:
-        n = int(a) if a.is_integer() and a >= 0 else -1
-        r = math.isqrt(n) if 0 <= n < 2 ** 24 else -1
-        if r < 0 or r * r != n:
-            raise Unsupported("float Pow that may round")
-        return float(r)
-    if not 0 <= b <= 64:
-        raise Unsupported("float Pow that may round")
-    r = int(a) ** int(b)
-    if abs(r) >= 2 ** 24:
-        raise Unsupported("float Pow that may round")
-    return float(r)
-
-
-def _exact_quotient(a, b):
-    """Integer a / b for a symbolic b when b divides a as a polynomial (Swin's
-    (B*nW) / nW, the batch recovered from a window count): the quotient is exact, so
-    truncation does not matter. Anything else is Unsupported (no value). A zero divisor is
-    the caller's condition (_check_divisor)."""
-    if not isinstance(b, sympy.Basic) or isinstance(a, float):
-        raise Unsupported("division by a symbolic value")
-    q = sympy.cancel(sympy.sympify(a) / b)
-    num, den = q.as_numer_denom()
-    if den != 1 or not is_integer_expr(q) or sympy.expand(q * b - a) != 0:
-        raise Unsupported("division by a symbolic value that does not divide exactly")
-    return norm(q)
 
 
 def broadcast_values(op: str, shape, tensors, floating: bool = False,
@@ -378,7 +204,7 @@ def broadcast_values(op: str, shape, tensors, floating: bool = False,
         try:
             v = vals[0]
             for w in vals[1:]:
-                v = _arith(op, v, w, floating, fmod)
+                v = arith(op, v, w, floating, fmod)
         except (Unsupported, ArithmeticError, ValueError):
             return None
         out.append(v)
@@ -395,7 +221,7 @@ def _check_divisor(ctx, B) -> None:
     """Integer Div and Mod fail on a zero divisor (onnxruntime: 'Integer division by zero')."""
     if B.value is not None:
         for v in set(B.value):
-            if _is_num(v):
+            if is_num(v):
                 if v == 0:
                     ctx.fail(f"integer {ctx.op} by zero")
                 continue
@@ -403,7 +229,7 @@ def _check_divisor(ctx, B) -> None:
                        f"integer {ctx.op}: the divisor must not be 0")
         return
     b = bounds_of(ctx, B)
-    if b is not None and (provably(sub(b.lo, 1), ">= 0") or provably(add(b.hi, 1), "<= 0")):
+    if b is not None and (provably(sub(b.lo, 1), Rel.NONNEG) or provably(add(b.hi, 1), Rel.NONPOS)):
         return
     if is_input_data(ctx, B):
         return  # data: the caller's promise, as for indices
@@ -425,7 +251,7 @@ def binary(ctx, A, B, *, fmod: int = 0, direction=None, **_attrs):
     shape = broadcast_shapes(ctx, [A.shape, B.shape])
     dtype = BOOL if ctx.op in COMPARE else A.dtype
     floating = A.dtype in FLOAT_TYPES
-    if ctx.op in ("Div", "Mod") and not floating and A.dtype != 0:
+    if ctx.op in ("Div", "Mod") and not floating and A.dtype != DataType.UNDEFINED:
         _check_divisor(ctx, B)
     if ctx.op in ("PRelu", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"):
         return Tensor(shape, dtype)
@@ -467,7 +293,7 @@ def variadic(ctx, *data_0):
         ctx.fail("needs at least one input")
     # an element type the CPU provider has no kernel for (Sum: float/double/float16; Mean:
     # float/float16; Max/Min: float/float16 from 6, double from 8, most integers from 12) is
-    # the engine's check (registry.missing_kernel, the measured table): unproven, shapes go on
+    # the engine's check (ort_compat.missing_kernel, the measured table): unproven, shapes go on
     shape = _variadic_shape(ctx, data_0)
     op = {"Sum": "Add", "Max": "Max", "Min": "Min"}.get(ctx.op)
     value = broadcast_values(op, shape, list(data_0)) if op else None
@@ -491,7 +317,7 @@ def where(ctx, condition, X, Y):
         ys = broadcast_values("Identity", shape, [Y])
         if xs is not None and ys is not None:
             try:
-                value = tuple(x if _truth(cv) else y for cv, x, y in zip(c, xs, ys))
+                value = tuple(x if truth_value(cv) else y for cv, x, y in zip(c, xs, ys))
             except Unsupported:
                 value = None
     bounds = None
@@ -500,7 +326,7 @@ def where(ctx, condition, X, Y):
         truth = None
         if cv is not None:
             try:
-                truth = _truth(cv)
+                truth = truth_value(cv)
             except Unsupported:
                 truth = None
         if truth is not None:  # every element picks the same side: its elements
@@ -510,14 +336,14 @@ def where(ctx, condition, X, Y):
     return Tensor(shape, X.dtype, value, bounds)
 
 
-INT_TYPES = (2, 3, 4, 5, 6, 7, 12, 13)
+INT_TYPES = frozenset(t for t in DataType if t.is_integer and t.bits >= 8)
 
 
 def _cast_value(v, dtype):
     if dtype in FLOAT_TYPES:  # to float: exact values stay exact
         return v
     if dtype == BOOL:
-        return _truth(v)
+        return truth_value(v)
     if dtype in INT_TYPES:  # integers: truncation toward zero
         if isinstance(v, float):
             if not math.isfinite(v):
@@ -542,3 +368,38 @@ def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, ro
         bounds = monotone(bounds_of(ctx, input), lambda v: _cast_value(v, dtype))
     origin = origin_of(ctx, input) if dtype in INT_TYPES or dtype in FLOAT_TYPES else ""
     return Tensor(input.shape, dtype, value, bounds, origin)
+
+
+# ---- activations ----------------------------------------------------------------------
+@rule("Swish", since=24)
+def swish(ctx, X, *, alpha: float = 1.0):
+    """Y = X * Sigmoid(alpha * X), X's shape (https://onnx.ai/onnx/operators/onnx__Swish.html)."""
+    return Tensor(X.shape, X.dtype)
+
+
+@rule("SwiGLU", since=28)
+def swiglu(ctx, A, B, *, alpha: float = 1.0):
+    """Y = Swish(A) * B; A and B of identical shapes, no broadcasting (spec; onnxruntime 1.31
+    has no kernel) (https://onnx.ai/onnx/operators/onnx__SwiGLU.html)."""
+    if len(A.shape) != len(B.shape):
+        ctx.fail(f"A and B must have the same rank, found {len(A.shape)} and {len(B.shape)}")
+    for i, (a, b) in enumerate(zip(A.shape, B.shape)):
+        ctx.eq(a, b, f"A and B must have identical shapes (axis {i})")
+    return Tensor(A.shape, A.dtype)
+
+
+@rule("BitCast", since=26)
+def bitcast(ctx, input, *, to: int):
+    """Same bits, type ``to`` of the same width, same shape
+    (https://onnx.ai/onnx/operators/onnx__BitCast.html)."""
+    a, b = _bits(input.dtype), _bits(to)
+    if input.dtype == STRING or to == STRING:
+        ctx.fail("BitCast does not take strings")
+    if a is not None and b is not None and a != b:
+        ctx.fail(f"BitCast needs types of one bit width, found {a} and {b} bits")
+    return Tensor(input.shape, to)
+
+
+def _bits(code: int):
+    t = DataType.of(code)
+    return t.bits if t is not None and t.bits else None

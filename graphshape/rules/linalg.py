@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..dims import structurally_equal, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import Tensor
-from ._common import broadcast_dim, broadcast_shapes, unidirectional
+from graphshape.arith.dims import structurally_equal, to_str
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import INT32, Tensor
+from graphshape.rules._common import broadcast_dim, broadcast_shapes, unidirectional
+from graphshape.shapes.registry import rule
 
 
 @rule("Gemm")
@@ -44,7 +44,7 @@ def matmul(ctx, A, B, a_zero_point=None, b_zero_point=None):
         out.pop(-2)
     if b1:
         out.pop(-1)
-    dtype = 6 if ctx.op == "MatMulInteger" else A.dtype
+    dtype = INT32 if ctx.op == "MatMulInteger" else A.dtype
     return Tensor(tuple(out), dtype)
 
 

@@ -4,12 +4,12 @@ generators, Multinomial, ReverseSequence, window functions, CenterCropPad."""
 
 from __future__ import annotations
 
-from ..dims import ceildiv, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import BOOL, FLOAT, INT32, INT64, UINT8, Tensor
-from ._common import const_ints, ints
-from .conv_pool import conv
+from graphshape.arith.dims import ceildiv, to_str
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import BOOL, FLOAT, INT32, INT64, UINT8, Tensor
+from graphshape.rules._common import const_ints, ints
+from graphshape.rules.conv_pool import conv
+from graphshape.shapes.registry import rule
 
 
 def _axis(ctx, axis, rank):

@@ -9,12 +9,12 @@ broadcast to X.shape[axis:]. Reducing an empty axis is allowed except by ArgMax/
 
 from __future__ import annotations
 
-from ..constraints import Constraint
-from ..dims import dmax, dmin, prod, structurally_equal, sub, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import INT64, Bounds, Tensor
-from ._common import const_ints, unidirectional
+from graphshape.arith.dims import dmax, dmin, prod, structurally_equal, sub, to_str
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import FLOAT, INT64, Bounds, Tensor
+from graphshape.rules._common import const_ints, unidirectional
+from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.registry import rule
 
 
 def _axis(ctx, axis: int, rank: int) -> int:
@@ -168,7 +168,7 @@ def layer_norm(ctx, X, Scale, B=None, *, axis: int = -1, epsilon: float = 1e-5,
     if B is not None:
         unidirectional(ctx, tuple(X.shape), B.shape, "B")
     stat = tuple(X.shape[:a]) + (1,) * (r - a)
-    return [Tensor(X.shape, X.dtype), Tensor(stat, 1), Tensor(stat, 1)][:max(1, ctx.n_outputs)]
+    return [Tensor(X.shape, X.dtype), Tensor(stat, FLOAT), Tensor(stat, FLOAT)][:max(1, ctx.n_outputs)]
 
 
 @rule("RMSNormalization")

@@ -16,12 +16,20 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..dims import add, floordiv, mul, prod, structurally_equal, sub, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import Tensor
-from ._common import at_least_one, const_ints, ints, norm_axis
-from ._ranges import check_indices
+from graphshape.arith.dims import (
+    add,
+    floordiv,
+    mul,
+    prod,
+    structurally_equal,
+    sub,
+    to_str,
+)
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import Tensor
+from graphshape.rules._common import at_least_one, const_ints, ints, norm_axis
+from graphshape.rules._ranges import check_indices
+from graphshape.shapes.registry import rule
 
 
 def _float_values(t, what):

@@ -9,12 +9,12 @@ as onnxruntime checks them.
 
 from __future__ import annotations
 
-from ..constraints import Constraint
-from ..dims import add, mul, structurally_equal, sub, to_str
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import INT64, Tensor
-from ._common import const_ints, ints
+from graphshape.arith.dims import add, mul, structurally_equal, sub, to_str
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import INT64, Tensor
+from graphshape.rules._common import const_ints, ints
+from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.registry import rule
 
 SEQUENCE = -2  # Tensor.dtype of a sequence (not an onnx element type)
 

@@ -7,29 +7,58 @@ import math
 import numpy as np
 import sympy
 
-from ..constraints import Constraint
-from ..dims import (add, ceildiv, dmax, dmin, floordiv, mul, norm, prod, provably,
-                    structurally_equal, sub, to_str)
-from ..errors import Unsupported
-from ..registry import rule
-from ..tensor import INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
-from ._common import _s, at_least_one, broadcast_shapes, const_ints, ints, norm_axis
-from ._ranges import (_NODE_INDEX, _main_graph, _node_index, _walk_tensors, bounds_of,
-                      check_indices, fused_range_inputs, origin_of, same_elements, table_words,
-                      union)
+from graphshape.arith.dims import (
+    add,
+    ceildiv,
+    dmax,
+    dmin,
+    floordiv,
+    mul,
+    norm,
+    prod,
+    provably,
+    structurally_equal,
+    sub,
+    to_str,
+)
+from graphshape.arith.prove import Rel, nonneg, nonpos
+from graphshape.dtypes import DataType
+from graphshape.errors import Unsupported
+from graphshape.loader.tensor import FLOAT, INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
+from graphshape.rules._common import (
+    at_least_one,
+    broadcast_shapes,
+    const_ints,
+    ints,
+    norm_axis,
+)
+from graphshape.rules._ranges import (
+    bounds_of,
+    check_indices,
+    fused_range_inputs,
+    origin_of,
+    same_elements,
+    table_words,
+    union,
+)
+from graphshape.rules.elementwise import broadcast_values
+from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.constraints import Constraint as C
+from graphshape.shapes.registry import rule
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 
 
+_BY_NUMPY = {t.numpy: t for t in DataType if t.numpy}
+
+
 def _np_dtype_code(arr) -> int:
-    return {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,
-            "int64": 7, "bool": 9, "float16": 10, "float64": 11, "uint32": 12,
-            "uint64": 13}.get(str(arr.dtype), 1)
+    return _BY_NUMPY.get(str(arr.dtype), FLOAT)
 
 
 def tensor_from_array(arr) -> Tensor:
     arr = np.asarray(arr)
-    value = None
+    value: tuple | None = None
     bounds = None
     if arr.size <= MAX_VALUE_ELEMENTS:
         if arr.dtype.kind in "iub":
@@ -122,15 +151,15 @@ def _reshape(ctx, data, target, allowzero):
         out = _reshape_zero_cases(ctx, data, target, out, split)
         return Tensor(tuple(out), data.dtype, data.value, **same_elements(ctx, data))
     known = prod(d for d in out if d is not None)
-    what = f"input of {_s(numel)} elements"
+    what = f"input of {to_str(numel)} elements"
     if neg is None:
         ctx.eq(numel, known, f"reshape to {_shape_str(out)} needs the element count of the "
-                             f"{what} to equal {_s(known)}")
+                             f"{what} to equal {to_str(known)}")
     else:
         try:
             out[neg] = _exact_quotient(ctx, numel, known,
                                        f"reshape to {_shape_str(out, neg)}: the {what} must "
-                                       f"be a multiple of {_s(known)} to fill the -1 axis")
+                                       f"be a multiple of {to_str(known)} to fill the -1 axis")
         except Unsupported as e:
             if not any(s.is_nonnegative and not s.is_positive
                        for s in sympy.sympify(numel).free_symbols):
@@ -157,26 +186,25 @@ def _reshape_fusion(ctx):
     Unsqueeze chain, a graph that cannot be seen: the target is then taken as written)."""
     if ctx.opset < 5:
         return None
-    g, tensors = _main_graph(ctx), _walk_tensors(ctx)
-    if g is None or tensors is None:
+    view = ctx.graph
+    if view is None:
         return UNSURE
-    by_name, producer, uses = _graph_index(g)
-    me = by_name.get(ctx.name)
+    me = view.node(ctx.name)
     if me is None:
         return UNSURE  # a subgraph's node: onnxruntime fuses there too
     if len(me.input) < 2 or not me.input[1]:
         return None
-    cat = producer.get(me.input[1])
+    cat = view.producer(me.input[1])
     if cat is None or cat.op_type != "Concat" or cat.domain not in ("", "ai.onnx"):
         return None
-    if uses.get(me.input[1], 0) != 1 or me.input[1] in g.outputs:
+    if view.uses(me.input[1]) != 1 or me.input[1] in view.outputs:
         return None
     minus, pos, sym, vague = 0, 0, [], 0
     for name in cat.input:
-        src, t = producer.get(name), tensors.get(name)
+        src, t = view.producer(name), view.tensor(name)
         if t is None or t.shape is None:
             return UNSURE
-        if name in g.initializers or (src is not None and src.op_type == "Constant"):
+        if view.is_initializer(name) or (src is not None and src.op_type == "Constant"):
             vals = t.value or ()
             minus += sum(1 for v in vals if v == -1)
             pos += len(vals)
@@ -197,16 +225,6 @@ def _reshape_fusion(ctx):
     return sym[0] if sym else None
 
 
-def _graph_index(g):
-    entry = _NODE_INDEX.get(id(g))
-    if entry is None or entry[0] is not g:
-        if len(_NODE_INDEX) > 8:
-            _NODE_INDEX.clear()
-        entry = (g, _node_index(list(getattr(g, "nodes", ()))))
-        _NODE_INDEX[id(g)] = entry
-    return entry[1]
-
-
 def _computed_zeros(ctx, data, target, out, neg) -> list:
     """Computed target entries that may be 0 at some sizes. onnxruntime (reshape_helper.h,
     allowzero=0) replaces a 0 by the input's dim at that index, and refuses it past the
@@ -218,7 +236,7 @@ def _computed_zeros(ctx, data, target, out, neg) -> list:
     sure = set()
     for i in maybe:
         if i >= r:
-            ctx.ge(target[i], 1, f"shape entry {i} ({_s(target[i])}) is 0 at some sizes, where "
+            ctx.ge(target[i], 1, f"shape entry {i} ({to_str(target[i])}) is 0 at some sizes, where "
                                  f"onnxruntime copies input dim {i}, and the input has rank {r}")
             sure.add(i)
     left = []
@@ -230,8 +248,8 @@ def _computed_zeros(ctx, data, target, out, neg) -> list:
             # v == 0 empties the input, and the copied count is >= 1 unless d == 0 (then the
             # copy is the literal 0): exact with the element-count condition imposed later
             ctx.any_of([Constraint.ge(v, 1), Constraint.eq(d, 0)],
-                       f"shape entry {i} ({_s(v)}) is 0 at some sizes, where onnxruntime "
-                       f"copies input dim {i} ({_s(d)}) and the element counts differ")
+                       f"shape entry {i} ({to_str(v)}) is 0 at some sizes, where onnxruntime "
+                       f"copies input dim {i} ({to_str(d)}) and the element counts differ")
         else:
             left.append(i)
     if left and (neg is not None or len(left) > 3):
@@ -260,14 +278,15 @@ def _vanishes_with(v, d) -> bool:
 def _zero_copy_refused(data, out, i, sure) -> bool:
     """Where entry i is 0 the input is empty (every factor of the entry is a factor of the
     input's element count), and the copy's element count is >= 1 once input dim i is."""
-    have = set()
+    have: set | None = set()
     for d in data.shape:
         if isinstance(d, int):
             if d == 0:
                 have = None
                 break
             continue
-        have |= _factors(d)
+        if have is not None:
+            have |= _factors(d)
     if have is not None and not _factors(out[i]) <= have:
         return False
     return all(j == i or j in sure or at_least_one(d) for j, d in enumerate(out))
@@ -298,7 +317,7 @@ def _reshape_zero_cases(ctx, data, target, out, split):
         cases.append(conds[0] if len(conds) == 1 else C.all_of(conds))
     ctx.any_of(cases, f"reshape to {_shape_str(out)} with entries {split} 0 at some sizes "
                       "(onnxruntime copies the input's dims there): the element count of "
-                      f"the input of {_s(numel)} elements must match")
+                      f"the input of {to_str(numel)} elements must match")
     out = list(out)
     for i in split:  # max(v, d * (1 - min(v, 1))): a max keeps the sign structural
         out[i] = dmax(target[i], mul(data.shape[i], sub(1, dmin(target[i], 1))))
@@ -346,7 +365,7 @@ def _exact_quotient(ctx, numel, known, reason):
 
 
 def _shape_str(out, neg=None):
-    return "[" + ", ".join("-1" if i == neg else _s(d) for i, d in enumerate(out)) + "]"
+    return "[" + ", ".join("-1" if i == neg else to_str(d) for i, d in enumerate(out)) + "]"
 
 
 @rule("Flatten")
@@ -393,12 +412,11 @@ def _gather_as_slice(ctx, data, indices, a, fused):
     is what the ONNX spec (and onnxruntime at level 'basic') imposes: a spec note."""
     start, limit, delta = (Tensor((1,), INT64, t.value) if t.value is not None else t
                            for t in fused)
-    from ..constraints import Constraint as C
 
     b = bounds_of(ctx, indices)
     if b is not None and b.tight:
         dim = data.shape[a]
-        why = ctx.origin(f"index values {_s(b.lo)}..{_s(b.hi)} must be within "
+        why = ctx.origin(f"index values {to_str(b.lo)}..{to_str(b.hi)} must be within "
                          f"{table_words(dim, a)} (onnxruntime fuses this Range -> Gather "
                          "into a Slice, which clamps instead)")
         empties = [C.eq(d, 0) for d in indices.shape if not at_least_one(d)]
@@ -412,7 +430,7 @@ def _gather_as_slice(ctx, data, indices, a, fused):
 @rule("Concat")
 def concat(ctx, *inputs, axis: int):
     """Non-axis dims equal; the axis dim is the sum."""
-    inputs = [t for t in inputs if t is not None]
+    inputs = tuple(t for t in inputs if t is not None)
     if not inputs:
         ctx.fail("needs at least one input")
     r = len(inputs[0].shape)
@@ -444,7 +462,7 @@ def concat(ctx, *inputs, axis: int):
             empties = [Constraint.eq(d, 0) for d in maybe_empty[j] + maybe_empty[i]]
             if not empties:
                 for e in eqs:
-                    ctx.eq(e.lhs, e.rhs, why + f" ({_s(e.lhs)} vs {_s(e.rhs)})")
+                    ctx.eq(e.lhs, e.rhs, why + f" ({to_str(e.lhs)} vs {to_str(e.rhs)})")
             else:
                 main = eqs[0] if len(eqs) == 1 else Constraint.all_of(eqs)
                 ctx.any_of([main] + empties, why + " unless one of them is empty")
@@ -468,7 +486,6 @@ def _same_off_axis(inputs, a) -> bool:
     reference (the first non-empty one, else input 0), the output is input 0's dims with
     the summed axis: a SqueezeNet Fire or Inception block, whose branches may all be empty
     at small sizes, has a proved output."""
-    from ..arith.prove import nonneg, nonpos
 
     ref = inputs[0].shape
     for t in inputs[1:]:
@@ -559,15 +576,15 @@ def _clamp_index(v, n, lo_bias: int, step_pos: bool):
         # v >= 0 and hi >= lo_bias (n >= 0): min(v, hi) >= lo_bias, no lower clamp. (This
         # asked sympy's is_nonnegative of the min, which took minutes on Swin's shapes.)
         return dmin(v, hi)
-    if provably(v, ">= 0"):
+    if provably(v, Rel.NONNEG):
         v = dmin(v, hi)
         return v if lo_bias <= 0 else dmax(v, lo_bias)
-    if provably(add(v, 1), "<= 0"):
+    if provably(add(v, 1), Rel.NONPOS):
         return dmax(add(v, n), lo_bias)
     if not isinstance(n, int):
         # v + n * [v < 0] with a symbolic n is a product of two unknowns
-        raise Unsupported(f"a slice bound {_s(v)} that is negative for some sizes only, on "
-                          f"an axis of symbolic size {_s(n)}")
+        raise Unsupported(f"a slice bound {to_str(v)} that is negative for some sizes only, on "
+                          f"an axis of symbolic size {to_str(n)}")
     v = add(v, mul(n, sub(1, dmin(dmax(add(v, 1), 0), 1))))  # + n exactly when v < 0
     return dmax(dmin(v, hi), lo_bias)
 
@@ -651,8 +668,8 @@ def _nonneg_entries(ctx, vals, what: str) -> None:
         if isinstance(v, int):
             if v < 0:
                 ctx.fail(f"{what} entry {i} is negative ({v})")
-        elif not provably(v, ">= 0"):
-            ctx.ge(v, 0, f"{what} entry {i} ({_s(v)}) must not be negative")
+        elif not provably(v, Rel.NONNEG):
+            ctx.ge(v, 0, f"{what} entry {i} ({to_str(v)}) must not be negative")
 
 
 @rule("ConstantOfShape")
@@ -661,7 +678,7 @@ def constant_of_shape(ctx, input, *, value=None):
     shp = ints(input, "the shape")
     _nonneg_entries(ctx, shp, "the shape")
     fill = 0.0
-    dtype = 1
+    dtype = FLOAT
     if value is not None:
         arr = np.asarray(value).reshape(-1)
         fill = arr[0].item() if arr.size else 0
@@ -704,7 +721,6 @@ def expand(ctx, input, shape):
     shp = ints(shape, "the target shape")
     _nonneg_entries(ctx, shp, "the target shape")
     out = broadcast_shapes(ctx, [input.shape, tuple(shp)], "input and target shape")
-    from .elementwise import broadcast_values
 
     value = broadcast_values("Identity", out, [input])
     facts = same_elements(ctx, input, from_value=value is None)
@@ -744,7 +760,7 @@ def split(ctx, input, split=None, *, axis: int = 0, num_outputs=None, **attrs):
         parts = [chunk] * (n - 1) + [sub(dim, mul(chunk, n - 1))]
         ctx.ge(parts[-1], 1, f"splitting into {n} parts leaves an empty last part")
     else:
-        ctx.divides(n, dim, f"axis {a} of size {_s(dim)} must split into {n} equal parts")
+        ctx.divides(n, dim, f"axis {a} of size {to_str(dim)} must split into {n} equal parts")
         parts = [floordiv(dim, n)] * n
     outs = []
     arr = _value_array(input)
@@ -811,14 +827,14 @@ def _pad_copy_conditions(ctx, shape, begin, end, out, mode):
         if not at_least_one(kept):
             solid.append(C.ge(kept, 1, ctx.origin(
                 f"{mode} padding of axis {a} needs at least one element of the axis left "
-                f"after cropping ({_s(kept)})")))
+                f"after cropping ({to_str(kept)})")))
         if mode == "reflect":
             for side, q in (("begin", b), ("end", e)):
                 if isinstance(q, int) and q <= 0:
                     continue  # below the length once the length is >= 1
                 solid.append(C.ge(sub(kept, 1), q, ctx.origin(
-                    f"reflect padding of axis {a}: the {side} pad ({_s(q)}) must be less "
-                    f"than the axis length after cropping ({_s(kept)})")))
+                    f"reflect padding of axis {a}: the {side} pad ({to_str(q)}) must be less "
+                    f"than the axis length after cropping ({to_str(kept)})")))
     maybe_empty = [a for a, d in enumerate(shape) if not at_least_one(d)]
     if not maybe_empty or mode == "wrap":
         for c in solid:

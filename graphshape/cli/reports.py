@@ -1,0 +1,109 @@
+"""``graphshape plot``: a picture of the valid region (registered on cli.main)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import click
+
+from graphshape.analysis import analyze as run
+from graphshape.cli.app import (
+    emit,
+    finish,
+    format_option,
+    guarded,
+    main,
+    model_options,
+    parse_sizes,
+    progress_bar,
+)
+from graphshape.errors import UsageError
+from graphshape.render import plot as P
+from graphshape.runtime.verify import verify
+
+
+def _write_bytes(data: bytes, output: str) -> None:
+    """Atomically, as cli.emit does for text."""
+    d = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".graphshape-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@main.command()
+@model_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The picture: .svg (no dependency) or .png (needs graphshape[plot]).")
+@click.option("--x", "x_name", metavar="NAME", help="The dim on the horizontal axis.")
+@click.option("--y", "y_name", metavar="NAME", help="The dim on the vertical axis.")
+@click.option("--strip", "strip", metavar="NAME",
+              help="A strip for one dim instead of a plane (the others held).")
+@click.option("--size", "sizes", multiple=True, metavar="NAME=INT",
+              help="Hold another dim at this size (default: the smallest valid size).")
+@click.option("--max", "maxes", multiple=True, metavar="NAME=INT",
+              help="The largest size shown on that dim's axis.")
+@click.option("--scale", type=click.Choice(["auto", "linear", "log"]), default="auto",
+              show_default=True)
+@click.option("--verify", "do_verify", is_flag=True,
+              help="Run onnxruntime at the domain's edges and mark the sizes it ran.")
+@click.option("--random", "n_random", default=6, show_default=True,
+              help="With --verify: random members and non-members added to the edges.")
+@format_option("text", "json")
+@guarded
+def plot(model, dims, output, x_name, y_name, strip, sizes, maxes, scale, do_verify,
+         n_random, fmt):
+    """Draw the valid region in the plane of two symbolic dims (or a strip of one): boxes
+    and lattices drawn exactly at every integer size, verified sizes marked. Prints what
+    it drew."""
+
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in (".svg", ".png"):
+        raise UsageError(f"-o {output}: write a .svg or a .png file")
+    if ext == ".png":
+        try:
+            import matplotlib  # noqa: F401, PLC0415  matplotlib: an optional extra
+        except ImportError:
+            raise UsageError(P.MPL_HINT) from None
+    a = run(model, dims=list(dims))
+    log = {"auto": None, "linear": False, "log": True}[scale]
+    try:
+        r = P.region(a, strip or x_name, y_name, held=parse_sizes(sizes),
+                     ranges=parse_sizes(maxes), strip=bool(strip), log=log)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    ver = None
+    if do_verify:
+        ver = verify(a, n_random=n_random, progress=progress_bar())
+        P.add_points(r, ver)
+    if ext == ".png":
+        _write_bytes(P.png(a, r), output)
+    else:
+        emit(P.svg(a, r=r), output)
+    info = dict(r.to_json(), output=output)
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+    else:
+        plane = f"{r.x_name} x {r.y_name}" if r.y_name else f"a strip of {r.x_name}"
+        held = ", ".join(f"{k}={v}" for k, v in r.held.items())
+        rng = f"{r.x_name} 1..{r.x_hi}" + (f", {r.y_name} 1..{r.y_hi}" if r.y_name else "")
+        click.echo(f"wrote {output}: {plane} ({rng}{'; ' + held if held else ''}), "
+                   f"{len(r.rects)} valid runs, "
+                   + ("exact at every integer size" if r.exact else r.note))
+        if ver is not None:
+            p = info["points"]
+            click.echo(f"marked {p['valid'] + p['invalid']} verified sizes: {p['valid']} ran, "
+                       f"{p['invalid']} rejected, {p['disagree']} disagree")
+    if ver is not None and (ver.interrupted or not ver.ok):
+        finish(ver)
+    finish(a)

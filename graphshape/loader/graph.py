@@ -1,0 +1,253 @@
+"""The Graph: opsets, inputs with symbolic dims (fixed axes re-symbolised on request),
+initializers as known values, nodes in topological order, declared shapes and types. The
+bytes come from wire.py, tensor contents from contents.py."""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+from dataclasses import dataclass, field
+
+from graphshape.arith.dims import symbol
+from graphshape.errors import InvalidModelError, Unsupported, UsageError
+from graphshape.loader.contents import tensor_from_initializer
+from graphshape.loader.tensor import Tensor
+from graphshape.loader.wire import check_initializer_data, load_proto
+
+__all__ = ["Graph", "load", "parse_dim_specs", "topo_sort", "input_shape", "implicit_inputs",
+           "declared_shapes", "declared_types"]
+
+_DIM_SPEC = re.compile(r"^(?P<input>[^=]+):(?P<axis>-?\d+)=(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+
+# files onnx.load reads as text (onnx/serialization.py): left to onnx itself
+@dataclass
+class Graph:
+    model: object  # onnx.ModelProto
+    opsets: dict
+    inputs: dict  # name -> Tensor (symbolic shape)
+    initializers: dict  # name -> Tensor
+    nodes: list  # topologically ordered NodeProto
+    outputs: list  # output names
+    symbols: list  # input symbols in first-seen order
+    path: str | None = None
+    declared_dims: dict = field(default_factory=dict)  # input -> declared (pre-override) shape
+    # value name -> its shape declared in value_info or as a graph output (an int per fixed
+    # dim, None otherwise), for values with at least one fixed dim
+    declared_shapes: dict = field(default_factory=dict)
+    declared_types: dict = field(default_factory=dict)  # name -> declared element type
+    # opsets newer than onnxruntime loads make nodes unproven (off for the onnx backend
+    # tests, whose reference outputs are the arbiter there)
+    runtime_opsets: bool = True
+
+
+def parse_dim_specs(dims) -> dict:
+    """{"input:2": "H"} or ["input:2=H"] -> {("input", 2): "H"}."""
+    out = {}
+    if not dims:
+        return out
+    items = dims.items() if isinstance(dims, dict) else [(d, None) for d in dims]
+    for k, v in items:
+        text = f"{k}={v}" if v is not None else str(k)
+        m = _DIM_SPEC.match(text.strip())
+        if not m:
+            raise UsageError(
+                f"bad dim spec '{text}': expected INPUT:AXIS=NAME, e.g. input:2=H")
+        out[(m["input"], int(m["axis"]))] = m["name"]
+    return out
+
+
+def topo_sort(nodes, available: set, graph_name: str = "main graph") -> list:
+    """Kahn's algorithm keeping the file order among ready nodes; rejects cycles and
+    inputs nobody produces."""
+    produced_by = {}
+    for i, n in enumerate(nodes):
+        for o in n.output:
+            if not o:
+                continue
+            if o in produced_by or (graph_name == "main graph" and o in available):
+                raise InvalidModelError(
+                    f"{n.op_type} (node '{n.name or i}'): value '{o}' of the {graph_name} is "
+                    "defined twice (onnxruntime refuses the model: 'Duplicate definition')")
+            produced_by[o] = i
+    deps = []
+    for i, n in enumerate(nodes):
+        d = set()
+        for name in list(n.input) + sorted(implicit_inputs(n)):
+            if not name or name in available:
+                continue
+            if name not in produced_by:
+                raise InvalidModelError(
+                    f"{n.op_type} (node '{n.name or i}'): input '{name}' is produced by no node, "
+                    f"initializer or graph input of the {graph_name}")
+            d.add(produced_by[name])
+        d.discard(i) if i not in d else None
+        deps.append(d)
+    users: dict = {i: [] for i in range(len(nodes))}
+    indeg = [len(d) for d in deps]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+
+    ready = [i for i, k in enumerate(indeg) if k == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(nodes):
+        stuck = [nodes[i] for i, k in enumerate(indeg) if k > 0]
+        n = stuck[0]
+        raise InvalidModelError(
+            f"graph has a cycle through {len(stuck)} nodes, e.g. {n.op_type} (node '{n.name}')")
+    return order
+
+
+def implicit_inputs(node) -> set:
+    """Names a node's subgraphs read from the enclosing scope."""
+    out = set()
+    for a in node.attribute:
+        graphs = [a.g] if a.type == 5 else list(a.graphs)  # GRAPH / GRAPHS
+        for g in graphs:
+            local = {i.name for i in g.input} | {t.name for t in g.initializer}
+            for n in g.node:
+                local |= set(n.output)
+            for n in g.node:
+                for name in list(n.input) + list(implicit_inputs(n)):
+                    if name and name not in local:
+                        out.add(name)
+            for o in g.output:
+                if o.name not in local:
+                    out.add(o.name)
+    return out
+
+
+def _sanitize(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not s or s[0].isdigit():
+        s = "d_" + s
+    return s
+
+
+def input_shape(vi, overrides: dict, declared: dict) -> tuple:
+    tt = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type"):
+        raise Unsupported(f"input '{vi.name}' is not a tensor: graphshape analyses tensor "
+                          "inputs only (sequences, maps and optionals are not modelled)")
+    if not tt.HasField("shape"):  # onnxruntime runs it at any rank: nothing to reason from
+        raise Unsupported(f"input '{vi.name}' has no declared rank (onnxruntime takes any): "
+                          "graphshape needs each input's rank")
+    shape = []
+    decl = []
+    rank = len(tt.shape.dim)
+    for axis, d in enumerate(tt.shape.dim):
+        if d.HasField("dim_value"):
+            decl.append(int(d.dim_value))
+        elif d.HasField("dim_param"):
+            decl.append(d.dim_param)
+        else:
+            decl.append(None)
+        name = overrides.get((vi.name, axis)) or overrides.get((vi.name, axis - rank))
+        if name:
+            shape.append(symbol(name))
+        elif d.HasField("dim_value") and d.dim_value >= 0:
+            shape.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param:
+            shape.append(symbol(_sanitize(d.dim_param)))
+        else:  # no size, or a negative one (some converters write -1): onnxruntime takes
+            # it as unknown and runs every size (measured on 1.31.1)
+            shape.append(symbol(_sanitize(f"{vi.name}_{axis}")))
+    declared[vi.name] = decl
+    return tuple(shape)
+
+
+def declared_shapes(g) -> dict:
+    """Fixed dims a graph declares for its values (value_info, outputs): name -> (int or
+    None per axis), only for values with at least one fixed dim."""
+    out = {}
+    for vi in list(g.value_info) + list(g.output):
+        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = tuple(int(d.dim_value) if d.HasField("dim_value") else None
+                     for d in vi.type.tensor_type.shape.dim)
+        if any(d is not None for d in dims):
+            out[vi.name] = dims
+    return out
+
+
+def declared_types(g) -> dict:
+    """Element types a graph declares for its values (value_info, outputs): name -> type,
+    tensors with a set element type only."""
+    return {vi.name: int(vi.type.tensor_type.elem_type)
+            for vi in list(g.value_info) + list(g.output)
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type}
+
+
+def _inline_functions(model):
+    """The model with its local functions (FunctionProto) inlined, as onnxruntime inlines
+    them when it loads the model (onnx.inliner; a function it cannot inline stays a node of
+    its own domain, which graphshape reports as an op without a rule)."""
+    try:
+        from onnx import inliner  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
+
+        return inliner.inline_local_functions(model)
+    except Exception:  # noqa: BLE001  (left as it is: its nodes are then unproven)
+        return model
+
+
+def load(source, dims=None) -> Graph:
+    """The graph to analyse. Its ``model`` is read with trim=True: the raw_data of large float
+    initializers is left out (shapes never depend on it); do not save it as the model."""
+    model, path = load_proto(source, trim=True)
+    if model.functions:
+        model = _inline_functions(model)
+    overrides = parse_dim_specs(dims)
+    opsets = {}
+    for imp in model.opset_import:
+        opsets["" if imp.domain == "ai.onnx" else imp.domain] = int(imp.version)
+    if not model.opset_import:
+        raise InvalidModelError("the model imports no opset (opset_import is empty): "
+                                "onnxruntime refuses it ('Missing opset in the model')")
+    if "" not in opsets:
+        opsets[""] = 1
+    g = model.graph
+    base_dir = os.path.dirname(os.path.abspath(path)) if path else None
+    check_initializer_data(g)
+    inits = {t.name: tensor_from_initializer(t, base_dir) for t in g.initializer}
+    for t in g.sparse_initializer:
+        inits[t.values.name] = Tensor(tuple(int(d) for d in t.dims), t.values.data_type)
+    inputs = {}
+    declared: dict = {}
+    input_names = {vi.name for vi in g.input}
+    for (iname, _axis) in overrides:
+        if iname not in input_names:
+            raise UsageError(
+                f"--dim names input '{iname}', but the model's inputs are: "
+                + ", ".join(sorted(n for n in input_names if n not in inits)))
+    for vi in g.input:
+        if vi.name in inits:
+            continue  # an initializer with a default value: a constant, not a user input
+        shape = input_shape(vi, overrides, declared)
+        for (iname, axis), _ in overrides.items():
+            if iname == vi.name and not -len(shape) <= axis < len(shape):
+                raise UsageError(f"--dim {iname}:{axis}: input '{iname}' has rank {len(shape)}")
+        inputs[vi.name] = Tensor(shape, vi.type.tensor_type.elem_type)
+    syms = []
+    for t in inputs.values():
+        for d in t.shape:
+            if not isinstance(d, int) and d not in syms:
+                syms.append(d)
+    available = set(inputs) | set(inits)
+    nodes = topo_sort(list(g.node), available)
+    produced = set(available)
+    for n in nodes:
+        produced |= set(n.output)
+    for o in g.output:
+        if o.name not in produced:
+            raise InvalidModelError(f"graph output '{o.name}' is produced by no node")
+    return Graph(model, opsets, inputs, inits, nodes, [o.name for o in g.output], syms, path,
+                 declared, declared_shapes(g), declared_types(g))

@@ -1,0 +1,411 @@
+"""onnxruntime as the arbiter: run the model at the domain's edges and compare.
+
+Every run happens in a child process (graphshape._worker), so a native crash counts as
+"invalid" for that size and never takes graphshape down. Each run has a timeout; sizes
+whose inputs and activations would exceed a memory budget are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphshape.arith.dims import substitute
+from graphshape.domain.sets import INVALID, UNPROVEN, VALID
+from graphshape.dtypes import DataType
+from graphshape.errors import VerificationError
+
+_NODE_RE = re.compile(r"(?:Name:|node )'([^']*)'")
+
+
+@dataclass
+class Verdict:
+    sizes: dict
+    predicted: str  # valid / invalid / unproven
+    observed: str  # valid / invalid / skipped / timeout
+    agree: bool | None
+    detail: str = ""
+    blamed_node: str | None = None
+    predicted_nodes: list = field(default_factory=list)
+    shapes_ok: bool | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class VerificationReport:
+    verdicts: list
+    providers: list
+    opt_level: str
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def disagreements(self) -> list:
+        return [v for v in self.verdicts if v.agree is False]
+
+    @property
+    def compared(self) -> list:
+        return [v for v in self.verdicts if v.agree is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements and not self.interrupted
+
+    def summary(self) -> str:
+        n, bad = len(self.compared), len(self.disagreements)
+        skipped = len(self.verdicts) - n
+        where = ",".join(p.replace("ExecutionProvider", "") for p in self.providers)
+        s = (f"{n} sizes run on onnxruntime ({where}, optimisation '{self.opt_level}'): "
+             f"{n - bad} agree, {bad} disagree")
+        if skipped:
+            s += f", {skipped} skipped"
+        if self.interrupted:
+            s += " (interrupted: partial table)"
+        return s
+
+    def to_json(self) -> dict:
+        return {"providers": self.providers, "opt_level": self.opt_level, "ok": self.ok,
+                "interrupted": self.interrupted, "summary": self.summary(),
+                "seconds": round(self.seconds, 3),
+                "verdicts": [v.to_json() for v in self.verdicts]}
+
+
+def default_providers() -> list:
+    try:
+        import onnxruntime as ort  # noqa: PLC0415  onnxruntime: only runs need it
+    except ImportError as e:
+        raise VerificationError(f"onnxruntime is not installed ({e})") from None
+    avail = ort.get_available_providers()
+    if "CUDAExecutionProvider" in avail and _gpu_present():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _gpu_present() -> bool:
+    return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
+
+
+class Worker:
+    def __init__(self, path, providers, opt_level):
+        # run _worker.py by path, not with -m: -m imports the graphshape package first
+        # (sympy, islpy), which costs more than a second per worker start
+        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
+        boot = ("import runpy, sys; sys.path = [p for p in sys.path if p]; "
+                f"runpy.run_path({worker!r}, run_name='__main__')")
+        self.args = [sys.executable, "-c", boot, path, ",".join(providers), opt_level]
+        self.proc = None
+        self.providers = providers
+
+    def start(self):
+        env = dict(os.environ)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, env=env,
+                                     start_new_session=True)
+        hello = self._read(300)
+        if hello is None or not hello.get("ready"):
+            self.stop()
+            msg = (hello or {}).get("error", "the onnxruntime worker did not start")
+            raise VerificationError(f"onnxruntime cannot load the model: {msg}")
+        self.providers = hello["providers"]
+
+    def _read(self, timeout):
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not r:
+            return "timeout"
+        line = self.proc.stdout.readline()
+        if not line:
+            return None
+        return json.loads(line)
+
+    def run(self, inputs, timeout):
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        try:
+            self.proc.stdin.write(json.dumps({"inputs": inputs}) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return self._died()
+        reply = self._read(timeout)
+        if reply == "timeout":
+            self.stop()
+            return {"ok": False, "timeout": True, "error": f"no answer within {timeout:g} s"}
+        if reply is None:
+            return self._died()
+        return reply
+
+    def _died(self):
+        rc = self.proc.wait()
+        self.proc = None
+        sig = -rc if rc < 0 else None
+        name = signal.Signals(sig).name if sig else f"exit code {rc}"
+        return {"ok": False, "crash": True, "error": f"onnxruntime died ({name})"}
+
+    def stop(self):
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            self.proc = None
+
+
+def estimate_bytes(analysis, sizes) -> int:
+    """Bytes of the inputs plus the largest few activations at ``sizes`` (known shapes)."""
+    env = analysis.domain.env(sizes)
+    total = 0
+    largest = []
+    for t in analysis.propagation.tensors.values():
+        if t.shape is None:
+            continue
+        n = 1
+        for d in t.shape:
+            v = substitute(d, env)
+            if not isinstance(v, int):
+                n = 0
+                break
+            n *= max(v, 0)
+        largest.append(n * 4)
+    largest.sort(reverse=True)
+    total = sum(largest[:4])
+    return total
+
+
+def plan_points(domain, n_random: int = 6, seed: int = 0) -> list:
+    pts = []
+    seen = set()
+    for p in domain.edges() + domain.sample_members(n_random, seed) + \
+            domain.sample_nonmembers(n_random, seed):
+        key = tuple(sorted(p.items()))
+        if key not in seen:
+            seen.add(key)
+            pts.append(p)
+    return pts
+
+
+def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: float = 120,
+           memory_budget: int = 2 << 30, providers=None, opt_level: str = "all",
+           progress=None) -> VerificationReport:
+    path = analysis.graph.path
+    if path is None:
+        raise VerificationError("verification needs the model as a file")
+    providers = providers or default_providers()
+    if points is None:
+        points = plan_points(analysis.domain, n_random, seed)
+    run_path, temp = _runnable_copy(analysis)
+    worker = Worker(os.path.abspath(run_path), providers, opt_level)
+    watcher = _Watcher(analysis, providers, opt_level, run_path)
+    report = VerificationReport([], providers, opt_level)
+    t0 = time.perf_counter()
+    try:
+        try:
+            worker.start()
+        except VerificationError as e:
+            # onnxruntime refuses the model at load time: no size can run
+            # (the finally below stops the worker and removes the temporary copy)
+            report.verdicts = [_refused(analysis, p, str(e)) for p in points]
+            report.seconds = time.perf_counter() - t0
+            return report
+        report.providers = worker.providers
+        for i, p in enumerate(points):
+            if progress:
+                progress(i, len(points), p)
+            report.verdicts.append(_one(analysis, worker, p, timeout, memory_budget, watcher))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        worker.stop()
+        watcher.stop()
+        if temp and os.path.exists(temp):
+            os.unlink(temp)
+        if progress:
+            progress(len(points), len(points), None)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _runnable_copy(analysis):
+    """(path to run, temp file or None). A model analysed with --dim overrides is run from a
+    copy whose overridden axes are symbolic, next to the original (external data paths
+    stay valid); the copy is removed afterwards."""
+    g = analysis.graph
+    changes = {}
+    for name, decl in g.declared_dims.items():
+        shape = g.inputs[name].shape
+        for axis, (d, ours) in enumerate(zip(decl, shape)):
+            if not isinstance(ours, int) and (not isinstance(d, str) or d != ours.name):
+                changes[(name, axis)] = ours.name
+    if not changes:
+        return g.path, None
+    import onnx  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
+
+    m = onnx.load(g.path, load_external_data=False)
+    for vi in m.graph.input:
+        for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if (vi.name, axis) in changes:
+                dim.Clear()
+                dim.dim_param = changes[(vi.name, axis)]
+    temp = _save_beside(m, g.path, "resym")
+    return temp, temp
+
+
+def _save_beside(model, src: str, tag: str) -> str:
+    """Save a modified copy next to ``src`` (so external-data paths still resolve) under a
+    hidden per-process name; the caller removes it."""
+    import onnx  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
+
+    path = os.path.join(os.path.dirname(os.path.abspath(src)),
+                        f".graphshape-{tag}-{os.getpid()}.onnx")
+    onnx.save(model, path)
+    return path
+
+
+def _refused(analysis, sizes, why) -> Verdict:
+    predicted = analysis.domain.check(sizes)
+    agree = None if predicted == UNPROVEN else predicted == INVALID
+    return Verdict(sizes, predicted, INVALID, agree, why)
+
+
+WATCHED_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"}
+
+
+class _Watcher:
+    """A second worker on a copy of the model whose Conv/Pool outputs are also graph
+    outputs. Used only when onnxruntime accepts a size that graphshape rejects: by
+    definition (DESIGN.md) a size is invalid when a Conv/Pool output is empty, even if a
+    later op (Concat skips empty inputs) hides it and the run completes."""
+
+    def __init__(self, analysis, providers, opt_level, src):
+        self.analysis, self.providers, self.opt_level = analysis, providers, opt_level
+        self.src = src
+        self.worker = None
+        self.path = None
+        self.failed = False
+
+    def empty_outputs(self, inputs, timeout):
+        if self.failed:
+            return None
+        if self.worker is None:
+            try:
+                self._start()
+            except Exception:  # noqa: BLE001  the check is an extra; never fatal
+                self.failed = True
+                self.stop()
+                return None
+        reply = self.worker.run(inputs, timeout)
+        if not reply.get("ok"):
+            return None
+        return [n for n, shp in reply["shapes"].items() if n in self.watched and 0 in shp]
+
+    def _start(self):
+        import onnx  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
+        from onnx import helper  # noqa: PLC0415  onnx: 0.6 s to import, only this path needs it
+
+        src = self.src
+        m = onnx.load(src, load_external_data=False)
+        have = {o.name for o in m.graph.output}
+        self.watched = []
+        for node in m.graph.node:
+            if node.op_type in WATCHED_OPS and node.output and node.output[0] not in have:
+                t = self.analysis.propagation.tensors.get(node.output[0])
+                dtype = t.dtype if t is not None and t.dtype else 1
+                m.graph.output.append(helper.make_tensor_value_info(node.output[0], dtype, None))
+                self.watched.append(node.output[0])
+        self.path = _save_beside(m, src, "watch")
+        self.worker = Worker(self.path, self.providers, self.opt_level)
+        self.worker.start()
+
+    def stop(self):
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
+        self.path = None
+
+
+def _one(analysis, worker, sizes, timeout, budget, watcher=None) -> Verdict:
+    predicted = analysis.domain.check(sizes)
+    pred_nodes = []
+    if predicted == INVALID:
+        pred_nodes = sorted({c.origins[0].node for c, _ in analysis.domain.violations(sizes)})
+    need = estimate_bytes(analysis, sizes)
+    if need > budget:
+        return Verdict(sizes, predicted, "skipped", None,
+                       f"needs about {need / 2**30:.1f} GiB (> budget {budget / 2**30:.1f} GiB)",
+                       predicted_nodes=pred_nodes)
+    inputs = {}
+    for name, shape in analysis.input_shapes_at(sizes).items():
+        dtype = _numpy_name(analysis.graph.inputs[name].dtype)
+        inputs[name] = {"shape": shape, "dtype": dtype}
+    reply = worker.run(inputs, timeout)
+    secs = reply.get("seconds", 0.0)
+    if reply.get("timeout"):
+        return Verdict(sizes, predicted, "timeout", None, reply["error"],
+                       predicted_nodes=pred_nodes)
+    observed = VALID if reply["ok"] else INVALID
+    detail = "" if reply["ok"] else reply["error"]
+    blamed = None
+    if not reply["ok"]:
+        m = _NODE_RE.search(reply["error"])
+        blamed = m.group(1) if m else None
+    shapes_ok = None
+    if reply["ok"]:
+        predicted_shapes = analysis.output_shapes_at(sizes)
+        shapes_ok = True
+        for name, got in reply["shapes"].items():
+            exp = predicted_shapes.get(name)
+            if exp is None:
+                continue
+            if len(exp) != len(got) or any(e is not None and e != g for e, g in zip(exp, got)):
+                shapes_ok = False
+                detail = f"output '{name}': predicted {exp}, got {got}"
+        dd = {d.symbol for d in analysis.propagation.data_dependent}
+        for name, got in reply["shapes"].items():
+            t = analysis.propagation.tensors.get(name)
+            if t is None or t.shape is None:
+                # unknown because a rule could not decide (maybe data-dependent), or because
+                # the model can never run (impossible): only the former excuses emptiness
+                is_dd = bool(analysis.propagation.unproven) or \
+                    bool(analysis.propagation.data_dependent)
+            else:
+                is_dd = any(not isinstance(d, int) and d.free_symbols & dd for d in t.shape)
+            if 0 in got and not is_dd:
+                observed = INVALID
+                detail = f"output '{name}' is empty {got}"
+        if observed == VALID and predicted == INVALID and watcher is not None:
+            empty = watcher.empty_outputs(inputs, timeout)
+            if empty:
+                observed = INVALID
+                detail = (f"onnxruntime completed, but the Conv/Pool output '{empty[0]}' is "
+                          "empty (a later op ignored it)")
+    if predicted == UNPROVEN:
+        agree = None
+    else:
+        # shapes are predictions only where the size is predicted valid: an empty output at
+        # a size predicted invalid is an agreement, whatever its other dims are
+        agree = (predicted == observed) and (shapes_ok is not False or predicted == INVALID)
+    return Verdict(sizes, predicted, observed, agree, detail, blamed, pred_nodes, shapes_ok,
+                   secs)
+
+
+_ = np
+
+
+def _numpy_name(code: int) -> str:
+    """numpy's name of an input's element type (float32 for one numpy lacks)."""
+    t = DataType.of(code)
+    return (t.numpy if t is not None else None) or "float32"

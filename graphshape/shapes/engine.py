@@ -1,0 +1,478 @@
+"""The walk: one pass over the nodes in topological order, one rule call per node.
+
+A rule is a pure function ``fn(ctx, *inputs, **attributes) -> Tensor | list[Tensor]``;
+``ctx`` (a NodeContext) only collects what this node imposes. Each visit ends in one typed
+outcome:
+    Inferred    outputs and the conditions the node imposes
+    Unproven    the node could not be analysed (no rule, a run-time value, a rule bug):
+                its outputs are unknown and the answer is 'unproven because node X (op Y)'
+    Impossible  the node can never run (a ShapeError): no size is valid
+The walk owns its state (values, unknown roots, the fresh-symbol counter); rules never
+touch it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+
+from graphshape import stats
+from graphshape.arith.dims import Dim, nonneg_symbol
+from graphshape.errors import GraphShapeError, ShapeError, Unsupported, located
+from graphshape.loader.contents import attribute_values, tensor_from_initializer
+from graphshape.loader.graph import (
+    Graph,
+    declared_shapes,
+    declared_types,
+    implicit_inputs,
+    topo_sort,
+)
+from graphshape.loader.tensor import Tensor
+from graphshape.shapes import ort_compat, registry
+from graphshape.shapes.constraints import Constraint, Kind, Origin
+from graphshape.shapes.graph_view import GraphView
+
+__all__ = ["Walk", "propagate", "Propagation", "NodeContext", "Inferred", "Unproven",
+           "Impossible", "DataDependent", "call_rule"]
+
+
+@dataclass(frozen=True)
+class Unproven:
+    node: str
+    op: str
+    reason: str
+    affected: int = 0
+
+    def describe(self) -> str:
+        return located(self.op, self.node, self.reason)
+
+
+@dataclass(frozen=True)
+class Impossible:
+    error: ShapeError
+
+
+@dataclass(frozen=True)
+class Inferred:
+    outputs: list
+    ctx: NodeContext
+
+
+Outcome = Inferred | Unproven | Impossible
+
+
+@dataclass(frozen=True)
+class DataDependent:
+    symbol: object
+    node: str
+    op: str
+    what: str
+
+
+class NodeContext:
+    """What a rule may use (the rule contract): the node's identity (name, op, opset, domain,
+    n_outputs), a read-only view of the graph being walked (``graph``: a GraphView, or None
+    for a rule called on its own), ways to add conditions (``eq``, ``ge``, ``divides``,
+    ``any_of``, ``add``), fresh symbols, ``assume`` for an unproven node, and
+    ``subgraph_runner`` for If/Loop/Scan bodies. A rule never reaches past it."""
+
+    __slots__ = ("name", "op", "opset", "domain", "n_outputs", "constraints", "spec_notes",
+                 "fresh_symbols", "notes", "subgraph_runner", "assumptions", "graph",
+                 "_new_symbol")
+
+    def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None,
+                 new_symbol=None, graph: GraphView | None = None):
+        self.name, self.op, self.opset, self.domain = name, op, opset, domain
+        self.n_outputs = n_outputs
+        self.constraints: list = []
+        self.spec_notes: list = []
+        self.fresh_symbols: list = []
+        self.notes: list = []
+        self.assumptions: list = []
+        self.subgraph_runner = subgraph_runner
+        self.graph = graph
+        self._new_symbol = new_symbol or _Counter().symbol
+
+    def origin(self, reason: str) -> Origin:
+        return Origin(self.name, self.op, reason)
+
+    def assume(self, reason: str) -> None:
+        """The rule produced outputs (often with fresh symbols) without proving them: the
+        analysis goes on downstream, and the answer is 'unproven because' this node."""
+        self.assumptions.append(reason)
+
+    def add(self, c: Constraint) -> None:
+        """Impose a built condition (a tautology is dropped, a contradiction fails the node)."""
+        if c.kind == Kind.EQ and c.lhs == c.rhs:
+            return  # a tautology (e.g. Reshape [1,64,h,w] -> [1,64,h*w])
+        t = c.constant_truth()
+        if t is True:
+            return
+        if t is False:
+            reason = c.origin.reason if c.origin is not None else "a condition fails"
+            raise ShapeError(reason + f" (found {c})", self.name, self.op)
+        self.constraints.append(c)
+
+    def eq(self, a: Dim, b: Dim, reason: str) -> None:
+        self.add(Constraint.eq(a, b, self.origin(reason)))
+
+    def ge(self, a: Dim, b: Dim, reason: str) -> None:
+        self.add(Constraint.ge(a, b, self.origin(reason)))
+
+    def divides(self, m: int, a: Dim, reason: str) -> None:
+        if m == 1:
+            return
+        self.add(Constraint.divides(m, a, self.origin(reason)))
+
+    def any_of(self, parts, reason: str) -> None:
+        kept = []
+        for p in parts:
+            t = p.constant_truth()
+            if t is True:
+                return
+            if t is False:
+                continue
+            kept.append(p)
+        if not kept:
+            raise ShapeError(reason, self.name, self.op)
+        if len(kept) == 1:
+            self.add(Constraint(kept[0].kind, kept[0].lhs, kept[0].rhs, kept[0].parts,
+                                 self.origin(reason)))
+        else:
+            self.add(Constraint.any_of(kept, self.origin(reason)))
+
+    def spec_note(self, c: Constraint) -> None:
+        """A condition the ONNX spec imposes but onnxruntime does not (reported, not enforced)."""
+        if c.constant_truth() is None or c.constant_truth() is False:
+            self.spec_notes.append(c)
+
+    def fresh(self, what: str, nonneg: bool = True):
+        """A fresh symbol for a data-dependent dim (NonZero count, TopK k from data...)."""
+        s = self._new_symbol()
+        self.fresh_symbols.append(DataDependent(s, self.name, self.op, what))
+        return s
+
+    def fail(self, message: str):
+        raise ShapeError(message, self.name, self.op)
+
+
+class _Counter:
+    """Names for data-dependent symbols (dd1, dd2, ...), one sequence per analysis."""
+
+    def __init__(self):
+        self.n = 0
+
+    def symbol(self):
+        self.n += 1
+        return nonneg_symbol(f"dd{self.n}")
+
+
+@dataclass
+class Propagation:
+    tensors: dict
+    constraints: list
+    spec_notes: list
+    unproven: list
+    data_dependent: list
+    impossible: list = field(default_factory=list)  # ShapeErrors: the model never runs
+    node_count: int = 0
+
+
+# One node's rule (with any subgraphs it walks) may run this long (wall clock, seconds;
+# GRAPHSHAPE_NODE_SECONDS, 0: no limit). Past it the node is unproven: its shape
+# expressions grew too large to decide (seen: Swin's padded windows through Cast and Div).
+# Measured on the main thread with SIGALRM; elsewhere (another thread, no setitimer) there
+# is no limit.
+NODE_SECONDS = float(os.environ.get("GRAPHSHAPE_NODE_SECONDS", "10"))
+
+
+class RuleTimeout(BaseException):
+    """A rule ran past NODE_SECONDS (a BaseException, so that no rule's own ``except
+    Exception`` swallows it; only the outermost rule call catches it)."""
+
+
+_RULE_DEPTH = [0]
+_BUDGET: dict = {}  # while armed: the caller's SIGALRM handler and timer
+
+
+def _on_alarm(signum, frame):
+    if _BUDGET:
+        raise RuleTimeout()
+
+
+def _arm() -> None:
+    """SIGALRM after NODE_SECONDS (outermost rule call, main thread only). The caller's
+    handler is saved before the timer starts, so _disarm can always put it back."""
+    if _BUDGET or NODE_SECONDS <= 0 or not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        return
+    _BUDGET["handler"] = signal.signal(signal.SIGALRM, _on_alarm)
+    _BUDGET["timer"] = signal.setitimer(signal.ITIMER_REAL, NODE_SECONDS)
+
+
+def _disarm() -> None:
+    """Stop the timer and put the caller's handler and timer back (idempotent)."""
+    if not _BUDGET:
+        return
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    handler, timer = _BUDGET.pop("handler"), _BUDGET.pop("timer", (0.0, 0.0))
+    _BUDGET.clear()
+    signal.signal(signal.SIGALRM, handler)
+    if timer[0] > 0:
+        signal.setitimer(signal.ITIMER_REAL, *timer)
+
+
+def _run_rule(entry, ctx, ins, attrs):
+    """call_rule within the node budget (armed by the outermost call only)."""
+    _RULE_DEPTH[0] += 1
+    try:
+        if _RULE_DEPTH[0] == 1:
+            _arm()
+        return call_rule(entry, ctx, ins, attrs)
+    finally:
+        _RULE_DEPTH[0] -= 1
+        if _RULE_DEPTH[0] == 0:
+            _disarm()
+
+
+def call_rule(entry, ctx: NodeContext, inputs: list, attrs: dict):
+    for k in attrs:
+        if k not in entry.params and not entry.var_keyword:
+            raise Unsupported(f"attribute '{k}' is not handled by graphshape's {ctx.op} rule")
+    # trailing missing optional inputs are simply not passed
+    while inputs and inputs[-1] is None:
+        inputs = inputs[:-1]
+    n = len(inputs)
+    if n < entry.min_inputs or (entry.max_inputs is not None and n > entry.max_inputs):
+        raise ShapeError(f"unexpected number of inputs ({n})", ctx.name, ctx.op)
+    stats.COUNTERS["rule_calls"] += 1
+    return entry.fn(ctx, *inputs, **attrs)
+
+
+_UNKNOWN = Tensor(None)
+
+
+class Walk:
+    """One pass over a graph (and, through ctx.subgraph_runner, its subgraphs)."""
+
+    def __init__(self, graph, outer: dict | None = None, counter: _Counter | None = None):
+        self.graph = graph
+        self.counter = counter or _Counter()
+        self.tensors: dict = dict(outer or {})
+        self.tensors.update(graph.initializers)
+        self.tensors.update(graph.inputs)
+        self.view = GraphView(graph, self.tensors)
+        self.outer = outer
+        self.unknown_root: dict = {}  # value name -> the root Unproven of an unknown value
+        self.dead: set = set()  # values downstream of a node that can never run
+        self.result = Propagation(self.tensors, [], [], [], [])
+        self._consumed: set | None = None  # names the graph's nodes read (built on first need)
+        self._visiting_op = ""  # the op whose rule is running (its subgraphs: _run_subgraph)
+
+    def run(self) -> Propagation:
+        for idx, node in enumerate(self.graph.nodes):
+            self.step(idx, node)
+        self.result.node_count = len(self.graph.nodes)
+        self._folded_away()
+        return self.result
+
+    def _folded_away(self) -> None:
+        """A node whose outputs feed only Shape nodes and have fully constant shapes is never
+        run: onnxruntime folds the Shape to a constant at load and drops the node. Its
+        conditions may then not hold at run time, so they are not claimed (measured: a
+        failing Reshape to [3, 4] whose only consumer is Shape runs at every N)."""
+        consumers: dict = {}
+        for node in self.graph.nodes:
+            for i in node.input:
+                if i:
+                    consumers.setdefault(i, []).append(node.op_type)
+        outputs = set(self.graph.outputs)
+        names = {c.origin.node for c in self.result.constraints if c.origin is not None}
+        folded = set()
+        for idx, node in enumerate(self.graph.nodes):
+            name = node.name or f"{node.op_type}_{idx}"
+            outs = [o for o in node.output if o]
+            if name not in names or not outs or any(o in outputs for o in outs):
+                continue
+            if all(consumers.get(o) and set(consumers[o]) == {"Shape"}
+                   and self.tensors[o].shape is not None
+                   and all(isinstance(d, int) for d in self.tensors[o].shape) for o in outs):
+                folded.add(name)
+                self.result.unproven.append(Unproven(
+                    name, node.op_type, "its output feeds only Shape, which onnxruntime folds "
+                    "to a constant at load, so this node may never run and its conditions "
+                    "are not claimed"))
+        if folded:
+            self.result.constraints = [c for c in self.result.constraints
+                                       if c.origin is None or c.origin.node not in folded]
+
+    # ---- one node ---------------------------------------------------------------------
+    def step(self, idx: int, node) -> None:
+        outputs = [o for o in node.output if o]
+        if any(i in self.dead for i in node.input if i):
+            # the model already cannot run (result.impossible says why): nothing to prove
+            self.dead.update(outputs)
+            self._set_unknown(outputs, None)
+            return
+        name = node.name or f"{node.op_type}_{idx}"
+        roots = [self.unknown_root[i] for i in node.input if i in self.unknown_root]
+        outcome = self.visit(name, node, roots)
+        if isinstance(outcome, Inferred):
+            self._record(name, node, outcome)
+        elif isinstance(outcome, Impossible):
+            if roots:  # fails only because an unknown input was assumed: still unproven
+                self._set_unknown(outputs, roots[0])
+            else:
+                self.result.impossible.append(outcome.error)
+                self.dead.update(outputs)
+                self._set_unknown(outputs, None)
+        else:
+            root = roots[0] if roots else outcome
+            if not roots and root not in self.result.unproven:
+                self.result.unproven.append(root)
+            self._set_unknown(outputs, root)
+
+    def visit(self, name: str, node, roots: list) -> Outcome:
+        """The rule's outcome for one node; every failure becomes a typed outcome here."""
+        domain = registry.norm_domain(node.domain)
+        opset = self.graph.opsets.get(domain, 1)
+        op = node.op_type
+        entry = registry.lookup(domain, op, opset)
+        if entry is None:
+            where = f"domain '{domain}' " if domain else ""
+            return Unproven(name, op, f"graphshape has no rule for {where}op {op} "
+                                      f"(opset {opset})")
+        ins = [self.tensors.get(i) if i else None for i in node.input]
+        no_kernel = ort_compat.missing_kernel(domain, op, opset, ins)  # said after the rule
+        refused = ort_compat.schema_refusal(domain, op, opset, node, () if no_kernel else ins)
+        if refused:
+            return Unproven(name, op, refused)
+        if roots and any(t is not None and t.shape is None for t in ins):
+            return Unproven(name, op, "depends on an unknown shape")
+        ctx = NodeContext(name, op, opset, domain, len(node.output),
+                          subgraph_runner=self._run_subgraph, new_symbol=self.counter.symbol,
+                          graph=self.view)
+        self._visiting_op = op  # the op whose rule may run subgraphs (see _run_subgraph)
+        try:
+            outer = _RULE_DEPTH[0] == 0
+            try:
+                outs = _run_rule(entry, ctx, ins, attribute_values(node))
+            except RuleTimeout:
+                if not outer:
+                    raise
+                _RULE_DEPTH[0] = 0  # the alarm may have come while the timer was being
+                _disarm()  # stopped: put everything back once more
+                return Unproven(name, op, f"its rule ran past graphshape's {NODE_SECONDS:g} s "
+                                          "budget for one node (the shape expressions grew "
+                                          "too large to decide; GRAPHSHAPE_NODE_SECONDS)")
+        except ShapeError as e:
+            return Impossible(e if e.node is not None else ShapeError(e.detail, name, op))
+        except Unsupported as e:
+            return Unproven(name, op, str(e))
+        except GraphShapeError:
+            raise
+        except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
+            return Unproven(name, op,
+                            f"internal error in its rule ({type(e).__name__}: {e})")
+        gap = no_kernel or (
+            self.graph.runtime_opsets and ort_compat.opset_refusal(domain, opset))
+        if gap and gap not in ctx.assumptions:  # unproven, shapes still go on downstream
+            ctx.assume(gap)
+        outs = [outs] if isinstance(outs, Tensor) else list(outs)
+        for o, t in zip(node.output, outs):
+            claim = self._declared_type_claim(o, t) or self._declared_claim(o, t)
+            if claim:
+                ctx.assume(claim)
+        return Inferred(outs, ctx)
+
+    def _declared_type_claim(self, name: str, t) -> str | None:
+        """A declared element type (value_info, a graph output) other than the one the node
+        produces: onnxruntime refuses the model at load ('... of output arg (c) of node ()
+        does not match expected type'; measured on 1.31.1)."""
+        want = self.graph.declared_types.get(name) if name else None
+        got = getattr(t, "dtype", 0) if t is not None else 0
+        if not want or not isinstance(got, int) or got <= 0 or got == want:
+            return None
+        return (f"the model declares '{name}' as {ort_compat.type_words(want)} where the node "
+                f"produces {ort_compat.type_words(got)}: onnxruntime refuses to load the model")
+
+    def _declared_claim(self, name: str, t) -> str | None:
+        """onnxruntime merges a value's declared shape (value_info, a graph output) into its
+        own inference: a fixed declared dim where graphshape computes a symbolic one is taken
+        as the truth, and its optimiser folds Shape to it (measured on 1.31: x [N, 2] ->
+        Relu -> r declared [5, 2] -> Shape -> Reshape(x) fails at every N but 5; with no
+        consumer of r the run completes). Where the two differ the run is not modelled: the
+        node is unproven (a consumed value only)."""
+        decl = self.graph.declared_shapes.get(name) if name else None
+        if decl is None or t is None or t.shape is None or len(decl) != len(t.shape):
+            return None
+        if not any(d is not None and not isinstance(c, int) for d, c in zip(decl, t.shape)):
+            return None
+        if self._consumed is None:
+            self._consumed = _consumed_names(self.graph.nodes)
+        if name not in self._consumed:
+            return None
+        shown = ", ".join("?" if d is None else str(d) for d in decl)
+        ours = ", ".join(str(c) for c in t.shape)
+        return (f"the model declares '{name}' as [{shown}] (value_info) where graphshape "
+                f"computes [{ours}]: onnxruntime takes the declared sizes as true (its "
+                "optimiser folds Shape to them), so sizes where they differ are not modelled "
+                "(graphshape relax rewrites such claims)")
+
+    def _record(self, name: str, node, outcome: Inferred) -> None:
+        ctx, outs = outcome.ctx, outcome.outputs
+        for reason in ctx.assumptions:
+            self.result.unproven.append(Unproven(name, node.op_type, reason))
+        self.result.constraints.extend(ctx.constraints)
+        self.result.spec_notes.extend(ctx.spec_notes)
+        self.result.data_dependent.extend(ctx.fresh_symbols)
+        for o, t in zip(node.output, outs):
+            if o:
+                self.tensors[o] = t
+        missing = [o for o in list(node.output)[len(outs):] if o]
+        self._set_unknown(missing, Unproven(name, node.op_type, "optional output not inferred")
+                          if missing else None)
+
+    def _set_unknown(self, outputs, root) -> None:
+        for o in outputs:
+            self.tensors[o] = _UNKNOWN
+            if root is not None:
+                self.unknown_root[o] = root
+
+    def _run_subgraph(self, g, env: dict):
+        """Propagate a subgraph (If/Loop/Scan body) with the enclosing scope visible. The
+        declared shapes of an If branch's or a Scan body's outputs are the If/Scan rule's to
+        judge (a fixed declared dim of a computed symbolic one is a condition there, so at
+        every valid size the declaration is true): they make no value_info claim here."""
+
+        inits = {t.name: tensor_from_initializer(t, None) for t in g.initializer}
+        inputs = dict(env)
+        available = set(self.tensors) | set(inits) | set(inputs)
+        nodes = topo_sort(list(g.node), available, graph_name=f"subgraph '{g.name}'")
+        parent = self.graph
+        declared = declared_shapes(g)
+        types = declared_types(g)
+        if self._visiting_op in ("If", "Scan"):
+            for o in g.output:
+                declared.pop(o.name, None)
+        sub = Graph(parent.model, parent.opsets, inputs, inits, nodes,
+                    [o.name for o in g.output], [], declared_shapes=declared,
+                    declared_types=types, runtime_opsets=parent.runtime_opsets)
+        return Walk(sub, outer=self.tensors, counter=self.counter).run()
+
+
+def _consumed_names(nodes) -> set:
+    """Every value a node reads, its subgraphs' references to the enclosing scope included."""
+
+    out: set = set()
+    for n in nodes:
+        out.update(i for i in n.input if i)
+        out |= implicit_inputs(n)
+    return out
+
+
+def propagate(graph, outer: dict | None = None) -> Propagation:
+    """Walk ``graph`` (a model.Graph) and collect shapes, values and constraints."""
+    return Walk(graph, outer).run()
