@@ -8,11 +8,8 @@
     >>> graphshape.export(model, (x,), "m.onnx", dims={"x": {2: "H", 3: "W"}}, require="H=512,W=512")
 """
 
-from graphshape import (
-    export,  # a callable module: graphshape.export(...) is export.export_model
-)
-from graphshape.analysis import SCHEMA_VERSION, Analysis, analyze
-from graphshape.domain.sets import Domain
+import importlib
+
 from graphshape.errors import (
     GraphShapeError,
     InvalidModelError,
@@ -22,7 +19,6 @@ from graphshape.errors import (
     UsageError,
     VerificationError,
 )
-from graphshape.export import InvalidSizes
 from graphshape.results import ExitCode, Explanation, Verdict, Violation
 
 __all__ = ["analyze", "Analysis", "Domain", "SCHEMA_VERSION", "Verdict", "Explanation",
@@ -30,3 +26,24 @@ __all__ = ["analyze", "Analysis", "Domain", "SCHEMA_VERSION", "Verdict", "Explan
            "ModelLoadError", "InvalidModelError", "ShapeError", "Unsupported", "UsageError",
            "VerificationError"]
 __version__ = "0.1.0"
+
+# The analysis needs sympy, isl and numpy (about half a second to import, cold): it is
+# loaded on first use, so `import graphshape` stays cheap for callers that only need the
+# errors and results (a pre-commit hook's --help, a worker that has not got a model yet).
+_LAZY = {"analyze": "graphshape.analysis", "Analysis": "graphshape.analysis",
+         "SCHEMA_VERSION": "graphshape.analysis", "Domain": "graphshape.domain.sets",
+         "InvalidSizes": "graphshape.answers.contract"}
+
+
+def __getattr__(name: str):
+    if name == "export":  # a callable module: graphshape.export(...) is export.export_model
+        return importlib.import_module("graphshape.export")
+    if name not in _LAZY:
+        raise AttributeError(f"module 'graphshape' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

@@ -12,6 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import graphshape  # noqa: E402
+import graphshape.rules  # noqa: E402, F401  (tests that walk graphs without analyze())
 from graphshape.runtime.verify import verify  # noqa: E402
 from models import registry  # noqa: E402
 
