@@ -129,6 +129,19 @@ def shift_1d(s, p: int):
     return s.apply(isl.Map(f"{{ [x] -> [x - {p}] }}")).intersect(isl.Set("{ [x] : x >= 1 }"))
 
 
+def at_or_above_1d(lo: int):
+    """{x : x >= lo} (one coordinate)."""
+    return isl.Set(f"{{ [x] : x >= {lo} }}")
+
+
+def residues_1d(period: int, residues, least: int):
+    """{x >= least : x mod period is one of residues} (one coordinate)."""
+    if not residues:
+        return isl.Set("{ [x] : 1 = 0 }")
+    alts = " or ".join(f"x mod {period} = {r}" for r in residues)
+    return isl.Set(f"{{ [x] : x >= {least} and ({alts}) }}")
+
+
 def value(v) -> int:
     return int(v.to_python())
 

@@ -11,8 +11,16 @@ import math
 from dataclasses import dataclass
 
 import islpy as isl
+import sympy
 
-from graphshape.arith.isl import coords, interval_1d, project_1d, shift_1d
+from graphshape.arith.isl import (
+    at_or_above_1d,
+    coords,
+    interval_1d,
+    project_1d,
+    residues_1d,
+    shift_1d,
+)
 
 __all__ = ["Periodic1D", "Box", "periodic_1d", "decompose_boxes", "lcm", "runs",
            "points_in", "product_set"]
@@ -46,6 +54,7 @@ class Periodic1D:
     period: int
     residues: list
     bounded: bool
+    least: int = 1  # the universe's least value (0 for a size that may be empty)
 
     def contains(self, x: int) -> bool:
         if x < self.start:
@@ -90,7 +99,7 @@ class Periodic1D:
                 pts |= {x - 1, x, x + 1, x + self.period}
             pts.add(first - 1)
             pts.add(first)
-        return sorted(p for p in pts if p >= 1)
+        return sorted(p for p in pts if p >= self.least)
 
 
 def runs(xs):
@@ -135,13 +144,15 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
     s = s.coalesce()
     if s.is_empty():
         return Periodic1D([], 1, 1, [], True)
+    # sizes are >= 1, or >= 0 where they may be empty (a KV cache's past length)
+    least = min(1, _lo(s))
     if s.is_bounded():
         lo = _lo(s)
         hi = _hi(s)
         if hi - lo > ENUM_LIMIT:
             raise ValueError("bounded set too wide to enumerate")
         pts = points_in(s, lo, hi)
-        return Periodic1D(pts, hi + 1, 1, [], True)
+        return Periodic1D(pts, hi + 1, 1, [], True, least)
     # the period divides the lcm of the set's own division denominators (nested floors of
     # the conditions compose into these after isl simplifies them) and the hint
     p = lcm([max(1, period_hint)] + _div_denominators(s))
@@ -155,30 +166,35 @@ def periodic_1d(s, period_hint: int) -> Periodic1D:
             raise ValueError(f"period {p} is not a period of the set")
         threshold = _hi(diff) + 1
     threshold = max(threshold, 1)
-    # minimal period: the smallest divisor d of p whose residues' preimage is exactly res
-    base = points_in(s, threshold, threshold + p - 1)
-    res = sorted({x % p for x in base})
+    # the minimal period: the smallest divisor d of p that is a period from the threshold
+    # on, decided with set operations (p is 2**40 after 40 stride-2 layers: nothing here
+    # may enumerate p points or p divisors)
+    tail = s.intersect(at_or_above_1d(threshold))
     q = p
-    for d in sorted(_divs(p)):
-        res_d = {r % d for r in res}
-        if len(res) == len(res_d) * (p // d):
+    for d in sympy.divisors(p):
+        if d < p and shift_1d(s, d).intersect(at_or_above_1d(threshold)).is_equal(tail):
             q = d
             break
-    res = sorted({r % q for r in res})
-    # walk the start back while the periodic rule still holds
-    lower = points_in(s, 1, threshold - 1) if threshold > 1 else []
-    lower_set = set(lower)
-    start = threshold
-    while start > 1:
-        x = start - 1
-        if (x in lower_set) == ((x % q) in res):
-            start -= 1
-        else:
-            break
-    finite = [x for x in lower if x < start]
+    if q > ENUM_LIMIT:
+        raise ValueError(f"period {q} too long to list its residues")
+    res = sorted({x % q for x in points_in(s, threshold, threshold + q - 1)})
+    # walk the start back while the periodic rule still holds: the largest disagreement
+    # below the threshold between S and the periodic set ends it
+    periodic = residues_1d(q, res, least)
+    below = interval_1d(least, threshold - 1)
+    disagree = s.subtract(periodic).union(periodic.subtract(s)).intersect(below).coalesce()
+    start = least if disagree.is_empty() else _hi(disagree) + 1
+    if start > least:
+        finite_set = s.intersect(interval_1d(least, start - 1))
+        n = finite_set.count_val().to_python()
+        if n > ENUM_LIMIT:
+            raise ValueError("too many sizes below the periodic part to list")
+        finite = points_in(s, least, start - 1)
+    else:
+        finite = []
     if res:  # start at the first member of the periodic part: reads "H >= 224", not ">= 10"
         start = min(start + ((r - start) % q) for r in res)
-    return Periodic1D(finite, start, q, res, False)
+    return Periodic1D(finite, start, q, res, False, least)
 
 
 def _div_denominators(s) -> list:
@@ -192,9 +208,6 @@ def _div_denominators(s) -> list:
                 pass
     return [d for d in out if d > 0]
 
-
-def _divs(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def points_in(s, lo, hi) -> list:
