@@ -13,8 +13,10 @@ from graphshape.answers.contract import require
 from graphshape.answers.fit import fit
 from graphshape.answers.profiles import profiles
 from graphshape.answers.reasons import readable
+from graphshape.answers.size_story import count_words
 from graphshape.arith.dims import free_symbols, substitute, to_str
 from graphshape.domain import solve
+from graphshape.domain.counts import discharge
 from graphshape.domain.sets import Domain
 from graphshape.loader import graph as model
 from graphshape.results import Explanation, Verdict, Violation
@@ -44,7 +46,8 @@ class Analysis:
             return None
         if self._spec_domain is None:
             cons, syms, rest = self._spec_inputs
-            self._spec_domain = Domain(solve.solve(cons, syms), *rest)
+            self._spec_domain = Domain(solve.solve(cons, syms, self.propagation.derived),
+                                       *rest)
         return self._spec_domain
 
     # ---- shapes -----------------------------------------------------------------------
@@ -68,6 +71,9 @@ class Analysis:
     def output_shapes_at(self, sizes: dict) -> dict:
         """Concrete output shapes at ``sizes`` (None where data-dependent or unknown)."""
         env = self.domain.env(sizes)
+        floats = getattr(self.domain.solved, "floats", None)
+        if floats is not None:  # sizes derived in float32 (graphshape.arith.float32)
+            env = floats.values(env) or env
         out = {}
         for n in self.graph.outputs:
             t = self.propagation.tensors.get(n)
@@ -76,7 +82,10 @@ class Analysis:
                 continue
             dims = []
             for d in t.shape:
-                v = substitute(d, env)
+                try:
+                    v = substitute(d, env)
+                except ValueError:  # no value at this size (c // d with d == 0)
+                    v = None
                 dims.append(v if isinstance(v, int) else None)
             out[n] = dims
         return out
@@ -94,6 +103,7 @@ class Analysis:
         """The verdict at ``sizes`` with every violated condition and its numbers, or the
         output shapes it produces (and, when unproven, why)."""
         verdict = self.domain.check(sizes)
+        assumed = self.domain.assumed(sizes)
         if verdict is Verdict.INVALID:
             if self.domain.impossible:
                 violations = tuple(Violation(e.node, e.op, e.detail)
@@ -102,14 +112,15 @@ class Analysis:
                 violations = tuple(
                     Violation(c.origins[0].node, c.origins[0].op, c.origins[0].reason, nums,
                               str(c.constraint), tuple(o.node for o in c.origins[1:]),
-                              _readable(self, c, sizes))
+                              _readable(self, c, self.domain.env(sizes)))
                     for c, nums in self.domain.violations(sizes))
-            return Explanation(dict(sizes), verdict, violations)
+            return Explanation(dict(sizes), verdict, violations, assumed=assumed)
         unproven = ()
         if verdict is Verdict.UNPROVEN:
             unproven = tuple([u.describe() for u in self.domain.unproven] + [
-                f"{c} ({c.origin.describe()})" for c in self.domain.dd_conditions])
-        return Explanation(dict(sizes), verdict, (), self.output_shapes_at(sizes), unproven)
+                count_words(self, c) for c in self.domain.dd_conditions])
+        return Explanation(dict(sizes), verdict, (), self.output_shapes_at(sizes), unproven,
+                           assumed)
 
     # ---- deployer answers (contract.py, fit.py, profiles.py) -------------------------
     def require(self, spec: str):
@@ -200,7 +211,10 @@ def analyze(source, dims=None) -> Analysis:
             constraints.append(Constraint.ge(d, 1, Origin(
                 name, "graph output", f"output '{name}' axis {axis} must not be empty")))
     proven, dd = _split_dd(constraints, dd_syms)
-    solved = solve.solve(proven, g.symbols)
+    # a condition on counts that holds whatever the counts (0 included) binds no size: a
+    # detector's size is valid when the run succeeds for every count the graph allows
+    dd = discharge(dd)
+    solved = solve.solve(proven, g.symbols, prop.derived)
     domain = Domain(solved, prop.unproven, dd, prop.impossible)
     spec_inputs = None
     if prop.spec_notes:
@@ -216,6 +230,13 @@ def _readable(analysis, cond, sizes) -> str:
     """reasons.readable, or "" where it cannot put the condition in words (the raw numbers
     are then what the user reads)."""
 
+    floats = getattr(analysis.domain.solved, "floats", None)
+    if floats is not None and cond.constraint.symbols() & {d.symbol for d in floats.derived}:
+        # a condition on sizes derived in float32: what each is, and its value here
+        env = floats.values(dict(sizes)) or {}
+        return "; ".join(f"{d.symbol} = {d.formula()} = {env.get(d.symbol.name, '?')} in "
+                         f"float32 at {', '.join(f'{k}={v}' for k, v in sizes.items())}"
+                         for d in floats.derived if d.symbol in cond.constraint.symbols())
     try:
         return readable(analysis, cond, sizes)
     except Exception:  # noqa: BLE001  words are a courtesy; the verdict does not depend on them

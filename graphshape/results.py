@@ -101,9 +101,12 @@ class Explanation:
     violations: tuple = ()
     output_shapes: dict = field(default_factory=dict)
     unproven: tuple = ()  # plain-words reasons
+    assumed: dict = field(default_factory=dict)  # symbols left out (unconstrained) -> value
 
     def to_json(self) -> dict:
         out = {"sizes": dict(self.sizes), "verdict": self.verdict.value}
+        if self.assumed:
+            out["assumed"] = dict(self.assumed)
         if self.verdict is Verdict.INVALID:
             out["violations"] = [v.to_json() for v in self.violations]
         else:

@@ -142,7 +142,8 @@ def _not_rejected(a, item, first: int = 3, limit: int = 20_000) -> list:
     names = list(d.names)
     if isinstance(item, dict):
         item = ", ".join(f"{k} = {int(v)}" for k, v in item.items())
-    req = contract.requirement_set(contract.parse(str(item), names), names)
+    req = contract.requirement_set(contract.parse(str(item), names), names,
+                                   contract.least_sizes(d))
     if getattr(d, "impossible", None):
         return []
     inside = req.intersect(d.isl_set).coalesce()

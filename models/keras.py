@@ -5,6 +5,8 @@ resnet50_keras             keras.applications.ResNet50, include_top=True: fixed 
                            (re-symbolise with --dim input:1=H --dim input:2=W)
 inception_resnet_v2_keras  keras.applications.InceptionResNetV2, include_top=False, symbolic
 sequential_keras           Sequential Conv-Pool-Flatten-Dense built for 32x32 (fixed)
+xception_keras             keras.applications.Xception, include_top=False, symbolic: separable
+                           convs and 'same' max pools with strided 1x1 residual convs
 
 Inputs are NHWC, batch 1, named "input"; tf2onnx names symbolic dims unk__N, which the
 builder renames to H and W. tf2onnx.convert.from_function is used because from_keras fails
@@ -26,7 +28,7 @@ from ._export import _write_stats, cached
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = ("mobilenet_v3_small_keras", "resnet50_keras", "inception_resnet_v2_keras",
-         "sequential_keras")
+         "sequential_keras", "xception_keras")
 
 
 def tf_python() -> str:
@@ -70,6 +72,9 @@ def _keras_model(name: str):
     if name == "inception_resnet_v2_keras":
         return keras.applications.InceptionResNetV2(include_top=False, weights=None,
                                                     input_shape=(None, None, 3)), (None, None)
+    if name == "xception_keras":
+        return keras.applications.Xception(include_top=False, weights=None,
+                                           input_shape=(None, None, 3)), (None, None)
     if name == "sequential_keras":
         L = keras.layers
         return keras.Sequential([keras.Input((32, 32, 3)), L.Conv2D(8, 3, activation="relu"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import partial
 
-from . import attention, hf, keras, small, toy, transformer, vision
+from . import attention, detection, everyday, hf, keras, small, toy, transformer, vision
 
 DEFAULT_CACHE = os.environ.get(
     "GRAPHSHAPE_MODEL_CACHE",
@@ -87,10 +87,19 @@ BUILDERS = {
 BUILDERS.update({n: (partial(hf.build, name=n), "transformers " + n) for n in hf.NAMES})
 BUILDERS.update({n: (partial(keras.build, name=n), "Keras via tf2onnx: " + n)
                  for n in keras.NAMES})
+# -- everyday classes (issue 21): timm, T5, wav2vec2, a KV-cache decoder ------------------
+BUILDERS.update({n: (partial(everyday.build, name=n), "issue 21: " + n) for n in everyday.NAMES})
+
+# -- detectors (issue 20): torchvision's detection family, an ultralytics-style YOLO ---------
+BUILDERS.update({n: (partial(detection.build, name=n), "detector: " + (
+    "torchvision " + detection.TORCHVISION[n] if n in detection.TORCHVISION else
+    "ultralytics-style YOLOv8 (C2f, SPPF, PAN neck, DFL head), [1, 3, H, W]"))
+    for n in detection.NAMES})
 
 # slow to export, analyse or run: tests mark them @pytest.mark.large
 LARGE = {"resnet50_ts", "resnet50_dynamo", "resnet50_avgpool7_ts", "resnet50_avgpool7_dynamo",
-         "vit_b_16_ts", "vit_b_16_dynamo", "fasterrcnn_ts"}
+         "vit_b_16_ts", "vit_b_16_dynamo", "fasterrcnn_ts", "swin_timm_dynamo",
+         "mobilevit_timm_dynamo"} | set(detection.TORCHVISION)
 
 
 def build(name: str, out_dir: str = DEFAULT_CACHE) -> str:

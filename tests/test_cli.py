@@ -40,8 +40,8 @@ def test_analyze_verify_exit_zero_on_agreement(toy_path):
     (["H=256", "W=256"], 0, "valid"),
     (["H=512", "W=128"], 0, "valid"),
     (["H=300", "W=300"], 1, "Gemm (node '/head/head.0/Gemm')"),
-    (["H=0", "W=256"], 2, "sizes start at 1"),
-    (["H=-1", "W=256"], 2, "sizes start at 1"),
+    (["H=0", "W=256"], 2, "out of range (1 .."),  # 0 only for a size that may be empty
+    (["H=-1", "W=256"], 2, "sizes start at 0"),
     (["H=1000000000000", "W=256"], 2, "larger than"),
     (["H=abc", "W=256"], 2, "not an integer"),
     (["H", "W=256"], 2, "expected NAME=INT"),

@@ -56,7 +56,7 @@ def test_fit_text_and_json(paths):
 @pytest.mark.parametrize("args,code,needle", [
     (["--size", "H=300", "--size", "W=300", "--policy", "pad"], 1, "no pad"),
     (["--size", "H=256", "--size", "W=256"], 0, "as is"),
-    (["--size", "H=0", "--size", "W=3"], 2, "sizes start at 1"),
+    (["--size", "H=0", "--size", "W=3"], 2, "must be an integer >= 1"),
     (["--size", "Q=3"], 2, "unknown dim 'Q'"),
     (["--size", "H=3", "--policy", "stretch"], 2, "Invalid value"),
 ])

@@ -82,8 +82,8 @@ def test_expressions_and_work_stay_bounded(tmp_path, kind):
     assert sizes[10] == sizes[40] == sizes[160] <= 12, (kind, sizes)
     assert work[160].get("rule_calls", 0) == 160, (kind, work[160])
     for key in ("isl_sets", "exprs"):
-        # at most linear in the layers, plus a fixed allowance
-        assert work[160].get(key, 0) <= 16 * work[10].get(key, 0) + 64, (kind, key, work)
+        # at most linear in the layers (16 times the layers, 10% slack), plus a fixed allowance
+        assert work[160].get(key, 0) <= 1.1 * 16 * work[10].get(key, 0) + 64, (kind, key, work)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -30,8 +30,25 @@ def test_fuzz2_is_deterministic_and_builds_its_op_mix():
             assert a.SerializeToString() == fuzz2.generate(seed)[0].SerializeToString()
         ops |= {n.op_type for n in a.graph.node}
     want = {"Pad", "ConvTranspose", "MaxPool", "AveragePool", "Where", "Concat", "Shape",
-            "Gather", "Reshape", "Resize", "Slice", "ReduceMean"}
+            "Gather", "Reshape", "Resize", "Slice", "ReduceMean", "Transpose", "Ceil", "Clip",
+            "Cast", "Mod"}
     assert want <= ops, want - ops
+    # issue 21's moves, and graphs with a size that may be 0
+    logs, empty = set(), 0
+    for seed in range(60):
+        _, desc = fuzz2.generate(seed)
+        logs |= {op.split(":")[0] for op in desc["ops"]}
+        empty += bool(desc.get("dims"))
+    assert {"window", "reshape_zero", "tf_same"} <= logs, logs
+    assert empty > 0
+
+
+def test_small_grid_starts_at_0_for_a_size_that_may_be_empty():
+    rng = random.Random(0)
+    assert [p["P"] for p in small_grid(["P"], rng, least={"P": 0})] == list(range(0, 13))
+    two = small_grid(["H", "P"], rng, least={"P": 0})  # 156 points: 144 of them kept
+    assert len(two) == 144 and {"H": 1, "P": 0} in two and {"H": 12, "P": 12} in two
+    assert {p["P"] for p in two} == set(range(13)) and min(p["H"] for p in two) == 1
 
 
 def test_small_grid_is_every_size_up_to_12():

@@ -63,3 +63,21 @@ def test_inception_resnet_v2_minimum_is_proved(model_cache):
                             {"H": 50, "W": 50}, {"H": 74, "W": 300}, {"H": 75, "W": 300}])
     crashed = [v.sizes for v in rep.verdicts if "SIGFPE" in v.detail]
     assert {"H": 30, "W": 30} in crashed, [v.detail for v in rep.verdicts]
+
+
+def test_xception_why_is_readable(model_cache):
+    """Keras Xception (tf2onnx): exactly any H, W >= 7. Its 'same' max pools after strided
+    convs used to print nested floors for lines on end (-2*floor((-max(0, -floor((1 -
+    floor((H - 3)/2))/2) - 1) + min(...); each pool's map is now one ceil of the input,
+    ceil((H - 6)/2**k), and every 'why' line fits in two lines."""
+    from graphshape.answers.reasons import bound_lines
+
+    a = _analysis(model_cache, "xception_keras")
+    assert a.domain.exact and _first(a) == "any H >= 7; any W >= 7"
+    why = bound_lines(a, show_all=True, cut=False)
+    assert all(len(line.strip()) <= 200 for line in why), max(why, key=len)
+    text = "\n".join(why)
+    assert "ceil((H - 6)/16) >= 1" in text and "floor((1 - floor" not in text
+    assert "max(0" not in text and "min(" not in text
+    assert_agrees(a, [{"H": h, "W": w} for h, w in ((7, 7), (6, 7), (7, 6), (1, 1), (8, 9),
+                                                    (33, 64), (224, 224), (299, 101))])

@@ -370,12 +370,20 @@ def test_symbolic_file_needs_the_export_size(tmp_path):
         s = Constant <value = int64[2] {1, 3}> ()
         y = Reshape (p, s)
      }""")
-    with pytest.raises(UsageError, match="--size H=224"):
-        relax(src, None, dry_run=True)
+    # the domain pins the export size (the window must cover the whole map): inferred
+    res = relax(src, None, dry_run=True)
+    assert res.export_size == {"H": 8, "W": 8}
+    assert any("inferred: H=8, W=8" in n for n in res.notes)
     res = relax(src, None, sizes={"H": 8, "W": 8}, dry_run=True)
     assert [r.kind for r in res.rewrites] == ["global-pool", "reshape"]
     with pytest.raises(UsageError, match="does not run at the export size"):
         relax(src, None, sizes={"H": 9, "W": 8}, dry_run=True)
+    # nothing pins it: the example sizes are valid ones, per axis
+    loose = _model(tmp_path, """g (float[N,3,H,W] x) => (float[N,3,a,b] y) {
+        y = AveragePool <kernel_shape = [2, 2], strides = [2, 2]> (x)
+     }""")
+    with pytest.raises(UsageError, match="e.g. --size H=224 --size W=224$"):
+        relax(loose, None, dry_run=True)
 
 
 def test_cli_dry_run_json_and_text(tmp_path):

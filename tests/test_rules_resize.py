@@ -21,7 +21,10 @@ ROWS = [
     ("resize_non_dyadic_symbolic", 13,
      "(float[1, 3, H, W] x) => (float y) <" + SCALES % ("0.7", "0.7") + "> "
      "{ y = Resize (x, , sc) }",
-     "unproven: is not dyadic", []),
+     # int(float32(0.7) * float32(H)): a derived size decided in float32 (H >= 2: 0.7 -> 0)
+     {"y": [1, 3, "fl1", "fl2"]},
+     [{"H": 1, "W": 3}, {"H": 2, "W": 3}, {"H": 10, "W": 7}, {"H": 13, "W": 1},
+      {"H": 1000, "W": 999}]),
     ("resize_non_dyadic_concrete", 13,
      "(float[1, 1, 10, 7] x) => (float y) <" + SCALES % ("0.7", "0.7") + "> "
      "{ y = Resize (x, , sc) }",

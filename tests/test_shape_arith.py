@@ -49,7 +49,7 @@ SCALARS = [
     ("fmod_pos_dividend", "v = Mod<fmod=1>(s, m3)", "S - 3*floor(S/3)"),
     # integer Div truncates toward zero: (3 - S) / 2 + 10
     ("div_trunc", "d = Sub(three, s)\n  q = Div(d, two)\n  v = Add(q, ten)",
-     "floor(max(0, 3 - S)/2) - floor(max(0, S - 3)/2) + 10"),
+     "max(0, floor((3 - S)/2)) - max(0, floor((S - 3)/2)) + 10"),
     # int -> float -> int: Cast(S / 2.0) truncates; Ceil rounds up
     ("cast_float_div", "f = Cast<to=1>(s)\n  h = Div(f, f2)\n  v = Cast<to=7>(h)", "floor(S/2)"),
     ("ceil_float_div", "f = Cast<to=1>(s)\n  h = Div(f, f2)\n  c = Ceil(h)\n  v = Cast<to=7>(c)",

@@ -5,6 +5,7 @@ Auditing many models at once is graphshape.fleet's."""
 from __future__ import annotations
 
 from graphshape.answers.reasons import simplify
+from graphshape.answers.size_story import story
 from graphshape.arith.dims import free_symbols, substitute, to_str
 
 __all__ = ["audit", "export_sizes"]
@@ -31,7 +32,10 @@ def audit(analysis) -> list:
                       f"ONNX spec and PyTorch reject them; spec-valid sizes: {diff}"))
     # internal resizing: a Resize whose output spatial size no longer depends on the input
     syms = set(g.symbols)
-    for node in g.nodes:
+    where = story(analysis)  # in words: to what size, padded how, which sizes run
+    if where:
+        out.append(_f("warning", "input resized inside the model", where))
+    for node in g.nodes if not where else ():
         if node.op_type in ("Resize", "Upsample") and node.output:
             t = analysis.propagation.tensors.get(node.output[0])
             src = analysis.propagation.tensors.get(node.input[0])

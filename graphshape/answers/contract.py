@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from graphshape.arith import isl as Q
+from graphshape.arith.terms import lower_bound
 from graphshape.errors import GraphShapeError, UsageError
 from graphshape.results import Verdict
 
@@ -93,8 +94,9 @@ def parse(spec: str, names: list) -> list:
         if sym not in known:
             raise UsageError(_unknown(sym, names))
         for v in (c.lo, c.hi):
-            if v is not None and v < 1:
-                raise UsageError(f"bad --require clause '{text}': sizes start at 1")
+            if v is not None and v < 0:
+                raise UsageError(f"bad --require clause '{text}': sizes start at 0 (at 1 "
+                                 "unless the size may be empty)")
             if v is not None and v > 2 ** 31 - 1:
                 raise UsageError(f"bad --require clause '{text}': larger than any tensor dim "
                                  "(2**31 - 1)")
@@ -102,16 +104,28 @@ def parse(spec: str, names: list) -> list:
     return out
 
 
+def least_sizes(domain) -> dict:
+    """Each symbol's smallest size: 0 where it may be empty, else 1."""
+    return {s.name: lower_bound(s) for s in getattr(domain, "symbols", [])}
+
+
 def _unknown(sym, names) -> str:
     return (f"unknown dim '{sym}' in --require; the model's symbolic dims are "
             f"{', '.join(names) or '(none)'}")
 
 
-def requirement_set(clauses: list, names: list):
+def requirement_set(clauses: list, names: list, least: dict | None = None):
     """The isl set of required sizes over v0, v1, ... in the order of ``names`` (the
-    order of Domain.names / solve.isl_names)."""
+    order of Domain.names / solve.isl_names); ``least``: each name's smallest size (1, or 0
+    for a size that may be empty; default 1)."""
+    least = least or {}
     var = {n: Q.var(i) for i, n in enumerate(names)}
-    conds = [f"{var[n]} >= 1" for n in names]
+    for c in clauses:
+        lo = least.get(c.sym, 1)
+        if c.lo is not None and c.lo < lo:
+            raise UsageError(f"bad --require clause '{c}': {c.sym}={c.lo} is out of range "
+                             f"({lo} ..)")
+    conds = [f"{var[n]} >= {least.get(n, 1)}" for n in names]
     for c in clauses:
         v = var[c.sym]
         if c.kind == "pin":
@@ -192,6 +206,8 @@ def _point_set(pt: dict, names):
 
 
 def _inexact(domain) -> list:
+    if hasattr(domain, "point_checked"):
+        return domain.point_checked()
     solved = getattr(domain, "solved", None)
     return list(getattr(solved, "inexact", []) or [])
 
@@ -204,7 +220,7 @@ def require(analysis, spec: str, first: int = 5) -> ContractResult:
         raise UsageError("the model has no symbolic dims: there is nothing to --require"
             + STATIC_HINT)
     clauses = parse(spec, names)
-    req = requirement_set(clauses, names)
+    req = requirement_set(clauses, names, least_sizes(d))
     mentioned = {c.sym for c in clauses} | {c.other for c in clauses if c.other}
     free = [n for n in names if n not in mentioned]
     total = _count(req)
@@ -227,9 +243,12 @@ def require(analysis, spec: str, first: int = 5) -> ContractResult:
     if outside is None and inexact:
         # conditions outside the closed form hold or not point by point: check every
         # required size when there are few enough, else the answer is unproven
-        if total is not None and total <= POINT_CHECK_LIMIT:
+        checked = d.checked_points() if hasattr(d, "checked_points") else None
+        part = req if checked is None else req.intersect(checked)  # the float32 band only
+        n_part = _count(part)
+        if n_part is not None and n_part <= POINT_CHECK_LIMIT:
             bad = []
-            req.foreach_point(lambda p: bad.append(dict(zip(names, Q.coords(p, len(names))))))
+            part.foreach_point(lambda p: bad.append(dict(zip(names, Q.coords(p, len(names))))))
             bad = [p for p in bad if not d.contains(p)]
             if bad:
                 res.verdict, res.failing_count = NOT_INCLUDED, len(bad)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from graphshape.answers.contract import STATIC_HINT, explain_json
 from graphshape.arith import isl as Q
+from graphshape.arith.terms import lower_bound
 from graphshape.errors import UsageError
 from graphshape.results import Verdict
 
@@ -210,8 +211,9 @@ class _Fitter:
             if k not in self.names:
                 raise UsageError(f"unknown dim '{k}'; the model's symbolic dims are "
                                  f"{', '.join(self.names)}")
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise UsageError(f"size {k}={v!r} must be an integer >= 1")
+            least = lower_bound(d.symbols[self.names.index(k)])  # 0: a size that may be empty
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise UsageError(f"size {k}={v!r} must be an integer >= {least}")
         if placement not in PLACEMENTS:
             raise UsageError(f"unknown placement '{placement}' (one of {', '.join(PLACEMENTS)})")
         self.placement = placement
@@ -223,7 +225,8 @@ class _Fitter:
         impossible = bool(getattr(d, "impossible", None))
         self.P = d.isl_set if not impossible else Q.where(len(self.names), "1 = 0")
         self.P = Q.keep(self.P, self.idx)  # requested coordinates only
-        self.inexact = bool(getattr(getattr(d, "solved", None), "inexact", None))
+        self.inexact = bool(getattr(getattr(d, "solved", None), "inexact", None)) or \
+            getattr(getattr(d, "solved", None), "floats", None) is not None
 
     # a requested point -> a full point (free symbols at their smallest fitting value)
     def complete(self, pt: tuple) -> dict | None:
@@ -257,7 +260,7 @@ class _Fitter:
             return None, "no valid size at or above the request passes every condition"
         full = self.complete(pt)
         pads = {n: _place(v - r, self.placement) for n, v, r in zip(self.req_names, pt, self.r)}
-        over = 100.0 * (math.prod(pt) / math.prod(self.r) - 1)
+        over = 100.0 * (math.prod(pt) / max(1, math.prod(self.r)) - 1)
         return Suggestion("pad", full, round(over, 4), "", pad=pads,
                           verdict=self.verdict(full), optimal=not b.hit), None
 
@@ -273,7 +276,7 @@ class _Fitter:
             return None, "no valid size at or below the request passes every condition"
         full = self.complete(pt)
         crops = {n: _place(r - v, self.placement) for n, v, r in zip(self.req_names, pt, self.r)}
-        lost = 100.0 * (1 - math.prod(pt) / math.prod(self.r))
+        lost = 100.0 * (1 - math.prod(pt) / max(1, math.prod(self.r)))
         return Suggestion("crop", full, round(lost, 4), "", crop=crops,
                           verdict=self.verdict(full), optimal=not b.hit), None
 
@@ -288,13 +291,15 @@ class _Fitter:
             computed *= cnt * c
         if all(w["count"] == 1 for w in ws.values()):
             return None
-        over = 100.0 * (computed / math.prod(self.r) - 1)
+        over = 100.0 * (computed / max(1, math.prod(self.r)) - 1)
         return Suggestion("window", dict(crop.sizes), round(over, 4), "", windows=ws,
                           verdict=crop.verdict, optimal=crop.optimal)
 
     def resize(self):
         held = self.req_names[:-2]
         moving = self.req_names[-2:]
+        if any(self.request[n] == 0 for n in moving):
+            return None, "an empty axis cannot be resized"
         S = self.P
         for j, n in enumerate(self.req_names):
             if n in held:
@@ -312,7 +317,7 @@ class _Fitter:
         pt = tuple(self.request[n] if n in held else pt_moving[moving.index(n)]
                    for n in self.req_names)
         full = self.complete(pt)
-        area = 100.0 * (math.prod(pt_moving) / math.prod(r) - 1)
+        area = 100.0 * (math.prod(pt_moving) / max(1, math.prod(r)) - 1)
         scale = {n: round(v / rr, 6) for n, v, rr in zip(moving, pt_moving, r)}
         return Suggestion("resize", full, round(area, 4), "",
                           resize={"scale": scale, "aspect_change": round(100 * aspect, 4)},

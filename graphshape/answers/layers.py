@@ -87,7 +87,7 @@ def layers(analysis, sizes: dict | None = None) -> list:
         shape = None if t is None or t.shape is None else [_dim_out(d) for d in t.shape]
         numbers = None
         if env is not None and t is not None and t.shape is not None:
-            vals = [substitute(d, env) for d in t.shape]
+            vals = [_value(d, env) for d in t.shape]
             numbers = [v if isinstance(v, int) else None for v in vals]
         src = next((track[i] for i in node.input if i in track), None)
         row = Layer(idx, name, node.op_type, shape, numbers, failing=name in failing)
@@ -227,3 +227,11 @@ def table_lines(rows: list, sizes: dict | None = None) -> list:
 
 def layers_json(rows: list) -> list:
     return [r.to_json() for r in rows]
+
+
+def _value(d, env):
+    """d at env, or None where it has no value (c // d with d == 0)."""
+    try:
+        return substitute(d, env)
+    except ValueError:
+        return None

@@ -114,7 +114,8 @@ def default_range(analysis, given: dict, cap: bool = True) -> dict:
             out[n] = given[n]
             continue
         proj = Q.coord(d.isl_set, i)
-        lo, hi = Q.vmin(proj) or 1, Q.vmax(proj)
+        lo, hi = Q.vmin(proj), Q.vmax(proj)
+        lo = 1 if lo is None else lo  # 0 for a size that may be empty (a KV cache)
         if hi is None and cap:
             hi = max(lo, BATCH_MAX if _batch_like(analysis, n) else DEFAULT_MAX)
         out[n] = (lo, hi)
@@ -231,7 +232,8 @@ def profiles(analysis, range_spec: str | None = None, opt: dict | None = None,
         return res
     bxs = Q.boxes(V)
     coupled = bxs is None
-    inexact = list(getattr(getattr(d, "solved", None), "inexact", None) or [])
+    inexact = d.point_checked() if hasattr(d, "point_checked") else \
+        list(getattr(getattr(d, "solved", None), "inexact", None) or [])
     if inexact:
         res.unproven.append("conditions outside the closed form, checked point by point: "
                             + "; ".join(str(c.constraint) for c in inexact))
@@ -359,6 +361,10 @@ def corners_of(lo, o, hi, names) -> list:
 def _failing_points(d, box, names, total) -> int | None:
     """How many sizes of a box fail the conditions outside the closed form (None: too many
     to check one by one)."""
+    checked = d.checked_points() if hasattr(d, "checked_points") else None
+    if checked is not None:  # only the float32 band needs a look (float_eval)
+        box = box.intersect(checked)
+        total = Q.count(box)
     if total is None or total > POINT_LIMIT:
         return None
     pts = []

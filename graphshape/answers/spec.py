@@ -98,11 +98,12 @@ def _progression(f, anchor: int, must_hold: bool = True):
     lat = Q.lattice(f)
     if lat is not None:
         return lat["from"], lat["to"], lat["step"]
+    least = 0 if Q.vmin(f) == 0 else 1  # a size that may be empty (torch: Dim(min=0))
     if not must_hold and Q.vmax(f) is None:
         for p in range(1, UNBOUNDED_STEP + 1):
             found = []
             for r in range(p):
-                cls = Q.where(1, f"v0 >= 1 and (v0 - {r}) mod {p} = 0")
+                cls = Q.where(1, f"v0 >= {least} and (v0 - {r}) mod {p} = 0")
                 out = cls.subtract(f)
                 if Q.vmax(out) is None and not out.is_empty():
                     continue  # infinitely many of the class are missing
@@ -114,7 +115,7 @@ def _progression(f, anchor: int, must_hold: bool = True):
     best = None
     for p in range(1, MAX_STEP + 1):
         r = anchor % p
-        cls = Q.where(1, f"v0 >= 1 and (v0 - {r}) mod {p} = 0")
+        cls = Q.where(1, f"v0 >= {least} and (v0 - {r}) mod {p} = 0")
         outside = cls.subtract(f)
         below = Q.vmax(Q.at_most(outside, 0, anchor - 1))
         above = Q.vmin(Q.at_least(outside, 0, anchor + 1))
@@ -185,7 +186,8 @@ def torch_spec(analysis, sizes: dict | None = None) -> TorchSpec:
                      for x in dims.values()])
     if not box.is_subset(Q.product(prof.factors)):
         raise RuntimeError("internal: the torch spec admits an invalid size")
-    inexact = list(getattr(getattr(d, "solved", None), "inexact", None) or [])
+    inexact = d.point_checked() if hasattr(d, "point_checked") else \
+        list(getattr(getattr(d, "solved", None), "inexact", None) or [])
     if inexact:
         notes.append("unproven: conditions outside the closed form are not checked for every "
                      "size the spec admits: " + "; ".join(str(c.constraint) for c in inexact))

@@ -34,6 +34,11 @@ def _py(e) -> str:
     if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
         return f"({_py(e.base)} ** {int(e.exp)})"
     if isinstance(e, (sympy.floor, sympy.ceiling)):
+        num, den = e.args[0].as_numer_denom()
+        if den.free_symbols:  # c // d: a constant over a size (shapes/quotients.py)
+            q = f"(({_py(sympy.expand(num))}) // ({_py(sympy.expand(den))}))"
+            return q if isinstance(e, sympy.floor) else \
+                f"(-((-({_py(sympy.expand(num))})) // ({_py(sympy.expand(den))})))"
         arg = sympy.expand(e.args[0])
         den = lcm_denominator(arg)
         num = sympy.expand(arg * den)

@@ -34,12 +34,16 @@ from graphshape.arith.terms import (
     is_data_dependent,
     is_integer_expr,
     lcm_denominator,
+    lower_bound,
+    may_be_empty,
     nonneg_symbol,
     norm,
+    size_symbol,
     symbol,
 )
 
-__all__ = ["Dim", "symbol", "nonneg_symbol", "is_data_dependent", "norm", "is_const",
+__all__ = ["Dim", "symbol", "nonneg_symbol", "size_symbol", "may_be_empty", "lower_bound",
+           "is_data_dependent", "norm", "is_const",
            "free_symbols", "is_integer_expr", "lcm_denominator", "floordiv", "ceildiv",
            "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr", "trunc_expr", "mod", "dmin",
            "dmax", "add", "sub", "mul", "prod", "substitute", "to_str", "structurally_equal",

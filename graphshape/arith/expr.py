@@ -21,7 +21,7 @@ from graphshape.arith.terms import Dim, is_integer_expr, norm
 
 __all__ = ["floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
            "trunc_expr", "mod", "dmin", "dmax", "add", "sub", "mul", "prod", "substitute",
-           "to_str", "structurally_equal"]
+           "to_str", "structurally_equal", "UndefinedDim"]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -33,6 +33,19 @@ def _floordiv_expr(a: sympy.Expr, b: int) -> Dim:
         num, den = rest.args[0].as_numer_denom()
         if den.is_Integer and int(den) > 0 and is_integer_expr(num):
             return _floor_of(sympy.expand(num + int(k) * den), int(den) * b)
+    m, f = rest.as_coeff_Mul()
+    if m == -1 and isinstance(f, sympy.floor) and k.is_Integer:
+        # a padded stride chain: ceil(floor(y/c)/b) is built -floor(-floor(y/c)/b), and
+        # -floor(y/c) == floor((c - 1 - y)/c), so it nests into one floor as above
+        num, den = f.args[0].as_numer_denom()
+        if den.is_Integer and int(den) > 0 and is_integer_expr(num):
+            c = int(den)
+            return _floor_of(sympy.expand(c - 1 - num + int(k) * c), c * b)
+    if isinstance(rest, (sympy.Max, sympy.Min)) and k.is_Integer and is_integer_expr(rest):
+        # floor is monotone: floor(max(x, y)/b) == max(floor(x/b), floor(y/b)), so the max
+        # moves out and each argument nests on its own
+        parts = [floordiv(norm(x + k), b) for x in rest.args]
+        return dmax(*parts) if isinstance(rest, sympy.Max) else dmin(*parts)
     if is_integer_expr(a):
         return _floor_of(a, b)
     return norm(sympy.floor(a / b))
@@ -56,11 +69,41 @@ def _floor_of(num, den: int) -> Dim:
             inside.append(t)
     q, rem = divmod(const, den)
     if not inside:
-        return norm(sympy.Add(*outside) + q)
+        return _halves(norm(sympy.Add(*outside) + q))
     if rem:  # keep floor((H - 3)/4) rather than floor((H + 1)/4) - 1
         q, rem = 0, const
     inner = sympy.Add(*inside) + rem
-    return norm(sympy.Add(*outside) + q + sympy.floor(inner / den, evaluate=False))
+    if len(inside) == 1:
+        m, f = inside[0].as_coeff_Mul()
+        if m in (1, -1) and isinstance(f, sympy.floor):
+            # floor((k +- floor(y/c))/den): one floor (_floordiv_expr nests it)
+            return _halves(norm(sympy.Add(*outside) + q + _floordiv_expr(inner, den)))
+    return _halves(norm(sympy.Add(*outside) + q + sympy.floor(inner / den, evaluate=False)))
+
+
+def _halves(e: Dim) -> Dim:
+    """y - floor(y/2) is ceil(y/2) == floor((y + 1)/2): padding to even then halving (Swin's
+    patch merging, x + x mod 2 then // 2) nests into one floor. m*y - m*floor(y/2) + rest
+    becomes m*floor((y + 1)/2) + rest when the terms of m*y are all there."""
+    if isinstance(e, int) or not e.is_Add:
+        return e
+    terms = sympy.Add.make_args(e)
+    for t in terms:
+        m, f = t.as_coeff_Mul()
+        if not (m.is_Integer and isinstance(f, sympy.floor)):
+            continue
+        num, den = f.args[0].as_numer_denom()
+        if not den.is_Integer or int(den) % 2 or not is_integer_expr(num):
+            continue
+        if int(den) > 2:  # floor(H/8) is floor(floor(H/4)/2): y = floor(H/4)
+            num = floordiv(norm(num), int(den) // 2)
+        left = sympy.expand(e - t)  # -m*y + rest0 when the pattern is there
+        rest0 = sympy.expand(left + m * num)
+        # e == rest0 - m*(y - floor(y/2)) == rest0 - m*floor((y + 1)/2) always (an
+        # identity); taken only where it shortens e
+        if sympy.count_ops(rest0) < sympy.count_ops(left):
+            return norm(rest0 - m * floordiv(norm(sympy.expand(num + 1)), 2))
+    return e
 
 
 def floor_expr(v) -> Dim:
@@ -221,14 +264,53 @@ def add(a: Dim, b: Dim) -> Dim:
     if isinstance(a, int) and isinstance(b, int):
         return a + b
     stats.COUNTERS["exprs"] += 1
-    return norm(a + b)
+    return _halves_if_paired(norm(a + b))
 
 
 def sub(a: Dim, b: Dim) -> Dim:
     if isinstance(a, int) and isinstance(b, int):
         return a - b
     stats.COUNTERS["exprs"] += 1
-    return norm(a - b)
+    return _halves_if_paired(norm(a - b))
+
+
+def _halves_if_paired(e: Dim) -> Dim:
+    """_merge_floors and _halves where e has two floor terms (x + x mod 2 is 2*x -
+    2*floor(x/2), x a floor; ceil((H - 4)/8) - ceil((H - 12)/8) is 1)."""
+    if isinstance(e, int) or not e.is_Add:
+        return e
+    if sum(1 for t in e.args if isinstance(t.as_coeff_Mul()[1], sympy.floor)) < 2:
+        return e
+    return _halves(_merge_floors(e))
+
+
+def _merge_floors(e: Dim) -> Dim:
+    """floor((y + a)/d) and floor((y + b)/d) with a == b mod d differ by (a - b)/d: such
+    terms of a sum merge (the padded sizes of TF 'same' chains cancel to constants)."""
+    if isinstance(e, int) or not e.is_Add:
+        return e
+    groups: dict = {}
+    for t in e.args:
+        m, f = t.as_coeff_Mul()
+        if not (m.is_Integer and isinstance(f, sympy.floor)):
+            continue
+        num, den = f.args[0].as_numer_denom()
+        if not den.is_Integer or int(den) <= 1:
+            continue
+        num = sympy.expand(num)
+        a, y = num.as_coeff_Add()
+        if not a.is_Integer or not is_integer_expr(y):
+            continue
+        d = int(den)
+        groups.setdefault((y, d, int(a) % d), []).append((t, int(m), int(a)))
+    out = e
+    for (y, d, r), ts in groups.items():
+        if len(ts) < 2:
+            continue
+        base = sympy.floor((y + r) / d, evaluate=False)
+        for t, m, a in ts:
+            out = out - t + m * (base + (a - r) // d)
+    return norm(out) if out is not e else e
 
 
 def mul(a: Dim, b: Dim) -> Dim:
@@ -255,7 +337,15 @@ def substitute(x: Dim, env: dict) -> Dim:
             subs[s] = env[s]
         elif s.name in env:
             subs[s] = env[s.name]
-    return norm(x.xreplace({k: sympy.Integer(v) for k, v in subs.items()}))
+    out = x.xreplace({k: sympy.Integer(v) for k, v in subs.items()})
+    if out.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise UndefinedDim(f"{x} divides by 0 at {env}")  # c // d with d == 0
+    return norm(out)
+
+
+class UndefinedDim(ZeroDivisionError, ValueError):
+    """A dim with no value at a size (c // d where d is 0 there): callers that take a
+    ValueError for 'no value' keep doing so."""
 
 
 class _Printer(StrPrinter):
@@ -289,10 +379,83 @@ def _expr_str(x) -> str:
     return _PRINTER.doprint(x)
 
 
-def to_str(x: Dim) -> str:
+@functools.lru_cache(maxsize=65536)
+def _pretty_str(x) -> str:
+    return _PRINTER.doprint(_with_ceils(x))
+
+
+def _with_ceils(x):
+    """For printing, identities only: ceil(x/k) is built -floor(-x/k), and floor(-x/k)
+    prints as -ceil(x/k), so the signs cancel ('ceil((H - 3)/56)', '7*ceil(H/28)');
+    floor((x - 1)/k) + 1 prints as ceil(x/k); 64*a + 64 as 64*(a + 1)."""
+    if not isinstance(x, sympy.Basic) or not x.has(sympy.floor):
+        return x
+    return _pretty(x)
+
+
+def _pretty(x):
+    if not isinstance(x, sympy.Basic) or x.is_Atom or not x.has(sympy.floor):
+        return x
+    if isinstance(x, sympy.floor):
+        arg = _pretty(x.args[0])
+        num, _ = arg.as_numer_denom()
+        if sympy.expand(num).could_extract_minus_sign():
+            return -sympy.ceiling(_pretty(-arg), evaluate=False)
+        return sympy.floor(arg, evaluate=False)
+    if x.is_Add:
+        y = _readable_sum(x)
+        if y is not x:
+            return y
+        y = _as_ceil(sympy.Add(*[_pretty(a) for a in x.args]))
+        if y.is_Add:
+            f = sympy.factor_terms(x)
+            if f.is_Mul and f.as_coeff_Mul()[0] not in (1, -1):
+                c, rest = f.as_coeff_Mul()
+                inner = _readable_sum(rest) if rest.is_Add else rest
+                if inner is not rest:  # only where the factored sum reads as one term
+                    return sympy.Mul(c, inner, evaluate=False)
+        return y
+    return x.func(*[_pretty(a) for a in x.args])
+
+
+def _readable_sum(x):
+    """max(0, y) + 1 as max(1, y + 1); floor((z - 1)/d) + 1 as ceil(z/d); else x itself."""
+    k, rest = x.as_coeff_Add()
+    if k.is_Integer and k != 0 and isinstance(rest, (sympy.Max, sympy.Min)):
+        return rest.func(*[_pretty(norm(a + k)) if a.free_symbols else a + k
+                           for a in rest.args], evaluate=False)
+    y = _as_ceil(x)
+    return y if y is not x else x
+
+
+def _as_ceil(y):
+    """floor((z + a)/d) + k as ceil((z + b)/d) when that has the smaller constant."""
+    if not y.is_Add:
+        return y
+    k, rest = y.as_coeff_Add()
+    if not k.is_Integer or k == 0 or not isinstance(rest, sympy.floor):
+        return y
+    num, den = rest.args[0].as_numer_denom()
+    if not den.is_Integer or int(den) <= 1:
+        return y
+    num = sympy.expand(num)
+    a, z = num.as_coeff_Add()
+    d = int(den)
+    f = int(a) + int(k) * d  # floor((z + a)/d) + k == floor((z + f)/d) == ceil((z + b)/d)
+    b = f - d + 1
+    if abs(b) < min(abs(f), abs(int(a)) + abs(int(k))):
+        return sympy.ceiling((z + b) / d, evaluate=False)
+    if abs(f) < abs(int(a)) + abs(int(k)):
+        return sympy.floor((z + f) / d, evaluate=False)
+    return y
+
+
+def to_str(x: Dim, pretty: bool = False) -> str:
+    """The dim as text. Shapes keep one canonical spelling (ceil(x/k) is -floor(-x/k));
+    ``pretty`` (conditions, explanations) writes ceil where it is one."""
     if isinstance(x, int):
         return str(x)
-    return _expr_str(x)
+    return _pretty_str(x) if pretty else _expr_str(x)
 
 
 def structurally_equal(a: Dim, b: Dim) -> bool:

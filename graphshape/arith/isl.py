@@ -8,19 +8,45 @@ isl set in graphshape follows that convention, and only this module spells it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import islpy as isl
 import sympy
 
 from graphshape import stats
 from graphshape.arith.terms import lcm_denominator, lower_bound
 
-__all__ = ["NonPresburger", "IslPrinter", "isl_names", "size_set", "point_set", "box_set",
+__all__ = ["operations", "PROOF_OPERATIONS", "NonPresburger", "IslPrinter", "isl_names", "size_set", "point_set", "box_set",
            "fix", "value", "coords", "project_1d", "readable", "interval_1d", "shift_1d",
            "Error", "where", "dims", "at_least", "at_most", "between", "keep", "coord",
            "lexmin", "lexmax", "vmin", "vmax", "next_at_or_above", "next_at_or_below", "count",
            "product", "boxes", "lattice", "runs", "var"]
 
 Error = isl.Error
+
+# isl operations one bounded query may take (isl_ctx_set_max_operations): past it isl
+# fails the call (islpy raises isl.Error) and the caller answers "not proved". A sign
+# question over twelve min(count, K) terms took 289 s of isl's own time before this (no
+# Python signal interrupts C code); 300,000 operations are about 0.3 s
+PROOF_OPERATIONS = 300_000
+
+
+@contextmanager
+def operations(limit: int):
+    """Run the isl calls of the block under an operation limit (nested limits: the inner
+    one counts from its start; the outer one is put back after it)."""
+    ctx = isl.DEFAULT_CONTEXT
+    prev = ctx.get_max_operations()
+    ctx.set_max_operations(limit if not prev else min(limit, prev))
+    ctx.reset_operations()
+    try:
+        yield
+    except isl.Error:
+        stats.COUNTERS["isl_budget_exhausted"] += 1
+        raise
+    finally:
+        ctx.set_max_operations(prev)
+        ctx.reset_operations()
 
 
 class NonPresburger(Exception):

@@ -13,7 +13,8 @@ from typing import TypeAlias
 
 import sympy
 
-__all__ = ["Dim", "MAX_SIZE", "symbol", "nonneg_symbol", "is_data_dependent", "lower_bound", "norm", "is_const",
+__all__ = ["Dim", "MAX_SIZE", "symbol", "nonneg_symbol", "size_symbol", "may_be_empty",
+           "is_data_dependent", "lower_bound", "norm", "is_const",
            "free_symbols", "is_integer_expr", "lcm_denominator"]
 
 Dim: TypeAlias = int | sympy.Expr
@@ -40,14 +41,33 @@ def nonneg_symbol(name: str) -> sympy.Symbol:
     return s
 
 
+# input sizes declared (or inferred) to may be 0: a KV cache's past length P at the first
+# step. Same sympy symbol as a non-negative one of that name; not data-dependent.
+_MAY_BE_EMPTY: set = set()
+
+
+def size_symbol(name: str, may_be_empty: bool = False) -> sympy.Symbol:
+    """The input size called ``name``: >= 1, or >= 0 when ``may_be_empty``."""
+    if not may_be_empty:
+        return symbol(name)
+    _MAY_BE_EMPTY.add(name)
+    return nonneg_symbol(name)
+
+
+def may_be_empty(s) -> bool:
+    """Whether ``s`` is an input size that may be 0 (declared or inferred so)."""
+    return s.name in _MAY_BE_EMPTY and bool(s.is_nonnegative) and not s.is_positive
+
+
 def is_data_dependent(s) -> bool:
     """Whether the symbol ``s`` is a data-dependent count (may be 0) rather than a size."""
-    return bool(s.is_nonnegative) and not s.is_positive
+    return bool(s.is_nonnegative) and not s.is_positive and s.name not in _MAY_BE_EMPTY
 
 
 def lower_bound(s) -> int:
-    """The smallest value a symbol takes: 0 for data-dependent counts, 1 for sizes."""
-    return 0 if is_data_dependent(s) else 1
+    """The smallest value a symbol takes: 0 for data-dependent counts and sizes that may
+    be empty, 1 for sizes."""
+    return 0 if s.is_nonnegative and not s.is_positive else 1
 
 
 def norm(x) -> Dim:

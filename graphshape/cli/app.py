@@ -78,9 +78,12 @@ def model_options(fn):
     out = click.option("--input-shape", "input_shapes", multiple=True,
                        metavar="[NAME:]1,3,H,W",
                        help="Re-symbolise by shape, onnxsim style: names become symbols, "
-                            "numbers keep the model's sizes; the first input, or NAME.")(wrapper)
+                            "numbers keep the model's sizes; the first input, or NAME; "
+                            "NAME>=0 for a size that may be 0.")(wrapper)
     out = click.option("--dim", "dims", multiple=True, metavar="INPUT:AXIS=NAME",
-                       help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")(out)
+                       help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable); "
+                            "NAME>=0 lets it be 0 (a KV cache's past length: "
+                            "past_key:2=P>=0), NAME>=1 keeps it >= 1.")(out)
     return click.argument("model", type=click.Path(dir_okay=True))(out)
 
 
@@ -150,8 +153,8 @@ def parse_sizes(items) -> dict:
             n = int(v, 10)
         except ValueError:
             raise UsageError(f"bad --size {k}={v!r}: not an integer") from None
-        if n < 1:
-            raise UsageError(f"bad --size {k}={n}: sizes start at 1")
+        if n < 0:  # 0 only for a size that may be empty (the domain says which)
+            raise UsageError(f"bad --size {k}={n}: sizes start at 0")
         if n > 2 ** 31 - 1:
             raise UsageError(f"bad --size {k}={n}: larger than any tensor dim onnxruntime "
                              "can allocate (2**31 - 1)")

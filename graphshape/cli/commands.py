@@ -1,16 +1,18 @@
-"""The analyst's commands: analyze, check, explain, verify, audit, ops (registered on the
-group of ``graphshape.cli.app``)."""
+"""The analyst's commands: analyze, check, explain, verify, ops (registered on the group of
+``graphshape.cli.app``; ``audit`` is graphshape.cli.fleet's)."""
 
 from __future__ import annotations
 
 import json
-import os
+import shlex
 
 import click
 
 from graphshape.analysis import analyze as run
 from graphshape.answers.contract import require as decide
+from graphshape.answers.fit import fit as fit_sizes
 from graphshape.answers.layers import collapse, layers, layers_json, table_lines
+from graphshape.answers.size_story import story
 from graphshape.cli.app import (
     EPILOG,
     emit,
@@ -25,17 +27,16 @@ from graphshape.cli.app import (
     size_option,
 )
 from graphshape.errors import UsageError
-from graphshape.fleet.run import audit_many, audit_one
-from graphshape.render import markdown, report
+from graphshape.render import html, markdown, report
 from graphshape.render.plot import svg
-from graphshape.results import ExitCode, Verdict
+from graphshape.results import Verdict
 from graphshape.runtime.verify import verify as run_verify
 from graphshape.shapes.registry import claimed_ops
 
 
 @main.command(epilog=EPILOG)
 @model_options
-@format_option("text", "json", "markdown")
+@format_option("text", "json", "markdown", "html")
 @click.option("--verify", "do_verify", is_flag=True, help="Also run onnxruntime at the edges.")
 @click.option("--all", "show_all", is_flag=True, help="List every condition, not only bounds.")
 @click.option("--plot", type=click.Path(dir_okay=False),
@@ -55,7 +56,10 @@ def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     if do_verify:
         ver = run_verify(a, progress=progress_bar())
     render = {"json": report.to_json, "markdown": report.markdown}.get(fmt)
-    emit(render(a, ver) if render else report.text(a, ver, show_all), output)
+    if fmt == "html":
+        emit(html.page(a, ver, model_arg=model, dims=dims), output)
+    else:
+        emit(render(a, ver) if render else report.text(a, ver, show_all), output)
     if ver is not None and (ver.interrupted or not ver.ok):
         finish(ver)
     finish(a)
@@ -103,12 +107,40 @@ def check(model, dims, sizes, require, fmt, output):
         for v in ex.violations:
             lines.append(f"  {v.describe()}")
             lines += [f"      {t}" for t in v.detail_lines()]
+    lines += _assumed_lines(ex)
     emit("\n".join(lines), output)
     finish(ex)
 
 
 def _sizes(s):
-    return ", ".join(f"{k}={v}" for k, v in s.items())
+    return ", ".join(f"{k}={v}" for k, v in s.items()) if s else "none"
+
+
+def _assumed_lines(ex) -> list:
+    """Which symbols a size left out were taken as what (the domain does not constrain
+    them, so the verdict holds for every value)."""
+    if not ex.assumed:
+        return []
+    names = ", ".join(ex.assumed)
+    return [f"  ({_sizes(ex.assumed)} assumed: the domain does not constrain {names}, so "
+            "the verdict holds for every value)"]
+
+
+def _nearest_lines(a, sizes: dict, model, dims) -> list:
+    """What ``graphshape fit`` says for an invalid size, and the command that says more."""
+    try:
+        res = fit_sizes(a, sizes)
+    except UsageError:
+        return []
+    lines = ["", "nearest valid sizes:"]
+    lines += [f"  {ln}" for ln in res.text().splitlines()[1:] if not ln.startswith("  ")]
+    cmd = ["graphshape", "fit", model]
+    for d in dims:
+        cmd += ["--dim", d]
+    for k, v in sizes.items():
+        cmd += ["--size", f"{k}={v}"]
+    lines.append("more (policies, letterbox, JSON): " + " ".join(shlex.quote(c) for c in cmd))
+    return lines
 
 
 @main.command(epilog=EPILOG)
@@ -130,21 +162,29 @@ def explain(model, dims, sizes, show_all, fmt, output):
     s = parse_sizes(sizes) if sizes else None
     rows = layers(a, s)
     shown = rows if show_all else collapse(rows)
+    where = story(a)  # a model that resizes its input inside: where the size goes
     if s is None:
         w = a.domain.witness()
         if fmt in ("json", "markdown"):
             d = json.loads(json.dumps({"domain": str(a.domain), "witness": w,
                                        "layers": layers_json(shown)}, default=str))
+            if where:
+                d["size_story"] = where
             emit(json.dumps(d, indent=2) if fmt == "json" else markdown.domain_summary(d),
                  output)
         else:
-            emit(f"{a.domain}\nsmallest valid: {w['smallest_valid']}\n"
-                 f"smallest invalid per dim: {w['smallest_invalid']}\n\n"
-                 + "\n".join(table_lines(shown)), output)
+            inv = w["smallest_invalid"]
+            emit(f"{a.domain}\n" + (f"where the size goes: {where}\n" if where else "") +
+                 f"smallest valid: {_sizes(w['smallest_valid'])}\n"
+                 f"smallest invalid per dim: {_sizes(inv)}"
+                 + (" (each with the other dims at the smallest valid size)" if inv else "")
+                 + "\n\n" + "\n".join(table_lines(shown)), output)
         finish(a)
     ex = a.explain(s)
     if fmt in ("json", "markdown"):
         d = json.loads(json.dumps(dict(ex.to_json(), layers=layers_json(shown)), default=str))
+        if where:
+            d["size_story"] = where
         emit(json.dumps(d, indent=2) if fmt == "json" else markdown.explanation(d), output)
     else:
         lines = [f"{ex.verdict}: {_sizes(s)}"]
@@ -153,7 +193,12 @@ def explain(model, dims, sizes, show_all, fmt, output):
             lines += [f"      {t}" for t in v.detail_lines()]
         lines += [f"  output {k}: {v}" for k, v in ex.output_shapes.items()]
         lines += [f"  unproven because {u}" for u in ex.unproven]
+        if where:
+            lines.append(f"  where the size goes: {where}")
+        lines += _assumed_lines(ex)
         lines += [""] + table_lines(shown, s)
+        if ex.verdict == Verdict.INVALID:
+            lines += _nearest_lines(a, s, model, dims)
         emit("\n".join(lines), output)
     finish(ex)
 
@@ -190,67 +235,6 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
     else:
         emit("\n".join(report.verification_lines(rep)), output)
     finish(rep)
-
-
-@main.command(epilog=EPILOG)
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--dim", "dims", multiple=True, metavar="INPUT:AXIS=NAME",
-              help="Make a fixed input axis symbolic, e.g. input:2=H (repeatable).")
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="[NAME:]1,3,H,W",
-              help="Re-symbolise by shape, onnxsim style: the first input, or the input NAME "
-                   "(models without that input ignore it). Repeatable.")
-@click.option("-j", "--jobs", default=1, show_default=True, help="Models analysed in parallel.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@format_option("text", "json", "markdown")
-@output_option
-@guarded
-def audit(paths, dims, input_shapes, jobs, quiet, fmt, output):
-    """Framework-agnostic audit of one model or many (files, directories searched for
-    *.onnx): domain, fixed sizes, exporter claims, spec/runtime differences, internal
-    resizing, clamping slices, unproven parts. A model that fails to load is a row with its
-    error."""
-
-
-    single = len(paths) == 1 and not os.path.isdir(paths[0])
-    if single:  # one file: its load errors are the command's (one line, exit 2)
-        rows = [audit_one(paths[0], dims, input_shapes)]
-    else:
-        rows = audit_many(paths, dims, input_shapes, jobs=max(1, jobs),
-                          progress=None if quiet else progress_bar("auditing"))
-    if not rows:
-        raise UsageError("no .onnx file found in " + ", ".join(paths))
-    if fmt == "json":
-        emit(json.dumps({"schema_version": 1, "domain": rows[0].domain,
-                         "findings": rows[0].findings} if single else
-                        {"schema_version": 1, "models": [r.to_json() for r in rows]},
-                        indent=2), output)
-    elif fmt == "markdown":
-        lines = ["| model | inputs | valid sizes | unproven | findings | s |",
-                 "| --- | --- | --- | ---: | --- | ---: |"]
-        for r in rows:
-            dom = r.error and f"error: {r.error}" or r.domain.replace("\n", " ")
-            ins = "; ".join(f"{k} {v}" for k, v in r.inputs.items())
-            finds = "; ".join(f"{f['title']}" for f in r.findings)
-            lines.append(f"| {os.path.basename(r.path)} | {ins} | {dom} | {r.unproven} | "
-                         f"{finds} | {r.seconds:.2f} |".replace("\n", " "))
-        emit("\n".join(lines), output)
-    else:
-        lines = []
-        for r in rows:
-            if len(rows) > 1:
-                lines.append(f"== {r.path} ({r.seconds:.2f} s)")
-            if r.error:
-                lines.append(f"error: {r.error}")
-                continue
-            lines += [f"domain: {ln}" if i == 0 else f"        {ln}"
-                      for i, ln in enumerate(r.domain.splitlines())]
-            lines += [f"[{f['level']}] {f['title']}: {f['detail']}" for f in r.findings]
-            if not r.findings:
-                lines.append("no findings")
-        emit("\n".join(lines), output)
-    if any(r.error for r in rows):
-        finish(ExitCode.UNPROVEN)  # some model could not be analysed
-    finish(ExitCode.OK if all(r.exact for r in rows) else ExitCode.UNPROVEN)
 
 
 @main.command()

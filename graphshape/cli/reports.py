@@ -1,4 +1,5 @@
-"""``graphshape plot``: a picture of the valid region (registered on cli.main)."""
+"""``graphshape plot``: a picture of the valid region; ``graphshape report``: the model's
+page, one self-contained HTML file (registered on cli.main)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from graphshape.cli.app import (
     progress_bar,
 )
 from graphshape.errors import UsageError
+from graphshape.render import html
 from graphshape.render import plot as P
 from graphshape.runtime.verify import verify
 
@@ -104,6 +106,43 @@ def plot(model, dims, output, x_name, y_name, strip, sizes, maxes, scale, do_ver
             p = info["points"]
             click.echo(f"marked {p['valid'] + p['invalid']} verified sizes: {p['valid']} ran, "
                        f"{p['invalid']} rejected, {p['disagree']} disagree")
+    if ver is not None and (ver.interrupted or not ver.ok):
+        finish(ver)
+    finish(a)
+
+
+REPORT_EPILOG = """\b
+Examples:
+  graphshape report model.onnx -o model.html
+  graphshape report resnet.onnx --dim input:2=H --dim input:3=W --verify -o resnet.html
+  graphshape report model.onnx --size H=300 --size W=300 -o model.html
+\b
+The page is one file (styles and scripts inline, no network): open it from disk, mail it,
+print it. Exit codes as for analyze: 0 exact, 3 unproven (or 1 when --verify disagrees)."""
+
+
+@main.command(epilog=REPORT_EPILOG)
+@model_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The page (.html), written atomically.")
+@click.option("--size", "sizes", multiple=True, metavar="NAME=INT",
+              help="The size the page opens at (default: the export size where known).")
+@click.option("--verify", "do_verify", is_flag=True,
+              help="Also run onnxruntime at the edges: the table, and the sizes on the map.")
+@click.option("--random", "n_random", default=6, show_default=True,
+              help="With --verify: random members and non-members added to the edges.")
+@guarded
+def report(model, dims, output, sizes, do_verify, n_random):
+    """One self-contained HTML page for the model: the verdict in a sentence, the valid
+    region (point at it, or type a size), the per-layer table, the deployer's answers."""
+
+    a = run(model, dims=list(dims))
+    start = parse_sizes(sizes) if sizes else None
+    if start:
+        a.domain.env(start)  # an unknown dim or a missing one: one line, exit 2
+    ver = verify(a, n_random=n_random, progress=progress_bar()) if do_verify else None
+    emit(html.page(a, ver, model_arg=model, dims=dims, sizes=start), output)
+    click.echo(f"wrote {output}: {html.verdict_sentence(a)}")
     if ver is not None and (ver.interrupted or not ver.ok):
         finish(ver)
     finish(a)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from graphshape.arith.isl import Error as IslError
-from graphshape.arith.isl import box_set, coords, fix, project_1d
+from graphshape.arith.isl import box_set, coords, fix, point_set, project_1d
 from graphshape.arith.terms import MAX_SIZE
 
 __all__ = ["edges", "sample_members", "sample_nonmembers", "binding", "conflict",
@@ -14,6 +14,8 @@ __all__ = ["edges", "sample_members", "sample_nonmembers", "binding", "conflict"
 
 # witness() compares every bounding condition with all the others (quadratic)
 MAX_WITNESS_CONDITIONS = 40
+# smallest_valid skips at most this many band sizes that float32 rejects (float_eval)
+MAX_BAND_SKIPS = 64
 # isl operations one witness difference may take: the complement of a condition split into
 # many divisor cases (reshape_head's ceil(H/16)*ceil(W/16) multiple of 11648) grows without
 # bound, and a witness is an illustration, not a proof: past the budget it is left out
@@ -55,6 +57,19 @@ def edges(domain, limit: int = 400) -> list:
                     q = dict(p)
                     q[n] = p[n] + d
                     add(q)
+    floats = getattr(domain.solved, "floats", None)
+    if floats is not None:
+        # the band that float32 decides size by size (W = 1333*H for Faster R-CNN): its
+        # smallest sizes and their neighbours, which the closed form alone misses
+        for p in floats.band_points(within=domain.isl_set):
+            add(p)
+            for n in names:
+                for d in (-1, 1):
+                    q = dict(p)
+                    q[n] = p[n] + d
+                    add(q)
+        pts = pts[:limit]
+        return pts
     return pts[:limit]
 
 
@@ -143,8 +158,17 @@ def smallest_valid(domain) -> dict | None:
     """The lexicographically smallest size where every proven condition holds."""
     if domain.is_empty() or not domain.symbols:
         return None
-    p = domain.isl_set.lexmin().sample_point()
-    return dict(zip(domain.names, coords(p, len(domain.names))))
+    floats = getattr(domain.solved, "floats", None)
+    s = domain.isl_set
+    for _ in range(MAX_BAND_SKIPS):
+        if s.is_empty():
+            return None
+        pt = coords(s.lexmin().sample_point(), len(domain.names))
+        out = dict(zip(domain.names, pt))
+        if floats is None or floats.holds(out) is not False:
+            return out
+        s = s.subtract(point_set(pt))  # a band size float32 rejects: the next one
+    return None
 
 
 def _minus(a, b):

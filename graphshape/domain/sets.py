@@ -9,9 +9,11 @@ here are the front door to those modules.
 
 from __future__ import annotations
 
+import islpy as isl
+
 from graphshape.arith.isl import Error as IslError
 from graphshape.arith.isl import point_set, size_set
-from graphshape.arith.terms import MAX_SIZE
+from graphshape.arith.terms import MAX_SIZE, lower_bound
 from graphshape.domain import closed_form, queries
 from graphshape.domain.periodic import decompose_boxes, lcm
 from graphshape.errors import UsageError
@@ -33,6 +35,7 @@ class Domain:
         self._boxes = None
         self._boxes_done = False
         self._csets = None
+        self._unconstrained = None
 
     # ---- status ---------------------------------------------------------------------
     @property
@@ -48,12 +51,39 @@ class Domain:
         return bool(self.impossible) or self.isl_set.is_empty()
 
     def universe(self):
-        """Every size (each symbol >= 1), as an isl set in this domain's variable order."""
+        """Every size (each symbol >= 1, or >= 0 where it may be empty), as an isl set in
+        this domain's variable order."""
         return size_set(self.symbols)
+
+    @property
+    def unconstrained(self) -> list:
+        """Symbols the domain does not constrain (any N): every value >= 1 gives the same
+        verdict for the other symbols, so a size may leave them out (they are taken as 1)."""
+        if self._unconstrained is None:
+            loose = set()
+            for c in list(self.solved.inexact) + list(self.dd_conditions):
+                cons = getattr(c, "constraint", c)
+                loose |= {s.name for s in cons.symbols()}
+            out = []
+            s = self.isl_set
+            for i, n in enumerate(self.names):
+                if n in loose or self.impossible:
+                    continue
+                # the set with coordinate i left free equals the set: i takes part in no bound
+                free = s.eliminate(isl.dim_type.set, i, 1).intersect(self.universe())
+                if free.is_equal(s):
+                    out.append(n)
+            self._unconstrained = out
+        return self._unconstrained
+
+    def assumed(self, sizes: dict) -> dict:
+        """The unconstrained symbols ``sizes`` leaves out, at the value they are taken as."""
+        return {n: 1 for n in self.unconstrained if n not in sizes}
 
     # ---- membership -----------------------------------------------------------------
     def env(self, sizes: dict) -> dict:
-        """``sizes`` checked against the domain's symbols (one line of UsageError if not)."""
+        """``sizes`` checked against the domain's symbols (one line of UsageError if not);
+        symbols the domain does not constrain may be left out (taken as 1, see assumed())."""
         env = {}
         for k, v in sizes.items():
             if k not in self.names:
@@ -61,13 +91,18 @@ class Domain:
                                  f"{', '.join(self.names) or '(none)'}")
             if isinstance(v, bool) or not isinstance(v, int):
                 raise UsageError(f"size {k}={v!r} is not an integer")
-            if v < 1 or v > MAX_SIZE:
-                raise UsageError(f"size {k}={v} is out of range (1 .. {MAX_SIZE})")
+            least = lower_bound(self.symbols[self.names.index(k)])  # 0: may be empty
+            if v < least or v > MAX_SIZE:
+                raise UsageError(f"size {k}={v} is out of range ({least} .. {MAX_SIZE})")
             env[k] = v
+        env.update(self.assumed(env))
         missing = [n for n in self.names if n not in env]
         if missing:
-            raise UsageError(f"no size given for {', '.join(missing)}")
-        return env
+            free = self.unconstrained
+            raise UsageError(f"no size given for {', '.join(missing)}" + (
+                f" ({', '.join(free)}, which the domain does not constrain, may be left out)"
+                if free else ""))
+        return {n: env[n] for n in self.names}
 
     def satisfies(self, sizes: dict) -> bool:
         """Whether every proven condition holds at ``sizes`` (the size may still be
@@ -80,6 +115,9 @@ class Domain:
                 return False
         elif self.isl_set.is_empty():
             return False
+        floats = getattr(self.solved, "floats", None)
+        if floats is not None and not floats.holds(env):  # float32 decides (float_eval)
+            return False
         return all(c.constraint.evaluate(env) for c in self.solved.inexact)
 
     def contains(self, sizes: dict) -> bool:
@@ -90,12 +128,18 @@ class Domain:
         """VALID (proved), INVALID (proved), or UNPROVEN (passes every proven condition,
         but part of the model could not be analysed)."""
         if not self.satisfies(sizes):
+            floats = getattr(self.solved, "floats", None)
+            if floats is not None and floats.values(self.env(sizes)) is None:
+                return Verdict.UNPROVEN  # a float32 value that is not finite
             return Verdict.INVALID
         return Verdict.VALID if self.exact else Verdict.UNPROVEN
 
     def violations(self, sizes: dict) -> list:
         """Every violated condition at ``sizes``: (Condition, numbers text)."""
         env = self.env(sizes)
+        floats = getattr(self.solved, "floats", None)
+        if floats is not None:  # the derived sizes' values too (float_eval)
+            env = floats.values(env) or env
         out = []
         for cond in self.solved.conditions:
             if not cond.constraint.evaluate(env):
@@ -106,6 +150,20 @@ class Domain:
     @property
     def period_hint(self) -> int:
         return lcm(self.solved.moduli) if self.solved.moduli else 1
+
+    def checked_points(self):
+        """The sizes (an isl set) that only a check one by one decides: every size when a
+        condition is outside Presburger arithmetic, the float32 band when only conditions on
+        derived sizes are (float_eval), None when isl alone decides membership."""
+        if self.solved.inexact:
+            return self.universe()
+        floats = getattr(self.solved, "floats", None)
+        return None if floats is None else floats.band()
+
+    def point_checked(self) -> list:
+        """The conditions checked one by one (Condition-like: constraint, origins)."""
+        floats = getattr(self.solved, "floats", None)
+        return list(self.solved.inexact) + ([] if floats is None else [floats.as_condition()])
 
     def boxes(self):
         """Union of product boxes, or None when coupled in a way boxes cannot state."""

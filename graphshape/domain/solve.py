@@ -32,7 +32,12 @@ from graphshape import stats
 from graphshape.arith.isl import Error as IslError
 from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set
 from graphshape.arith.prove import nonneg
+from graphshape.arith.terms import norm
+from graphshape.domain.float_eval import FloatPart, solve_floats
+from graphshape.domain.products import pair_products
 from graphshape.shapes.constraints import AND, DIV, EQ, GE, OR, Constraint, dedupe
+from graphshape.shapes.quotients import linearize
+from graphshape.shapes.tautology import is_tautology
 
 __all__ = ["Condition", "Solved", "solve", "MAX_CASES",
            "MAX_SPLIT_PRODUCT_BOUND", "MAX_JOINT_DISJUNCTS", "NonPresburger"]
@@ -55,6 +60,9 @@ class Condition:
     origins: list
     isl_text: str | None = None  # None: not Presburger (checked point by point)
     moduli: set = field(default_factory=set)
+    # a condition on derived sizes (float32 programs of the sizes): its isl text over the
+    # sizes and the derived sizes (float_eval.FloatPart decides it); isl_text is None
+    float_text: str | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -108,7 +116,11 @@ def _product_form(expr):
             factors.append(f)
     if len([f for f in factors if f.free_symbols]) < 2:
         return None
-    return int(coeff), factors
+    coeff = int(coeff)
+    for i, f in enumerate(factors):  # a factor <= 0 (ceil(x/7) built -floor(-x/7)): -f >= 0
+        if f.free_symbols and not nonneg(f) and nonneg(norm(-f)):
+            factors[i], coeff = norm(-f), -coeff
+    return coeff, factors
 
 
 class ConditionPrinter:
@@ -118,6 +130,10 @@ class ConditionPrinter:
         self.disjoint = disjoint  # divisor cases as gcd(f, m) == d exactly (_div_product)
 
     def cond(self, c: Constraint) -> str:
+        # a condition on c // d (a constant over a size), a product equal to a product
+        lin = linearize(c) or pair_products(c)
+        if lin is not None:
+            return self.cond(lin)
         if c.kind == OR:
             return "(" + " or ".join(self.cond(x) for x in c.parts) + ")"
         if c.kind == AND:
@@ -264,36 +280,68 @@ class Solved:
     inexact: list  # Conditions outside the closed form (checked point by point)
     moduli: set
     raw: object = None  # the set as parsed, one basic set per disjunct (before coalescing)
+    floats: FloatPart | None = None  # conditions on derived sizes (float32 programs)
 
 
-def solve(constraints, symbols) -> Solved:
+def solve(constraints, symbols, derived=()) -> Solved:
+    """``derived``: float32.Derived sizes the constraints may mention (float_eval)."""
     names = isl_names(symbols)
+    dsyms = {d.symbol for d in derived}
+    ext_names = isl_names(list(symbols) + [d.symbol for d in derived])
     conditions = []
-    inexact = []
+    inexact: list = []
     closed = []  # the conditions in closed form, in order
     split = []  # those of them split into cases
+    fclosed: list = []  # conditions on derived sizes in Presburger arithmetic
+    fpoint: list = []  # and those outside it (evaluated size by size)
     moduli: set = set()
     stats.COUNTERS["conditions"] += len(constraints)
     for c, also in dedupe(constraints):
-        printer = IslPrinter(names)
+        on_derived = bool(dsyms) and bool(c.symbols() & dsyms)
+        printer = IslPrinter(ext_names if on_derived else names)
         cp = ConditionPrinter(printer)
         cond = Condition(c, [c.origin] + [o for o in also if o is not None])
         try:
-            cond.isl_text = cp.cond(c)
-            cond.moduli = printer.moduli
-            moduli |= printer.moduli
-            closed.append(cond)
-            if cp.cases:
-                split.append(cond)
+            text = cp.cond(c)
+            if on_derived:
+                cond.float_text = text
+                fclosed.append(cond)
+            else:
+                cond.isl_text = text
+                cond.moduli = printer.moduli
+                moduli |= printer.moduli
+                closed.append(cond)
+                if cp.cases:
+                    split.append(cond)
         except NonPresburger:
-            inexact.append(cond)
+            if is_tautology(c):
+                continue  # an identity (min(1000, A) <= A): never rejects a size
+            (fpoint if on_derived else inexact).append(cond)
         conditions.append(cond)
     try:
         s, raw = _joint_set(symbols, names, closed, split)
     except IslError as e:  # a printer bug must never turn into a wrong answer
         raise RuntimeError(f"isl rejected the condition set: {e}") from None
+    floats = None
+    if fclosed or fpoint:
+        floats = solve_floats([_with_text(c) for c in fclosed], fpoint, list(symbols),
+                              list(derived))
+        floats.plain = _simplify(s)
+        s = s.intersect(floats.outer)
+        raw = None
     s = _simplify(s)
-    return Solved(s, list(symbols), conditions, inexact, moduli, raw)
+    return Solved(s, list(symbols), conditions, inexact, moduli, raw, floats)
+
+
+def _with_text(cond: Condition):
+    """A view of a derived-size condition with its isl text (for float_eval)."""
+    return _Texted(cond.constraint, cond.float_text)
+
+
+@dataclass
+class _Texted:
+    constraint: Constraint
+    isl_text: str | None
 
 
 def _joint_set(symbols, names, conds, split):

@@ -1,20 +1,20 @@
-"""Auditing many models at once (files and directories, in parallel, one row per model)."""
+"""One model's audit in this process (audit_one, for `graphshape audit MODEL`), and what a
+registry audit shares with it: finding the models, and the --dim specs of one model (--dim
+and --input-shape). The registry audit itself is nightly.py's."""
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
 
 from graphshape.analysis import analyze
 from graphshape.answers.audit import audit
-from graphshape.errors import GraphShapeError, UsageError
+from graphshape.errors import UsageError
 from graphshape.loader.wire import load_proto
 
-__all__ = ["audit_one", "audit_many", "AuditRow", "input_shape_dims", "find_models",
-           "model_input_names"]
+__all__ = ["audit_one", "AuditRow", "input_shape_dims", "find_models", "model_input_names",
+           "model_dims"]
 
 
 @dataclass
@@ -37,12 +37,15 @@ class AuditRow:
 
 
 def find_models(paths) -> list:
-    """Files as given; directories searched recursively for *.onnx (sorted)."""
+    """Files as given; directories searched recursively for *.onnx (sorted), leaving out
+    hidden files and folders (graphshape's own temporary copies and stores among them)."""
     out = []
     for p in paths:
         if os.path.isdir(p):
-            for root, _dirs, files in os.walk(p):
-                out += [os.path.join(root, f) for f in files if f.endswith(".onnx")]
+            for root, dirs, files in os.walk(p):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                out += [os.path.join(root, f) for f in files
+                        if f.endswith(".onnx") and not f.startswith(".")]
         else:
             out.append(p)
     return sorted(dict.fromkeys(out))
@@ -62,26 +65,36 @@ def input_shape_dims(spec: str, input_names: list) -> list:
             raise UsageError(f"bad --input-shape '{spec}': empty dim")
         if d.lstrip("-").isdigit():
             continue
-        if not (d[0].isalpha() or d[0] == "_") or not d.replace("_", "").isalnum():
-            raise UsageError(f"bad --input-shape '{spec}': '{d}' is neither a number nor a name")
-        out.append(f"{name}:{axis}={d}")
+        base, _, least = d.replace(" ", "").partition(">=")  # P>=0: a size that may be 0
+        if not (base[0].isalpha() or base[0] == "_") or not base.replace("_", "").isalnum() \
+                or least not in ("", "0", "1"):
+            raise UsageError(f"bad --input-shape '{spec}': '{d}' is neither a number nor a name"
+                             " (NAME or NAME>=0)")
+        out.append(f"{name}:{axis}={base}" + (f">={least}" if least else ""))
     return out
 
 
-def audit_one(path: str, dims=(), input_shapes=()) -> AuditRow:
-    """Analyse and audit one model; errors are raised (audit_many turns them into rows)."""
-
-    row = AuditRow(path)
-    t0 = time.perf_counter()
+def model_dims(path: str, dims=(), input_shapes=()) -> list:
+    """The --dim specs for one model of a registry: ``dims`` as given, plus each
+    --input-shape spec that applies to it (one naming an input this model lacks is another
+    model's, and skipped)."""
     specs = list(dims)
     if input_shapes:
         names = model_input_names(load_proto(path)[0])
         for spec in input_shapes:
             target = spec.rpartition(":")[0]
             if target and target not in names:
-                continue  # names another model's input: not this one's
+                continue
             specs += input_shape_dims(spec, names)
-    a = analyze(path, dims=specs)
+    return specs
+
+
+def audit_one(path: str, dims=(), input_shapes=()) -> AuditRow:
+    """Analyse and audit one model in this process; errors are raised."""
+
+    row = AuditRow(path)
+    t0 = time.perf_counter()
+    a = analyze(path, dims=model_dims(path, dims, input_shapes))
     row.inputs = a.inputs
     row.domain = str(a.domain)
     row.exact = a.domain.exact
@@ -91,41 +104,6 @@ def audit_one(path: str, dims=(), input_shapes=()) -> AuditRow:
     return row
 
 
-def _audit_one(args) -> AuditRow:
-    path, dims, input_shapes = args
-    t0 = time.perf_counter()
-    try:
-        return audit_one(path, dims, input_shapes)
-    except GraphShapeError as e:
-        error = str(e).splitlines()[0] if str(e) else type(e).__name__
-    except Exception as e:  # noqa: BLE001  one bad model is a row, never the end of an audit
-        error = f"internal error: {type(e).__name__}: {e}".splitlines()[0]
-    return AuditRow(path, error=error, seconds=time.perf_counter() - t0)
-
-
 def model_input_names(model) -> list:
     inits = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in inits]
-
-
-def audit_many(paths, dims=(), input_shapes=(), jobs: int = 1, progress=None) -> list:
-    """One AuditRow per model, in path order; ``jobs`` > 1 analyses in that many processes."""
-    models = find_models(paths)
-    work = [(p, tuple(dims), tuple(input_shapes)) for p in models]
-    rows: dict = {}
-    if jobs <= 1 or len(work) <= 1:
-        for i, w in enumerate(work):
-            rows[w[0]] = _audit_one(w)
-            if progress:
-                progress(i + 1, len(work), w[0])
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futs = {pool.submit(_audit_one, w): w[0] for w in work}
-            for i, fut in enumerate(cf.as_completed(futs)):
-                rows[futs[fut]] = fut.result()
-                if progress:
-                    progress(i + 1, len(work), futs[fut])
-    if progress:
-        progress(len(work), len(work), None)
-    return [rows[p] for p in models]

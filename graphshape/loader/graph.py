@@ -9,16 +9,17 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from graphshape.arith.dims import symbol
+from graphshape.arith.dims import size_symbol
 from graphshape.errors import InvalidModelError, Unsupported, UsageError
 from graphshape.loader.contents import tensor_from_initializer
 from graphshape.loader.tensor import Tensor
 from graphshape.loader.wire import check_initializer_data, load_proto
 
-__all__ = ["Graph", "load", "parse_dim_specs", "topo_sort", "input_shape", "implicit_inputs",
+__all__ = ["Graph", "load", "parse_dim_specs", "dim_bounds", "inferred_empty", "topo_sort", "input_shape", "implicit_inputs",
            "declared_shapes", "declared_types"]
 
-_DIM_SPEC = re.compile(r"^(?P<input>[^=]+):(?P<axis>-?\d+)=(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+_DIM_SPEC = re.compile(r"^(?P<input>[^=]+):(?P<axis>-?\d+)=(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                       r"(?:\s*>=\s*(?P<least>[01]))?$")
 
 # files onnx.load reads as text (onnx/serialization.py): left to onnx itself
 @dataclass
@@ -42,7 +43,26 @@ class Graph:
 
 
 def parse_dim_specs(dims) -> dict:
-    """{"input:2": "H"} or ["input:2=H"] -> {("input", 2): "H"}."""
+    """{"input:2": "H"} or ["input:2=H"] -> {("input", 2): "H"}. A name may carry its least
+    value, ``P>=0`` (the size may be 0: a KV cache's past length) or ``P>=1``:
+    dim_bounds() reads it."""
+    return {k: v[0] for k, v in _parse_dims(dims).items()}
+
+
+def dim_bounds(dims) -> dict:
+    """The least value each --dim spec declares for its name: {"P": 0} for ``past:2=P>=0``
+    (names without one are left out)."""
+    out: dict = {}
+    for name, least in _parse_dims(dims).values():
+        if least is None:
+            continue
+        if out.get(name, least) != least:
+            raise UsageError(f"dim '{name}' is declared both >= 0 and >= 1")
+        out[name] = least
+    return out
+
+
+def _parse_dims(dims) -> dict:
     out = {}
     if not dims:
         return out
@@ -52,8 +72,10 @@ def parse_dim_specs(dims) -> dict:
         m = _DIM_SPEC.match(text.strip())
         if not m:
             raise UsageError(
-                f"bad dim spec '{text}': expected INPUT:AXIS=NAME, e.g. input:2=H")
-        out[(m["input"], int(m["axis"]))] = m["name"]
+                f"bad dim spec '{text}': expected INPUT:AXIS=NAME (NAME>=0 for a size that "
+                "may be 0), e.g. input:2=H")
+        least = None if m["least"] is None else int(m["least"])
+        out[(m["input"], int(m["axis"]))] = (m["name"], least)
     return out
 
 
@@ -133,7 +155,7 @@ def _sanitize(name: str) -> str:
     return s
 
 
-def input_shape(vi, overrides: dict, declared: dict) -> tuple:
+def input_shape(vi, overrides: dict, declared: dict, empty: frozenset = frozenset()) -> tuple:
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type"):
         raise Unsupported(f"input '{vi.name}' is not a tensor: graphshape analyses tensor "
@@ -143,7 +165,6 @@ def input_shape(vi, overrides: dict, declared: dict) -> tuple:
                           "graphshape needs each input's rank")
     shape = []
     decl = []
-    rank = len(tt.shape.dim)
     for axis, d in enumerate(tt.shape.dim):
         if d.HasField("dim_value"):
             decl.append(int(d.dim_value))
@@ -151,18 +172,74 @@ def input_shape(vi, overrides: dict, declared: dict) -> tuple:
             decl.append(d.dim_param)
         else:
             decl.append(None)
-        name = overrides.get((vi.name, axis)) or overrides.get((vi.name, axis - rank))
-        if name:
-            shape.append(symbol(name))
-        elif d.HasField("dim_value") and d.dim_value >= 0:
+        name = _axis_name(vi, axis, overrides)
+        if name is None:
             shape.append(int(d.dim_value))
-        elif d.HasField("dim_param") and d.dim_param:
-            shape.append(symbol(_sanitize(d.dim_param)))
-        else:  # no size, or a negative one (some converters write -1): onnxruntime takes
-            # it as unknown and runs every size (measured on 1.31.1)
-            shape.append(symbol(_sanitize(f"{vi.name}_{axis}")))
+        else:
+            shape.append(size_symbol(name, name in empty))
     declared[vi.name] = decl
     return tuple(shape)
+
+
+def _axis_name(vi, axis: int, overrides: dict) -> str | None:
+    """The symbol name of an input axis (None: a fixed size the model keeps)."""
+    d = vi.type.tensor_type.shape.dim[axis]
+    rank = len(vi.type.tensor_type.shape.dim)
+    name = overrides.get((vi.name, axis)) or overrides.get((vi.name, axis - rank))
+    if name:
+        return name
+    if d.HasField("dim_value") and d.dim_value >= 0:
+        return None
+    if d.HasField("dim_param") and d.dim_param:
+        return _sanitize(d.dim_param)
+    # no size, or a negative one (some converters write -1): onnxruntime takes it as
+    # unknown and runs every size (measured on 1.31.1)
+    return _sanitize(f"{vi.name}_{axis}")
+
+
+_SHAPE_READERS = {"Shape", "Size"}
+
+
+def inferred_empty(g, overrides: dict, inits: dict) -> set:
+    """Input size names the model makes plain may be 0: every input axis named so is
+    read only by Concat along that axis next to a computed (non-input) operand, or by
+    Shape/Size: a KV cache's past length, concatenated with the new tokens' keys and
+    values (P = 0 at the first step; onnxruntime's Concat skips an empty input)."""
+    inputs = {vi.name: vi for vi in g.input if vi.name not in inits and
+              vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")}
+    consumers: dict = {}
+    for n in g.node:
+        for i in n.input:
+            if i:
+                consumers.setdefault(i, []).append(n)
+    where: dict = {}  # name -> [(input, axis)]
+    for vi in inputs.values():
+        for axis in range(len(vi.type.tensor_type.shape.dim)):
+            name = _axis_name(vi, axis, overrides)
+            if name is not None:
+                where.setdefault(name, []).append((vi.name, axis))
+    out = set()
+    for name, places in where.items():
+        concatenated = False
+        plain = True
+        for inp, axis in places:
+            rank = len(inputs[inp].type.tensor_type.shape.dim)
+            users = consumers.get(inp, [])
+            if not users:
+                plain = False
+            for n in users:
+                if n.op_type in _SHAPE_READERS and n.domain in ("", "ai.onnx"):
+                    continue
+                ax = next((a.i for a in n.attribute if a.name == "axis"), None)
+                if n.op_type == "Concat" and n.domain in ("", "ai.onnx") and ax is not None \
+                        and ax % rank == axis and \
+                        any(x and x != inp and x not in inputs for x in n.input):
+                    concatenated = True
+                    continue
+                plain = False
+        if plain and concatenated:
+            out.add(name)
+    return out
 
 
 def declared_shapes(g) -> dict:
@@ -206,6 +283,7 @@ def load(source, dims=None) -> Graph:
     if model.functions:
         model = _inline_functions(model)
     overrides = parse_dim_specs(dims)
+    least = dim_bounds(dims)
     opsets = {}
     for imp in model.opset_import:
         opsets["" if imp.domain == "ai.onnx" else imp.domain] = int(imp.version)
@@ -228,10 +306,12 @@ def load(source, dims=None) -> Graph:
             raise UsageError(
                 f"--dim names input '{iname}', but the model's inputs are: "
                 + ", ".join(sorted(n for n in input_names if n not in inits)))
+    empty = frozenset({n for n, k in least.items() if k == 0} |
+                      {n for n in inferred_empty(g, overrides, inits) if least.get(n) != 1})
     for vi in g.input:
         if vi.name in inits:
             continue  # an initializer with a default value: a constant, not a user input
-        shape = input_shape(vi, overrides, declared)
+        shape = input_shape(vi, overrides, declared, empty)
         for (iname, axis), _ in overrides.items():
             if iname == vi.name and not -len(shape) <= axis < len(shape):
                 raise UsageError(f"--dim {iname}:{axis}: input '{iname}' has rank {len(shape)}")

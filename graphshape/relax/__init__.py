@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 import onnx_ir as ir
 
 from graphshape.analysis import analyze
+from graphshape.answers.export_size import ExportSize
+from graphshape.answers.export_size import infer as infer_export_size
+from graphshape.answers.fit import fit as fit_sizes
 from graphshape.dtypes import DataType
 from graphshape.errors import UsageError
 from graphshape.loader.graph import parse_dim_specs
@@ -73,9 +76,10 @@ class RelaxResult:
             "written": self.written, "ok": self.ok, "failure": self.failure}
 
 
-def export_size(analysis, dims, sizes) -> dict:
+def export_size(analysis, dims, sizes, notes: list | None = None) -> dict:
     """Symbol -> its size at export: the declared value of every --dim axis, plus --size
-    for axes the file already leaves symbolic."""
+    for axes the file already leaves symbolic; the others where the domain pins them or
+    does not constrain them (answers.export_size; each said in ``notes``)."""
 
     env = {}
     for (inp, axis), name in parse_dim_specs(dims).items():
@@ -95,10 +99,47 @@ def export_size(analysis, dims, sizes) -> dict:
                          f"(its dims: {', '.join(names) or 'none'})")
     missing = [n for n in names if n not in env]
     if missing:
+        known = infer_export_size(analysis, given=env)
+        # a free batch takes 1; a free spatial axis is asked for (a rewrite evaluates the
+        # model's constants at the export size: 1 x 1 maps would tell them apart poorly)
+        batch = _batch_axes(analysis)
+        take = [n for n in missing if n in known.sizes
+                and (known.how[n] != "free" or n in batch)]
+        found = ExportSize({n: known.sizes[n] for n in take}, {n: known.how[n] for n in take})
+        if found.sizes and notes is not None:
+            notes.append("export size not in the file, inferred: " + found.describe())
+        env.update(found.sizes)
+        missing = [n for n in names if n not in env]
+    if missing:
+        example = _example_sizes(analysis, env, missing)
         raise UsageError(
             "the export size of " + ", ".join(missing) + " is not in the file (the axes are "
-            "symbolic there): give it, e.g. " + " ".join(f"--size {m}=224" for m in missing))
-    return env
+            "symbolic there) and the domain does not pin it: give it, e.g. "
+            + " ".join(f"--size {m}={example[m]}" for m in missing))
+    return {n: env[n] for n in names}
+
+
+def _batch_axes(analysis) -> set:
+    """Symbols that size axis 0 of an input (a batch)."""
+    return {getattr(t.shape[0], "name", None) for t in analysis.graph.inputs.values()
+            if t.shape} - {None}
+
+
+def _example_sizes(analysis, env: dict, missing: list) -> dict:
+    """A valid size for the --size example: a batch-like axis (axis 0) near 1, another near
+    224, the nearest valid size to that (fit's pad, else crop), else the smallest valid."""
+    batch = _batch_axes(analysis)
+    want = dict(env)
+    want.update({m: 1 if m in batch else 224 for m in missing})
+    try:
+        res = fit_sizes(analysis, want, "pad")
+        if not res.suggestions:
+            res = fit_sizes(analysis, want, "crop")
+        if res.suggestions:
+            return res.suggestions[0].sizes
+    except UsageError:
+        pass
+    return analysis.domain.smallest_valid() or want
 
 
 def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
@@ -111,9 +152,10 @@ def relax(model_path, output=None, dims=None, sizes=None, *, dry_run=False,
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise UsageError(f"{output}: its folder does not exist")
     a0 = analyze(model_path, dims=dims)
-    env = export_size(a0, dims, sizes)
+    notes: list = []
+    env = export_size(a0, dims, sizes, notes)
     res = RelaxResult(str(model_path), output, env, dry_run=dry_run, before=str(a0.domain),
-                      before_exact=a0.domain.exact)
+                      before_exact=a0.domain.exact, notes=notes)
     verdict = a0.domain.check(env)
     if verdict == Verdict.INVALID:
         raise UsageError(f"the original model does not run at the export size "

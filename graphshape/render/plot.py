@@ -204,7 +204,10 @@ def _title(analysis, r: Region) -> str:
     return f"{name}: valid sizes" + (f" ({held})" if held else "")
 
 
-class _Scale:
+class Scale:
+    """Sizes [lo, hi] -> pixels [px0, px1], linear or logarithmic (the SVG here and the
+    page's region, whose script inverts it)."""
+
     def __init__(self, lo: float, hi: float, px0: float, px1: float, log: bool):
         self.lo, self.hi, self.px0, self.px1, self.log = lo, hi, px0, px1, log
 
@@ -238,8 +241,8 @@ def svg(analysis, x_name: str | None = None, y_name: str | None = None, cells: i
     left, top, pw = 70, 40, 560
     ph = 420 if r.y_name else 40
     width, height = left + pw + 30, top + ph + 70
-    sx = _Scale(0.5, r.x_hi + 0.5, left, left + pw, r.log)
-    sy = _Scale(0.5, r.y_hi + 0.5, top + ph, top, r.log) if r.y_name else None
+    sx = Scale(0.5, r.x_hi + 0.5, left, left + pw, r.log)
+    sy = Scale(0.5, r.y_hi + 0.5, top + ph, top, r.log) if r.y_name else None
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
            f'<rect width="{width}" height="{height}" fill="{BG}"/>',

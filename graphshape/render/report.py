@@ -6,7 +6,7 @@ import json
 import os
 
 from graphshape.answers.audit import audit
-from graphshape.answers.reasons import bound_lines, faces, faces_json
+from graphshape.answers.reasons import bound_lines, faces, faces_json, fit
 
 
 def _fmt_sizes(sizes: dict) -> str:
@@ -67,17 +67,17 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
         for c in conds:
             o = c.origins[0]
             also = f" (also {len(c.origins) - 1} more nodes)" if len(c.origins) > 1 else ""
-            lines.append(f"  {o.op} '{o.node}': {o.reason}{also}")
-            lines.append(f"      {c.constraint}")
+            lines.append(fit(f"  {o.op} '{o.node}': {o.reason}{also}"))
+            lines.append(fit(f"      {c.constraint}"))
     for e in analysis.domain.impossible:
         lines.append(f"  {e}")
     if analysis.domain.unproven or analysis.domain.dd_conditions:
         lines.append("")
         lines.append("unproven:")
         for u in analysis.domain.unproven:
-            lines.append(f"  because {u.describe()}")
+            lines.append(fit(f"  because {u.describe()}"))
         for c in analysis.domain.dd_conditions:
-            lines.append(f"  data-dependent: {c} ({c.origin.describe()})")
+            lines.append(fit(f"  data-dependent: {c} ({c.origin.describe()})"))
     dd = analysis.propagation.data_dependent
     if dd:
         lines.append("")

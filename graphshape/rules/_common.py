@@ -97,7 +97,7 @@ def at_least_one(x) -> bool:
 
 
 def _s(x) -> str:
-    return to_str(x)
+    return to_str(x, pretty=True)
 
 
 def broadcast_shapes(ctx, shapes, what="inputs") -> tuple:

@@ -24,6 +24,7 @@ from graphshape.loader.tensor import INPUT, INTEGER_TYPES, Bounds, Tensor
 from graphshape.rules._common import at_least_one
 from graphshape.rules.values import arith
 from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.tautology import always
 
 
 def _as_dim(v):
@@ -329,6 +330,9 @@ def check_indices(ctx, indices: Tensor, dim, table: str, shape=None,
         return
     proved = all(c.constant_truth() is True or provably(sub(c.lhs, c.rhs), Rel.NONNEG)
                  for c in (hi_ok, lo_ok))
+    empty = _empty_parts(shape)
+    if not proved and empty:  # in range, or no index at all (NMS of no box selects none)
+        proved = always(Constraint.any_of(empty + [Constraint.all_of([hi_ok, lo_ok])]))
     if not proved:
         ctx.assume(f"{words}, and graphshape knows only that they lie in "
                    f"{_range_text(b.lo, b.hi)}, not which of these occur")

@@ -26,11 +26,28 @@ sequence_lens first input) walks its body the same way.
 
 from __future__ import annotations
 
-from graphshape.arith.dims import dmax, structurally_equal, sub
+import sympy
+
+from graphshape.arith.dims import (
+    add,
+    at_least,
+    dmax,
+    dmin,
+    is_integer_expr,
+    norm,
+    structurally_equal,
+    sub,
+    to_str,
+)
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import BOOL, INT64, Bounds, Tensor
 from graphshape.rules._common import ints
+from graphshape.rules._ranges import element_bounds
+from graphshape.shapes.constraints import EQ
+from graphshape.shapes.constraints import Constraint as C
+from graphshape.shapes.known import at_least_given
 from graphshape.shapes.registry import rule
+from graphshape.shapes.tautology import always
 
 
 def _run(ctx, graph, env: dict):
@@ -137,7 +154,7 @@ def if_(ctx, cond, *, then_branch, else_branch):
     if len(t_outs) != len(e_outs):
         ctx.fail("then and else branches have different output counts")
     if t_prop.data_dependent or e_prop.data_dependent:
-        raise Unsupported("a branch has data-dependent sizes and the condition is unknown")
+        return _if_on_counts(ctx, then_branch, else_branch, t_outs, e_outs, t_prop, e_prop)
     keys_t = {c.key() for c in t_prop.constraints}
     keys_e = {c.key() for c in e_prop.constraints}
     if keys_t != keys_e:
@@ -158,6 +175,126 @@ def if_(ctx, cond, *, then_branch, else_branch):
     _impose(ctx, then_branch, c_t)
     _merge(ctx, t_prop)
     return out
+
+
+_COMPARE = ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual")
+
+
+def _predicate(ctx):
+    """The If's condition as a Constraint on dims when the graph computes it by comparing
+    two known integer values (torchvision's 'is the box list empty':
+    Cast(Equal(ReduceProd(Shape(boxes)), 0))), else None."""
+    view = ctx.graph
+    me = view.node(ctx.name) if view is not None else None
+    if me is None or not me.input:
+        return None
+    name, negate = me.input[0], False
+    for _ in range(8):
+        node = view.producer(name)
+        if node is None or node.domain not in ("", "ai.onnx") or not node.input:
+            return None
+        if node.op_type in ("Cast", "Identity"):
+            name = node.input[0]
+            continue
+        if node.op_type == "Not":
+            negate, name = not negate, node.input[0]
+            continue
+        if node.op_type not in _COMPARE or len(node.input) != 2:
+            return None
+        vals = []
+        for i in node.input:
+            t = view.tensor(i)
+            if t is None or t.value is None or len(t.value) != 1:
+                return None
+            v = t.value[0]
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if isinstance(v, bool) or not (isinstance(v, int) or is_integer_expr(v)):
+                return None
+            vals.append(v)
+        a, b = vals
+        op = node.op_type
+        if op == "Equal":
+            yes = C.eq(a, b)
+            no = C.any_of([C.ge(a, add(b, 1)), C.ge(b, add(a, 1))])
+        else:
+            if op in ("Less", "LessOrEqual"):
+                a, b = b, a  # a > b or a >= b
+            strict = op in ("Greater", "Less")
+            yes = C.ge(a, add(b, 1)) if strict else C.ge(a, b)
+            no = C.ge(b, a) if strict else C.ge(b, add(a, 1))
+        return (no, yes) if negate else (yes, no)
+    return None
+
+
+def _if_on_counts(ctx, then_branch, else_branch, t_outs, e_outs, t_prop, e_prop):
+    """An If on a condition computed at run time whose branches have data-dependent sizes
+    (torchvision's batched NMS: 'no boxes' returns an empty index list, else NMS runs).
+    With the condition read as a comparison of dims (_predicate), each branch's conditions
+    must hold where that branch is taken, and an output axis the branches size differently
+    is a fresh count (every value either branch can give is one it may take)."""
+    pred = _predicate(ctx)
+    if pred is None:
+        raise Unsupported("a branch has data-dependent sizes and the condition is unknown")
+    yes, no = pred
+    if len(t_outs) != len(e_outs):
+        ctx.fail("then and else branches have different output counts")
+    if _allocation_conditions(then_branch, t_outs) or _allocation_conditions(else_branch,
+                                                                              e_outs):
+        raise Unsupported("a branch declares fixed output dims and the condition is "
+                          "computed at run time")
+    for other, prop, branch in ((no, t_prop, then_branch), (yes, e_prop, else_branch)):
+        for c in prop.constraints:
+            why = (c.origin.describe() if c.origin is not None else str(c)) + \
+                f" (when the If takes its branch '{branch.name}')"
+            ctx.any_of([other, c], why)
+        ctx.spec_notes.extend(prop.spec_notes)
+        ctx.fresh_symbols.extend(prop.data_dependent)
+    out = []
+    for i, (a, b) in enumerate(zip(t_outs, e_outs)):
+        if len(a.shape) != len(b.shape):
+            raise Unsupported(f"branch outputs {i} have different ranks and the condition "
+                              "is computed at run time")
+        dims = [_either(ctx, x, y, yes, no, f"axis {k} of output {i}: {to_str(x)} or "
+                                          f"{to_str(y)} by branch")
+                for k, (x, y) in enumerate(zip(a.shape, b.shape))]
+        same = _same_shape(a, b) and a.value == b.value
+        out.append(Tensor(tuple(dims), a.dtype, a.value if same else None,
+                          bounds=None if same else _either_bounds(a, b)))
+    return out
+
+
+def _either(ctx, x, y, yes, no, what: str):
+    """The output dim of an If whose branches give x (then) and y (else): one of them when
+    it equals the other wherever the other's branch is taken (torchvision's 'no boxes:
+    return []' gives 0 exactly when NMS, which then selects nothing, would), else a fresh
+    count."""
+    if structurally_equal(x, y):
+        return x
+    if yes.kind == EQ and yes.rhs == 0 and not isinstance(yes.lhs, int):
+        # 'numel == 0': the numel is 0 in the then-branch, and so is every product with it
+        c, rest = yes.lhs.as_coeff_Mul()
+        zero = norm(rest) if c.is_Integer and c != 0 else yes.lhs
+        if always(C.eq(norm(sympy.sympify(y).xreplace({zero: 0})), x)):
+            return y
+    if always(C.any_of([no, C.eq(x, y)])):
+        return y  # the then-branch's x equals y wherever it is taken
+    if always(C.any_of([yes, C.eq(x, y)])):
+        return x
+    return ctx.fresh(what)
+
+
+def _either_bounds(a, b):
+    """Element bounds of an output that is a or b: their union, an empty side adding none
+    (every element of an empty tensor lies in any range)."""
+    sides = [t for t in (a, b) if not (any(isinstance(d, int) and d == 0 for d in t.shape)
+                                       or t.value == ())]
+    bs = [element_bounds(t) for t in sides]
+    if not bs or any(x is None for x in bs):
+        return None
+    if len(bs) == 1:
+        return Bounds(bs[0].lo, bs[0].hi, False)
+    return Bounds(dmin(bs[0].lo, bs[1].lo), dmax(bs[0].hi, bs[1].hi), False)
 
 
 def _check_carried(carried_in, carried_out):
@@ -205,7 +342,9 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
     it_bounds = None
     if M is not None and M.value is not None and len(M.value) == 1:
         try:
-            it_bounds = Bounds(0, dmax(sub(ints(M, "M")[0], 1), 0))
+            # below M while the body runs (it runs only when M >= 1: the bounds of an
+            # iteration that never happens are vacuous)
+            it_bounds = Bounds(0, sub(ints(M, "M")[0], 1))
         except Unsupported:
             it_bounds = None
     env = {names[0]: Tensor((), INT64, bounds=it_bounds),
@@ -227,20 +366,32 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
             raise Unsupported("the body imposes conditions and the trip count is unknown")
     if isinstance(trips, int) and trips <= 0 and prop.constraints:
         raise Unsupported("the body imposes conditions but runs zero times")
-    if isinstance(trips, int) and trips <= 0:
-        # no iteration: loop.cc makes each scan output [0] + the body output's declared shape
-        # (as onnxruntime's inference left it) with symbolic dims as 0, or [0] without one;
-        # graphshape's computed shape is that only when it is declared, fixed and equal
+    if (isinstance(trips, int) and trips <= 0) or (
+            not isinstance(trips, int) and not at_least_given(ctx.graph, trips, 1)):
+        # no iteration (or, with a trip count that may be 0 such as an empty KV cache's
+        # length, possibly none): loop.cc makes each scan output [0] + the body output's
+        # declared shape (as onnxruntime's inference left it) with symbolic dims as 0, or [0]
+        # without one ('Loop had zero iterations and the shape of subgraph output 2 was not
+        # found. Defaulting to a rank 1 shape of {0}', measured on 1.31.1); graphshape's
+        # computed shape is that only when it is declared, fixed and equal
         for o, t in zip(body.output[1 + n_carried:], outs[1 + n_carried:]):
             tt = o.type.tensor_type if o.type.HasField("tensor_type") else None
             dims = list(tt.shape.dim) if tt is not None and tt.HasField("shape") else None
             if dims is None or len(dims) != len(t.shape) or any(
                     not d.HasField("dim_value") or d.dim_value != x
                     for d, x in zip(dims, t.shape)):
-                raise Unsupported(f"the Loop runs no iteration and onnxruntime shapes the scan "
-                                  f"output '{o.name}' from its declared shape, symbolic dims "
-                                  "as 0")
-    _merge(ctx, prop)
+                raise Unsupported(f"the Loop {'runs' if isinstance(trips, int) else 'may run'}"
+                                  f" no iteration and onnxruntime then shapes the scan output "
+                                  f"'{o.name}' from its declared shape, symbolic dims as 0")
+    if not isinstance(trips, int) and not at_least(trips, 1):
+        # the body's conditions hold where it runs: not at a trip count of 0
+        for c in prop.constraints:
+            ctx.any_of([C.eq(trips, 0), c], (c.origin.describe() if c.origin is not None
+                                             else str(c)) + " (when the Loop runs)")
+        ctx.spec_notes.extend(prop.spec_notes)
+        ctx.fresh_symbols.extend(prop.data_dependent)
+    else:
+        _merge(ctx, prop)
     result = [Tensor(t.shape, t.dtype) for t in carried]
     for t in outs[1 + n_carried:]:
         result.append(Tensor((trips,) + tuple(t.shape), t.dtype))

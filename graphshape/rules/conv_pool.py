@@ -54,7 +54,7 @@ def _malformed(ctx, message: str):
 
 
 def _s(x) -> str:
-    return x if isinstance(x, str) else to_str(x)
+    return x if isinstance(x, str) else to_str(x, pretty=True)
 
 
 def _no_empty_lists(ctx, **attrs):
@@ -163,18 +163,23 @@ def _pool_input_nonempty(ctx, X):
             ctx.any_of([Constraint.eq(n, 0), Constraint.ge(dim, 1)], reason)
 
 
-def _mlas_path(ctx, X, storage_order, d):
+def _mlas_path(ctx, X, storage_order, d, ceil_mode: int = 0, count_include_pad: int = 0):
     """Whether onnxruntime runs this pool on MLAS (MlasPool, or its float16 twin), which
     refuses a negative padding ("padding values must be non-negative"); None when the
     element type is unknown. pool.cc: AveragePool up to opset 18 (Pool<float, AveragePool>)
     always does; AveragePool 19+ is AveragePoolV19, a plain loop that accepts it; MaxPool
     does without Indices output, row-major storage and all dilations 1 (MaxPoolV8); LpPool
     never does. Only float and float16 have MLAS kernels (double and int8/uint8 MaxPool run
-    the plain loop); measured on every pool opset from 7 to 22."""
+    the plain loop); measured on every pool opset from 7 to 22. An AveragePool 10-18 with
+    ceil_mode runs a plain loop instead, which accepts a negative padding with
+    count_include_pad=1 and fails on it without (its last window holds no input element:
+    a division by a count of 0): measured on 1.31.1, k1..3 with strides 2..5, SAME_UPPER and
+    SAME_LOWER, H = 1..12 (k3 s4 runs at H = 4, padding -1, only with count_include_pad=1;
+    with ceil_mode=0 it fails either way; MaxPool fails either way)."""
     if ctx.op == "MaxPool":
         candidate = ctx.n_outputs == 1 and not storage_order and all(x == 1 for x in d)
     elif ctx.op == "AveragePool":
-        candidate = ctx.opset < 19
+        candidate = ctx.opset < 19 and not (ceil_mode and count_include_pad)
     else:
         candidate = False
     if not candidate:
@@ -253,7 +258,7 @@ def pool(ctx, X, *, auto_pad: str = "NOTSET", ceil_mode: int = 0, dilations=None
     _no_empty_lists(ctx, strides=strides, pads=pads, dilations=dilations)
     k, s, pd, d = _spatial_attrs(ctx, nsp, kernel_shape, strides, pads, dilations)
     _pool_input_nonempty(ctx, X)
-    mlas = _mlas_path(ctx, X, storage_order, d)
+    mlas = _mlas_path(ctx, X, storage_order, d, ceil_mode, count_include_pad)
     if mlas is not False and auto_pad in ("SAME_UPPER", "SAME_LOWER") and \
             any(s[i] > k[i] for i in range(nsp)):
         c = X.shape[1]

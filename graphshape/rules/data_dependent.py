@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphshape.arith.dims import add, dmax, dmin, norm, provably, sub, to_str
+from graphshape.arith.dims import add, dmax, dmin, mul, norm, provably, sub, to_str
 from graphshape.arith.prove import Rel
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import INT64, Bounds, Tensor
@@ -45,10 +45,23 @@ def nonzero(ctx, X):
     if X.value is not None and all(isinstance(v, (int, float)) for v in X.value):
         n = sum(1 for v in X.value if v)
     if n is None:
-        n = ctx.fresh("number of non-zero entries")
+        n = _same_count(ctx, "NonZero", lambda: ctx.fresh("number of non-zero entries"))
     # row i holds positions along axis i: within 0..max(dims) - 1 (not tight)
     hi = sub(dmax(*X.shape), 1) if len(X.shape) > 1 else sub(X.shape[0], 1)
     return Tensor((len(X.shape), n), INT64, bounds=Bounds(0, hi))
+
+
+def _same_count(ctx, op: str, make):
+    """One count per input value: two NonZero nodes reading the same tensor (torchvision's
+    SSD filters its scores and its boxes with one mask) count the same entries."""
+    view = ctx.graph
+    me = view.node(ctx.name) if view is not None else None
+    if me is None or not me.input or not me.input[0]:
+        return make()
+    key = ("count", op, me.input[0])
+    if key not in view.cache:
+        view.cache[key] = make()
+    return view.cache[key]
 
 
 @rule("TopK")
@@ -88,7 +101,20 @@ def nms(ctx, boxes, scores, max_output_boxes_per_class=None, iou_threshold=None,
     ctx.eq(boxes.shape[0], scores.shape[0], "boxes and scores must have the same batch")
     ctx.eq(boxes.shape[1], scores.shape[2], "boxes and scores must have the same box count")
     ctx.eq(boxes.shape[2], 4, "the innermost dim of boxes must be 4")
-    return Tensor((ctx.fresh("number of boxes NonMaxSuppression selects"), 3), INT64)
+    b, c, n = scores.shape
+    # at most max_output_boxes_per_class (0 when absent or negative, measured) boxes per
+    # batch and class, and no more than there are boxes: with no box the output is empty
+    cap = n
+    if max_output_boxes_per_class is None:
+        cap = 0
+    elif max_output_boxes_per_class.value is not None and \
+            len(max_output_boxes_per_class.value) == 1 and \
+            isinstance(max_output_boxes_per_class.value[0], int):
+        cap = dmin(n, max(0, max_output_boxes_per_class.value[0]))
+    count = dmin(ctx.fresh("number of boxes NonMaxSuppression selects"), mul(mul(b, c), cap))
+    # each row is (batch, class, box) indices: every element below max(B, C, N) (the
+    # output is empty when any of them is 0)
+    return Tensor((count, 3), INT64, bounds=Bounds(0, sub(dmax(b, c, n), 1)))
 
 
 @rule("RoiAlign")
@@ -100,9 +126,73 @@ def roi_align(ctx, X, rois, batch_indices, *, coordinate_transformation_mode="ha
         ctx.fail("X must be 4-D, rois 2-D, batch_indices 1-D")
     ctx.eq(rois.shape[1], 4, "the second dim of rois must be 4")
     ctx.eq(batch_indices.shape[0], rois.shape[0], "batch_indices must have one entry per roi")
+    if bounds_of(ctx, batch_indices) is None:
+        col = column_bounds(ctx, 2)
+        if col is not None:  # torchvision: column 0 of cat([batch ids, boxes], dim=1)
+            batch_indices = Tensor(batch_indices.shape, batch_indices.dtype, bounds=col)
     check_indices(ctx, batch_indices, X.shape[0], f"the batch of {to_str(X.shape[0])} images",
                   negative=False)
     return Tensor((rois.shape[0], X.shape[1], output_height, output_width), X.dtype)
+
+
+_COLUMN_PASS = ("Cast", "Squeeze", "Unsqueeze", "Identity")
+
+
+def column_bounds(ctx, position: int):
+    """Bounds of input ``position`` when it is one column of a table built by a Concat
+    along axis 1 (torchvision's rois = cat([batch ids, boxes], dim=1), whose column 0 is
+    gathered, cast and fed to RoiAlign as batch indices): the bounds of the Concat input
+    that holds that column. Row selections on the way (Gather on axis 0, Slice of axis 0)
+    keep the columns. None when the graph is not of this form."""
+    view = ctx.graph
+    me = view.node(ctx.name) if view is not None else None
+    if me is None or len(me.input) <= position or not me.input[position]:
+        return None
+    name = me.input[position]
+    node = view.producer(name)
+    for _ in range(8):
+        if node is None or node.op_type not in _COLUMN_PASS or not node.input:
+            break
+        node = view.producer(node.input[0])
+    if node is None or node.op_type != "Gather" or len(node.input) != 2:
+        return None
+    if next((a.i for a in node.attribute if a.name == "axis"), 0) not in (1, -1):
+        return None
+    idx = view.tensor(node.input[1])
+    if idx is None or idx.value is None or len(idx.value) != 1 or \
+            not isinstance(idx.value[0], int):
+        return None
+    col = idx.value[0]
+    table = view.producer(node.input[0])
+    for _ in range(8):  # row selections keep the columns
+        if table is None or table.op_type not in ("Gather", "Identity", "Slice") or \
+                not table.input:
+            break
+        if table.op_type == "Gather" and \
+                next((a.i for a in table.attribute if a.name == "axis"), 0) != 0:
+            return None
+        if table.op_type == "Slice":
+            axes = view.tensor(table.input[3]) if len(table.input) > 3 and table.input[3] \
+                else None
+            if axes is None or axes.value != (0,):
+                return None
+        table = view.producer(table.input[0])
+    if table is None or table.op_type != "Concat" or \
+            next((a.i for a in table.attribute if a.name == "axis"), 0) not in (1, -1):
+        return None
+    start = 0
+    for part in table.input:
+        t = view.tensor(part)
+        if t is None or t.shape is None or len(t.shape) != 2 or \
+                not isinstance(t.shape[1], int):
+            return None
+        if col < 0:
+            return None
+        if start <= col < start + t.shape[1]:
+            b = bounds_of(ctx, t)  # not tight: a cast may lie between (never a condition)
+            return None if b is None else Bounds(b.lo, b.hi, False)
+        start += t.shape[1]
+    return None
 
 
 @rule("Unique")

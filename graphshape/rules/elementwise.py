@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import math
 
+import sympy
+
 from graphshape.arith.dims import (
     add,
     ceil_expr,
     dmax,
     floor_expr,
+    is_integer_expr,
     norm,
     provably,
     sub,
     trunc_expr,
 )
+from graphshape.arith.float32 import is_f32
 from graphshape.arith.prove import Rel
 from graphshape.dtypes import DataType
 from graphshape.errors import Unsupported
@@ -33,7 +37,9 @@ from graphshape.loader.tensor import (
     Bounds,
     Tensor,
 )
+from graphshape.rules import float_values
 from graphshape.rules._common import broadcast_shapes
+from graphshape.rules._conditional import where_bounds
 from graphshape.rules._ranges import (
     binary_bounds,
     bounds_of,
@@ -46,6 +52,8 @@ from graphshape.rules._ranges import (
 )
 from graphshape.rules.values import arith, is_num, sign_of, truth_value
 from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.known import at_least_given, nonneg_given
+from graphshape.shapes.quotients import quotient
 from graphshape.shapes.registry import rule
 
 UNARY = [
@@ -82,9 +90,11 @@ def _unary_value(op: str, v):
 def unary(ctx, X):
     """Y has X's shape (spec: elementwise)."""
     value = None
-    if X.value is not None and ctx.op in ("Neg", "Abs", "Sign", "Relu", "Not"):
-        try:
-            value = tuple(_unary_value(ctx.op, v) for v in X.value)
+    if X.value is not None and ctx.op in ("Neg", "Abs", "Sign", "Relu", "Not", "Reciprocal",
+                                          "Sqrt"):
+        try:  # float32 programs of sizes (Reciprocal of min(H, W)): rules/float_values.py
+            value = tuple(float_values.unary_value(ctx.op, v, X.dtype) or
+                          _unary_value(ctx.op, v) for v in X.value)
         except Unsupported:
             value = None
     dtype = BOOL if ctx.op in ("IsNaN", "Not") else X.dtype
@@ -118,7 +128,8 @@ def floor_ceil(ctx, X):
     """Y has X's shape; exact (possibly rational) contents are rounded."""
     value = None
     if X.value is not None:
-        value = tuple(_round(ctx.op, v) for v in X.value)
+        value = tuple(float_values.round_value(ctx, ctx.op.lower(), v) if is_f32(v)
+                      else _round(ctx.op, v) for v in X.value)
     bounds = monotone(bounds_of(ctx, X), lambda v: _round(ctx.op, v))
     return Tensor(X.shape, X.dtype, value, bounds)
 
@@ -174,7 +185,7 @@ def unary_attrs(ctx, X, *rest, **attrs):
 
 
 def broadcast_values(op: str, shape, tensors, floating: bool = False,
-                     fmod: int = 0) -> tuple | None:
+                     fmod: int = 0, f32: bool = False) -> tuple | None:
     """Elementwise value of a broadcasting op when every input's contents are known."""
     if any(t.value is None for t in tensors):
         return None
@@ -204,7 +215,7 @@ def broadcast_values(op: str, shape, tensors, floating: bool = False,
         try:
             v = vals[0]
             for w in vals[1:]:
-                v = arith(op, v, w, floating, fmod)
+                v = arith(op, v, w, floating, fmod, f32)
         except (Unsupported, ArithmeticError, ValueError):
             return None
         out.append(v)
@@ -225,6 +236,8 @@ def _check_divisor(ctx, B) -> None:
                 if v == 0:
                     ctx.fail(f"integer {ctx.op} by zero")
                 continue
+            if at_least_given(ctx.graph, v, 1) or nonneg_given(ctx.graph, norm(-v - 1)):
+                continue  # never 0 where the known conditions hold (Swin's window count)
             ctx.any_of([Constraint.ge(v, 1), Constraint.ge(-1, v)],
                        f"integer {ctx.op}: the divisor must not be 0")
         return
@@ -255,12 +268,30 @@ def binary(ctx, A, B, *, fmod: int = 0, direction=None, **_attrs):
         _check_divisor(ctx, B)
     if ctx.op in ("PRelu", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"):
         return Tensor(shape, dtype)
-    value = broadcast_values(ctx.op, shape, [A, B], floating, fmod)
-    bounds = None
+    value = broadcast_values(ctx.op, shape, [A, B], floating, fmod, A.dtype == FLOAT)
+    if value is None and ctx.op == "Div" and not floating:
+        value = _constant_over_size(ctx, A, B)
+    bounds = Bounds(0, 1) if value is None and ctx.op in COMPARE else None
     if value is None and ctx.op in ("Add", "Sub", "Mul", "Div", "Min", "Max", "Mod"):
         op = "FMod" if ctx.op == "Mod" and fmod else ctx.op
         bounds = binary_bounds(op, A, B, bounds_of(ctx, A), bounds_of(ctx, B), floating)
     return Tensor(shape, dtype, value, bounds)
+
+
+def _constant_over_size(ctx, A, B):
+    """Integer c // d for a constant c >= 0 and a size-valued d >= 1 under the known
+    conditions (Swin via dynamo: 6272 // (49 * nW), a size baked at export over the
+    window count): floor(c/d), a quotient the solver rewrites linearly (shapes/quotients.py).
+    onnxruntime truncates toward zero, which is the floor here."""
+    if A.value is None or B.value is None or len(A.value) != 1 or len(B.value) != 1:
+        return None
+    c, d = A.value[0], B.value[0]
+    if not isinstance(c, int) or isinstance(c, bool) or c < 0 or isinstance(d, (int, float)):
+        return None
+    if not isinstance(d, sympy.Basic) or not is_integer_expr(d) or \
+            not at_least_given(ctx.graph, d, 1):
+        return None
+    return (quotient(c, d),)
 
 
 def _variadic_shape(ctx, data_0) -> tuple:
@@ -296,7 +327,8 @@ def variadic(ctx, *data_0):
     # the engine's check (ort_compat.missing_kernel, the measured table): unproven, shapes go on
     shape = _variadic_shape(ctx, data_0)
     op = {"Sum": "Add", "Max": "Max", "Min": "Min"}.get(ctx.op)
-    value = broadcast_values(op, shape, list(data_0)) if op else None
+    value = broadcast_values(op, shape, list(data_0), f32=data_0[0].dtype == FLOAT) \
+        if op else None
     bounds = None
     if value is None and op and len(data_0) == 2:
         a, b = data_0
@@ -333,6 +365,8 @@ def where(ctx, condition, X, Y):
             bounds = bounds_of(ctx, X if truth else Y)
         else:
             bounds = union([bounds_of(ctx, X), bounds_of(ctx, Y)])
+            if bounds is None:  # each branch where it is taken (T5's buckets)
+                bounds = where_bounds(ctx)
     return Tensor(shape, X.dtype, value, bounds)
 
 
@@ -360,7 +394,8 @@ def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, ro
     value = input.value
     if value is not None:
         try:
-            value = tuple(_cast_value(v, dtype) for v in value)
+            value = tuple(float_values.cast_value(ctx, v, dtype, INT_TYPES) if is_f32(v)
+                          else _cast_value(v, dtype) for v in value)
         except Unsupported:
             value = None
     bounds = None

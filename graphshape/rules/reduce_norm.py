@@ -14,6 +14,7 @@ from graphshape.errors import Unsupported
 from graphshape.loader.tensor import FLOAT, INT64, Bounds, Tensor
 from graphshape.rules._common import const_ints, unidirectional
 from graphshape.shapes.constraints import Constraint
+from graphshape.shapes.known import at_least_given
 from graphshape.shapes.registry import rule
 
 
@@ -155,6 +156,14 @@ def instance_norm(ctx, input, scale, B, *, epsilon: float = 1e-5):
     return Tensor(input.shape, input.dtype)
 
 
+def _normalized_not_empty(ctx, X, a: int) -> None:
+    """onnxruntime: 'Size of X.shape[axis:] must be at least 1' (measured on 1.31.1 with an
+    empty last axis: a KV cache of length 0 normalised over it)."""
+    n = prod(X.shape[a:])
+    if not at_least_given(ctx.graph, n, 1):
+        ctx.ge(n, 1, f"X.shape[{a}:] ({to_str(n)} elements) must not be empty")
+
+
 @rule("LayerNormalization")
 def layer_norm(ctx, X, Scale, B=None, *, axis: int = -1, epsilon: float = 1e-5,
                stash_type: int = 1):
@@ -164,6 +173,7 @@ def layer_norm(ctx, X, Scale, B=None, *, axis: int = -1, epsilon: float = 1e-5,
     (measured; graphshape required X[axis:] and called those sizes invalid)."""
     r = len(X.shape)
     a = _axis(ctx, axis, r)
+    _normalized_not_empty(ctx, X, a)
     unidirectional(ctx, tuple(X.shape), Scale.shape, "Scale")
     if B is not None:
         unidirectional(ctx, tuple(X.shape), B.shape, "B")

@@ -4,8 +4,9 @@ GridSample, AffineGrid, Col2Im, MaxUnpool.
 onnxruntime (upsamplebase.h) computes a scaled size as
 ``static_cast<int64_t>(float scale * float(in))``: float32 arithmetic, truncated. So
 0.7 * 10 gives 7 (the float32 product rounds up to 7.0), not floor(6.99999988) = 6. For a
-symbolic size we therefore accept only dyadic scales p / 2^k (exact in float32 for every
-realistic size: floor(p*H / 2^k)); other scales with a symbolic size are unproven.
+symbolic size a dyadic scale p / 2^k is exact (floor(p*H / 2^k)); any other scale makes the
+output size a derived size (graphshape.arith.float32): the float32 product itself,
+truncated, decided size by size where real arithmetic cannot tell (domain/float_eval.py).
 With ``sizes`` the output is exactly ``sizes`` (keep_aspect_ratio_policy 'stretch'; the
 other policies do not follow the spec in onnxruntime and are unproven).
 """
@@ -16,6 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from graphshape.arith import float32 as f32
 from graphshape.arith.dims import (
     add,
     floordiv,
@@ -27,6 +29,7 @@ from graphshape.arith.dims import (
 )
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import Tensor
+from graphshape.rules import float_values
 from graphshape.rules._common import at_least_one, const_ints, ints, norm_axis
 from graphshape.rules._ranges import check_indices
 from graphshape.shapes.registry import rule
@@ -115,7 +118,13 @@ def _resize_out(ctx, X, scales, sizes, axes, mode, antialias, policy):
                 ctx.fail(f"scale {s} of axis {a} must be greater than 0")
             if ctx.op == "Upsample" and s < 1:
                 ctx.fail(f"Upsample scale {s} must be >= 1")
-            out[a] = scaled_dim(X.shape[a], s)
+            try:
+                out[a] = scaled_dim(X.shape[a], s)
+            except Unsupported:
+                # float32 rounding of s*size, a derived size decided size by size
+                # (graphshape.arith.float32): int(float32(s) * float32(size)), truncated
+                out[a] = float_values.round_value(
+                    ctx, "trunc", f32.combine("mul", float(np.float32(s)), X.shape[a]))
             per_axis[a] = s
     _check_mode(ctx, mode, r, per_axis, antialias)
     return Tensor(tuple(out), X.dtype)

@@ -13,6 +13,7 @@ from graphshape.arith.dims import (
     dmax,
     dmin,
     floordiv,
+    is_integer_expr,
     mul,
     norm,
     prod,
@@ -22,6 +23,7 @@ from graphshape.arith.dims import (
     to_str,
 )
 from graphshape.arith.prove import Rel, nonneg, nonpos
+from graphshape.arith.quotient import integer_ratio
 from graphshape.dtypes import DataType
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import FLOAT, INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
@@ -44,6 +46,8 @@ from graphshape.rules._ranges import (
 from graphshape.rules.elementwise import broadcast_values
 from graphshape.shapes.constraints import Constraint
 from graphshape.shapes.constraints import Constraint as C
+from graphshape.shapes.known import at_least_given, nonneg_given
+from graphshape.shapes.quotients import is_quotient
 from graphshape.shapes.registry import rule
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
@@ -95,7 +99,30 @@ def shape(ctx, data, *, start: int = 0, end=None):
     s = max(0, min(r, start + r if start < 0 else start))
     e = r if end is None else max(0, min(r, end + r if end < 0 else end))
     vals = dims[s:e] if e > s else []
-    return Tensor((len(vals),), INT64, tuple(vals))
+    return Tensor((len(vals),), INT64, tuple(_folded_shape(ctx, data, vals, s)))
+
+
+def _folded_shape(ctx, data, vals: list, s: int) -> list:
+    """onnxruntime merges a value's declared shape (value_info, a graph output) into its own
+    inference, and its constant folding replaces a Shape whose sliced dims are then all
+    fixed by those dims, whatever the run's sizes (measured on 1.31.1: x [N, 2] -> Relu ->
+    r declared [5, 2] or [5, M] -> Shape(r) is [5, 2] at N = 3, so Reshape(x, Shape(r))
+    fails at every N but 5; Shape(r)[0:1] is [5]; Size(r) is not folded; the data itself
+    keeps its real shape through Relu, Add, MatMul, Concat). Sizes where the declaration
+    and the computed dim differ are then modelled exactly, not assumed."""
+    view = ctx.graph
+    if view is None or not vals:
+        return vals
+    node = view.node(ctx.name)
+    if node is None or not node.input:
+        return vals
+    decl = view.declared_shape(node.input[0])
+    if decl is None or len(decl) != len(data.shape):
+        return vals
+    merged = [decl[s + i] if decl[s + i] is not None else v for i, v in enumerate(vals)]
+    if not all(isinstance(v, int) for v in merged):
+        return vals  # a dim onnxruntime does not know: the Shape runs on the data
+    return merged
 
 
 @rule("Size")
@@ -147,19 +174,29 @@ def _reshape(ctx, data, target, allowzero):
     numel = data.numel()
     split = [] if allowzero or fused == UNSURE else \
         _computed_zeros(ctx, data, target, out, neg)
+    if split and neg is not None:
+        out = _reshape_zero_next_to_minus_one(ctx, data, target, out, neg, split[0])
+        return Tensor(tuple(out), data.dtype, data.value, **same_elements(ctx, data))
     if split:
         out = _reshape_zero_cases(ctx, data, target, out, split)
         return Tensor(tuple(out), data.dtype, data.value, **same_elements(ctx, data))
     known = prod(d for d in out if d is not None)
-    what = f"input of {to_str(numel)} elements"
+    if neg is not None and not at_least_given(ctx.graph, known, 1):
+        # reshape_helper.h: 'size != 0': a -1 is never inferred from a product of 0 (an
+        # empty KV cache reshaped to [-1, P, d] at P = 0 fails)
+        ctx.ge(known, 1, f"reshape to {_shape_str(out, neg)}: the -1 axis cannot be "
+                         f"inferred where the other entries multiply to 0 ({to_str(known)})")
     if neg is None:
-        ctx.eq(numel, known, f"reshape to {_shape_str(out)} needs the element count of the "
-                             f"{what} to equal {to_str(known)}")
+        target, shared = _shape_words(out)
+        count = _count_words(numel, shared)
+        ctx.eq(numel, known, f"reshape to {target} needs the element count to match the "
+                             "input's" + (f" {count}" if len(target) + len(count) <= 120 else ""))
     else:
         try:
             out[neg] = _exact_quotient(ctx, numel, known,
-                                       f"reshape to {_shape_str(out, neg)}: the {what} must "
-                                       f"be a multiple of {to_str(known)} to fill the -1 axis")
+                                       f"reshape to {_shape_str(out, neg)}: the input's "
+                                       f"{to_str(numel, pretty=True)} elements must be a "
+                                       f"multiple of {to_str(known, pretty=True)}")
         except Unsupported as e:
             if not any(s.is_nonnegative and not s.is_positive
                        for s in sympy.sympify(numel).free_symbols):
@@ -231,7 +268,10 @@ def _computed_zeros(ctx, data, target, out, neg) -> list:
     input's rank. Cheap exact cases are imposed here; the indices that need a case split
     are returned (an empty list when none)."""
     r = len(data.shape)
-    maybe = [i for i, v in enumerate(target) if not isinstance(v, int) and not at_least_one(v)
+    # decided under the conditions already known (a Conv's output is not empty, so the
+    # flattened map h*w it feeds is >= 1), products factor by factor
+    maybe = [i for i, v in enumerate(target) if not isinstance(v, int)
+             and not at_least_given(ctx.graph, v, 1)
              and not (i < r and _vanishes_with(v, data.shape[i]))]
     sure = set()
     for i in maybe:
@@ -252,12 +292,75 @@ def _computed_zeros(ctx, data, target, out, neg) -> list:
                        f"copies input dim {i} ({to_str(d)}) and the element counts differ")
         else:
             left.append(i)
+    if neg is not None and len(left) == 1 and _copy_case_exact(ctx, data, target, out, neg,
+                                                              left[0]):
+        return left
     if left and (neg is not None or len(left) > 3):
         ctx.assume(f"shape entries {left} may be 0 at some sizes (onnxruntime then copies "
                    "the input's dims there)" + (" next to a -1 entry" if neg is not None
                                                 else "") + "; taken literally")
         return []
     return left
+
+
+def _copy_case_exact(ctx, data, target, out, neg, i) -> bool:
+    """Whether entry i, 0 at some sizes next to a -1, has an exact two-case reading: the
+    entry is >= 0 (under the known conditions), the input is empty wherever it is 0 (its
+    factors divide the element count) and the literal -1 quotient is a constant."""
+    v = target[i]
+    if i >= len(data.shape) or not nonneg_given(ctx.graph, v):
+        return False
+    have: set = set()
+    for d in data.shape:
+        if isinstance(d, int):
+            if d == 0:
+                return False
+            continue
+        have |= _factors(d)
+    if not _factors(v) <= have:
+        return False
+    return _literal_quotient(data.numel(), prod(d for j, d in enumerate(out) if j != neg)) \
+        is not None
+
+
+def _literal_quotient(numel, known):
+    """numel / known when it divides exactly as polynomials (a constant, or a product of
+    sizes: C*H for [C, H, W - k] over W - k), else None."""
+    if isinstance(known, int):
+        return None
+    q = integer_ratio(numel, known)
+    if q is not None:
+        return q
+    if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
+        return None
+    r = sympy.cancel(sympy.sympify(numel) / known)
+    num, den = sympy.fraction(r)
+    if den != 1 or not is_integer_expr(num) or sympy.expand(num * known - numel) != 0:
+        return None
+    return norm(num)
+
+
+def _reshape_zero_next_to_minus_one(ctx, data, target, out, neg, i):
+    """Entry i (v) is 0 at some sizes, next to a -1 (_copy_case_exact holds: the input is
+    empty where v is 0, the literal quotient q divides exactly). onnxruntime (reshape_helper.h)
+    copies input dim i for the 0, then needs the product of the other entries to be
+    non-zero and infers 0 for the -1: out[i] is v, or d_i where v is 0; out[-1] is q, or 0
+    where v is 0. Both readings are exact, one condition says which one applies."""
+    v, d = target[i], data.shape[i]
+    numel = data.numel()
+    known = prod(x for j, x in enumerate(out) if j != neg)
+    q = _literal_quotient(numel, known)
+    copied = prod(d if j == i else x for j, x in enumerate(out) if j != neg)
+    C = Constraint
+    ctx.any_of([C.ge(v, 1), C.ge(copied, 1)],
+               f"reshape to {_shape_str(out, neg)}: where entry {i} ({to_str(v)}) is 0, "
+               f"onnxruntime copies input dim {i} ({to_str(d)}) and cannot infer the -1 "
+               "axis from a product of 0")
+    one = dmin(v, 1)  # 1 where v >= 1, 0 where v == 0 (v >= 0 under the known conditions)
+    res = list(out)
+    res[neg] = mul(q, one)
+    res[i] = dmax(v, mul(d, sub(1, one)))
+    return res
 
 
 def _factors(x) -> set:
@@ -355,6 +458,9 @@ def _exact_quotient(ctx, numel, known, reason):
             break
     if ok and kc.is_Integer and int(kc) > 0:
         return _exact_quotient(ctx, norm(sympy.Mul(*nf)), int(kc), reason)
+    k = integer_ratio(numel, known)  # numel == k*known once both are expanded
+    if k is not None:
+        return k
     if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
         raise Unsupported(f"cannot divide {to_str(numel)} by symbolic {to_str(known)} exactly")
     q = sympy.cancel(sympy.sympify(numel) / known)
@@ -365,7 +471,42 @@ def _exact_quotient(ctx, numel, known, reason):
 
 
 def _shape_str(out, neg=None):
-    return "[" + ", ".join("-1" if i == neg else to_str(d) for i, d in enumerate(out)) + "]"
+    """'[n, 49, floor(128/n)] (n = ceil((H - 3)/224)*ceil((W - 3)/224))': a product of
+    sizes that recurs in the entries is written once (Swin's window count)."""
+    return _shape_words(out, neg)[0]
+
+
+def _count_words(numel, shared) -> str:
+    """The element count, as a multiple of the shape's shared product n where it is one."""
+    if shared is not None and not isinstance(numel, int):
+        k = sympy.cancel(sympy.sympify(numel) / shared)
+        if k.is_Integer:
+            return f"{int(k)}*n"
+    return to_str(numel, pretty=True)
+
+
+def _shape_words(out, neg=None):
+    dims = [d for i, d in enumerate(out) if i != neg and d is not None]
+    quots = {d: d.args[0].as_numer_denom() for d in dims if is_quotient(d)}
+    shared = None
+    for d in dims:
+        if isinstance(d, sympy.Mul) and len([f for f in d.args if f.free_symbols]) >= 2 and \
+                any(den == d for _, den in quots.values()):
+            shared = d
+            break
+
+    def one(d):
+        if shared is None or isinstance(d, int):
+            return to_str(d, pretty=True)
+        if d == shared:
+            return "n"
+        if d in quots and quots[d][1] == shared:
+            return f"floor({quots[d][0]}/n)"
+        return to_str(d, pretty=True)
+
+    text = "[" + ", ".join("-1" if i == neg else one(d) for i, d in enumerate(out)) + "]"
+    return text + (f" (n = {to_str(shared, pretty=True)})" if shared is not None else ""), \
+        shared
 
 
 @rule("Flatten")
@@ -442,12 +583,17 @@ def concat(ctx, *inputs, axis: int):
     # output takes the first non-empty input's dims and the sum of every axis dim
     maybe_empty = [[d for i, d in enumerate(t.shape) if not at_least_one(d)] for t in inputs]
     solid = [j for j, m in enumerate(maybe_empty) if not m]
-    if not solid and not _same_off_axis(inputs, a):
+    # an input with a dim that is always 0 never defines the output (it is always skipped)
+    live = [j for j, t in enumerate(inputs) if not any(d == 0 for d in t.shape)]
+    piecewise = None
+    if not solid and len(live) == 1 and live[0] != 0:
+        piecewise = _one_live_input(inputs, live[0], a, maybe_empty[live[0]])
+    if not solid and piecewise is None and not _same_off_axis(inputs, a):
         # e.g. per-level detections of data-dependent count: take input 0's dims, say so
         ctx.assume("every input may be empty, and onnxruntime then takes the shape from "
                    "the first non-empty one")
-    ref = solid[0] if solid else 0
-    out = list(inputs[ref].shape)
+    ref = solid[0] if solid else (live[0] if piecewise is not None else 0)
+    out = list(inputs[ref].shape) if piecewise is None else piecewise
     for j, t in enumerate(inputs):
         if j == ref or (not maybe_empty[j] and j < ref):
             continue
@@ -455,7 +601,7 @@ def concat(ctx, *inputs, axis: int):
         for i in sorted(set(others)):
             u = inputs[i]
             eqs = [Constraint.eq(t.shape[x], u.shape[x]) for x in range(r)
-                   if x != a and not (isinstance(t.shape[x], int) and t.shape[x] == u.shape[x])]
+                   if x != a and not structurally_equal(t.shape[x], u.shape[x])]
             if not eqs:
                 continue
             why = f"inputs {min(i, j)} and {max(i, j)} must match on every axis but {a}"
@@ -478,6 +624,24 @@ def concat(ctx, *inputs, axis: int):
     bounds = None if value is not None else union([bounds_of(ctx, t) for t in inputs],
                                                   tight=solid_all)
     return Tensor(tuple(out), inputs[0].dtype, value, bounds, origin_of(ctx, *inputs))
+
+
+def _one_live_input(inputs, j, a, empty_dims):
+    """Every input but j has a dim that is always 0, and j is empty at some sizes: the
+    output takes j's dims where j is not empty, input 0's where every input is
+    (onnxruntime's concat.cc falls back to input 0): in0 + (j - in0)*[j not empty], exact
+    and quasi-affine where each difference is a number; None otherwise."""
+    flag = dmin(1, *empty_dims)  # 1 where every dim of j is >= 1, else 0 (dims are >= 0)
+    out = []
+    for x, (d0, dj) in enumerate(zip(inputs[0].shape, inputs[j].shape)):
+        if x == a:
+            out.append(None)  # the axis: the sum, filled in by the caller
+            continue
+        diff = sub(dj, d0)
+        if not isinstance(diff, int):
+            return None
+        out.append(add(d0, mul(diff, flag)) if diff else d0)
+    return out
 
 
 def _same_off_axis(inputs, a) -> bool:

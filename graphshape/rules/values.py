@@ -20,9 +20,11 @@ from graphshape.arith.dims import (
     sub,
     truncdiv_dim,
 )
+from graphshape.arith.float32 import is_f32
 from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set
 from graphshape.arith.prove import Rel
 from graphshape.errors import Unsupported
+from graphshape.rules import float_values
 
 
 def is_num(v) -> bool:
@@ -127,7 +129,22 @@ def truth_value(v) -> int:
     return int(s != 0)
 
 
-def arith(op: str, a, b, floating: bool = False, fmod: int = 0):
+def arith(op: str, a, b, floating: bool = False, fmod: int = 0, f32: bool = False):
+    """``a op b`` as onnxruntime computes it. ``f32``: the tensors are float32, and a
+    result that float32 rounds (a size times 0.53, a division by a size) becomes a float32
+    program (graphshape.arith.float32) instead of no value."""
+    if is_f32(a) or is_f32(b):
+        return float_values.arith(op, a, b)
+    try:
+        return _arith(op, a, b, floating, fmod)
+    except (Unsupported, ValueError):
+        if f32 and op in float_values.OPS and (float_values.is_symbolic(a)
+                                               or float_values.is_symbolic(b)):
+            return float_values.arith(op, a, b)
+        raise
+
+
+def _arith(op: str, a, b, floating: bool, fmod: int):
     # an integral float meeting a symbolic value (Div by 32.0) is that integer
     if isinstance(a, float) and a.is_integer() and not is_num(b):
         a = int(a)
@@ -166,6 +183,8 @@ def arith(op: str, a, b, floating: bool = False, fmod: int = 0):
     if op == "Div":
         if not isinstance(b, int) and not floating:
             return _exact_quotient(a, b)
+        if floating and not isinstance(b, int) and _same_nonzero(a, b):
+            return 1.0  # x / x is exactly 1 in IEEE arithmetic for any finite x != 0
         if not isinstance(b, int) or b == 0:
             raise Unsupported("division by a symbolic value or zero")
         if floating:  # exact rational; Floor/Ceil/Cast decide how it becomes an integer
@@ -186,6 +205,14 @@ def arith(op: str, a, b, floating: bool = False, fmod: int = 0):
             return a ** b
         raise Unsupported("symbolic Pow")
     raise Unsupported(f"no value rule for {op}")
+
+
+def _same_nonzero(a, b) -> bool:
+    """a and b are the same size-valued expression, never 0 (q / q in windowed ViTs'
+    relative positions: arange(q) * (q / q))."""
+    if not isinstance(a, sympy.Basic) or not isinstance(b, sympy.Basic):
+        return False
+    return sympy.expand(a - b) == 0 and sign_of(b) in (1, -1)
 
 
 def _exact_float_pow(a: float, b: float) -> float:

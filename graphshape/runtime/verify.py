@@ -38,6 +38,7 @@ class Verdict:
     predicted_nodes: list = field(default_factory=list)
     shapes_ok: bool | None = None
     seconds: float = 0.0
+    given_counts: bool = False  # compared as "valid unless a count condition fails"
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -130,11 +131,11 @@ class Worker:
             return None
         return json.loads(line)
 
-    def run(self, inputs, timeout):
+    def run(self, inputs, timeout, fill: str = "normal"):
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         try:
-            self.proc.stdin.write(json.dumps({"inputs": inputs}) + "\n")
+            self.proc.stdin.write(json.dumps({"inputs": inputs, "fill": fill}) + "\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
             return self._died()
@@ -166,6 +167,9 @@ class Worker:
 def estimate_bytes(analysis, sizes) -> int:
     """Bytes of the inputs plus the largest few activations at ``sizes`` (known shapes)."""
     env = analysis.domain.env(sizes)
+    floats = getattr(analysis.domain.solved, "floats", None)
+    if floats is not None:  # sizes derived in float32 (a detector's resized image)
+        env = floats.values(env) or env
     total = 0
     largest = []
     for t in analysis.propagation.tensors.values():
@@ -173,7 +177,10 @@ def estimate_bytes(analysis, sizes) -> int:
             continue
         n = 1
         for d in t.shape:
-            v = substitute(d, env)
+            try:
+                v = substitute(d, env)
+            except ValueError:  # no value at this size (c // d with d == 0)
+                v = None
             if not isinstance(v, int):
                 n = 0
                 break
@@ -198,7 +205,10 @@ def plan_points(domain, n_random: int = 6, seed: int = 0) -> list:
 
 def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: float = 120,
            memory_budget: int = 2 << 30, providers=None, opt_level: str = "all",
-           progress=None) -> VerificationReport:
+           progress=None, fills=("normal",)) -> VerificationReport:
+    """Run onnxruntime at ``points`` (default: plan_points) and compare. ``fills``: the
+    input data each size is run with (normal, uniform, zeros): a detector's counts depend
+    on the data, and a size is valid only when every run succeeds."""
     path = analysis.graph.path
     if path is None:
         raise VerificationError("verification needs the model as a file")
@@ -223,7 +233,8 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
         for i, p in enumerate(points):
             if progress:
                 progress(i, len(points), p)
-            report.verdicts.append(_one(analysis, worker, p, timeout, memory_budget, watcher))
+            report.verdicts.append(_one(analysis, worker, p, timeout, memory_budget, watcher,
+                                        fills))
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -337,8 +348,16 @@ class _Watcher:
         self.path = None
 
 
-def _one(analysis, worker, sizes, timeout, budget, watcher=None) -> Verdict:
+def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal",)) -> Verdict:
     predicted = analysis.domain.check(sizes)
+    d = analysis.domain
+    # unproven only because of conditions on data-dependent counts (Faster R-CNN needs one
+    # region proposal to survive), every node analysed: the run must succeed unless the
+    # data makes such a count fail, and then onnxruntime must blame a node of those
+    given_counts = predicted == UNPROVEN and not d.unproven and bool(d.dd_conditions) and \
+        not d.impossible
+    count_nodes = {c.origin.node for c in d.dd_conditions if c.origin is not None} \
+        if given_counts else set()
     pred_nodes = []
     if predicted == INVALID:
         pred_nodes = sorted({c.origins[0].node for c, _ in analysis.domain.violations(sizes)})
@@ -351,8 +370,15 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None) -> Verdict:
     for name, shape in analysis.input_shapes_at(sizes).items():
         dtype = _numpy_name(analysis.graph.inputs[name].dtype)
         inputs[name] = {"shape": shape, "dtype": dtype}
-    reply = worker.run(inputs, timeout)
-    secs = reply.get("seconds", 0.0)
+    reply = {}
+    secs = 0.0
+    for fill in fills:  # the first failing fill decides (a size is valid when all run)
+        reply = worker.run(inputs, timeout, fill)
+        secs += reply.get("seconds", 0.0)
+        if not reply.get("ok"):
+            if len(fills) > 1 and "error" in reply:
+                reply["error"] = f"with {fill} input data: " + reply["error"]
+            break
     if reply.get("timeout"):
         return Verdict(sizes, predicted, "timeout", None, reply["error"],
                        predicted_nodes=pred_nodes)
@@ -392,14 +418,20 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None) -> Verdict:
                 observed = INVALID
                 detail = (f"onnxruntime completed, but the Conv/Pool output '{empty[0]}' is "
                           "empty (a later op ignored it)")
-    if predicted == UNPROVEN:
+    if given_counts:
+        agree = shapes_ok is not False and (observed == VALID or blamed in count_nodes)
+        detail = "valid given the count conditions" + (
+            "; one failed with this data, as they allow: " + detail
+            if observed == INVALID and blamed in count_nodes else
+            (": " + detail if detail else ""))
+    elif predicted == UNPROVEN:
         agree = None
     else:
         # shapes are predictions only where the size is predicted valid: an empty output at
         # a size predicted invalid is an agreement, whatever its other dims are
         agree = (predicted == observed) and (shapes_ok is not False or predicted == INVALID)
     return Verdict(sizes, predicted, observed, agree, detail, blamed, pred_nodes, shapes_ok,
-                   secs)
+                   secs, given_counts)
 
 
 _ = np

@@ -1,6 +1,8 @@
 """Child process that runs onnxruntime for graphshape's verifier.
 
-Protocol: one JSON request per stdin line ({"inputs": {name: {"shape", "dtype"}}}), one
+Protocol: one JSON request per stdin line ({"inputs": {name: {"shape", "dtype"}}, "fill":
+"normal" | "uniform" | "zeros" | "huge" (every element 1e30) for float inputs (default
+normal)}), one
 JSON reply per stdout line. Native crashes (SIGFPE, SIGSEGV) kill only this process; the
 parent records them as failures and starts a new worker.
 """
@@ -42,9 +44,14 @@ def main() -> int:
     for line in sys.stdin:
         req = json.loads(line)
         feeds = {}
+        fill = req.get("fill", "normal")  # other data, other counts (a detector's boxes)
         for name, spec in req["inputs"].items():
             shape, dtype = spec["shape"], np.dtype(spec["dtype"])
-            if dtype.kind == "f":
+            if dtype.kind == "f" and fill != "normal":
+                feeds[name] = (np.zeros(shape, dtype) if fill == "zeros" else
+                               np.full(shape, 1e30, dtype) if fill == "huge" else
+                               rng.random(shape).astype(dtype))
+            elif dtype.kind == "f":
                 feeds[name] = rng.standard_normal(shape).astype(dtype)
             elif dtype.kind == "b":
                 feeds[name] = np.ones(shape, dtype)

@@ -118,6 +118,10 @@ class Constraint:
             b = fns[1](env)
         except KeyError as e:
             raise ValueError(f"unbound symbol {e} in {self}") from None
+        except ZeroDivisionError:
+            # c // d where d is 0: only at sizes another condition (the one that proved
+            # d >= 1, shapes/quotients.py) already rejects; the value does not exist there
+            return False
         if not isinstance(a, int) or not isinstance(b, int):
             raise ValueError(f"unbound symbols in {self}")
         if self.kind == EQ:
@@ -127,7 +131,17 @@ class Constraint:
         return a % b == 0
 
     def constant_truth(self) -> bool | None:
-        """True/False when the condition has no symbols, else None."""
+        """True/False when the condition has no symbols, else None; True also for an
+        identity (a == a, or an OR/AND that one decides: Inception's broadcast of two
+        equal branch maps, (h == h and w == w) or h == 0 or ...)."""
+        if self.kind == EQ and self.lhs == self.rhs:
+            return True
+        if self.kind in (OR, AND):
+            truths = [p.constant_truth() for p in self.parts]
+            if self.kind == OR and any(t is True for t in truths):
+                return True
+            if self.kind == AND and truths and all(t is True for t in truths):
+                return True
         if self.symbols():
             return None
         return self.evaluate({})
@@ -137,25 +151,34 @@ class Constraint:
         if self.kind in (OR, AND):
             joiner = " or " if self.kind == OR else " and "
             return joiner.join(p.numbers(env) for p in self.parts)
-        a = substitute(self.lhs, env)
-        b = substitute(self.rhs, env)
+        a, b = _value_at(self.lhs, env), _value_at(self.rhs, env)
         ok = self.evaluate(env)
+        lhs = to_str(self.lhs, pretty=True)
         if self.kind == EQ:
-            return f"{to_str(self.lhs)} = {a} {'==' if ok else '!='} {b}"
+            return f"{lhs} = {a} {'==' if ok else '!='} {b}"
         if self.kind == GE:
-            return f"{to_str(self.lhs)} = {a} {'>=' if ok else '<'} {b}"
-        return f"{to_str(self.lhs)} = {a} {'is' if ok else 'is not'} a multiple of {b}"
+            return f"{lhs} = {a} {'>=' if ok else '<'} {b}"
+        return f"{lhs} = {a} {'is' if ok else 'is not'} a multiple of {b}"
 
     def __str__(self) -> str:
         if self.kind == OR:
             return " or ".join(f"({p})" if p.kind == AND else str(p) for p in self.parts)
         if self.kind == AND:
             return " and ".join(str(p) for p in self.parts)
+        lhs, rhs = to_str(self.lhs, pretty=True), to_str(self.rhs, pretty=True)
         if self.kind == EQ:
-            return f"{to_str(self.lhs)} == {to_str(self.rhs)}"
+            return f"{lhs} == {rhs}"
         if self.kind == GE:
-            return f"{to_str(self.lhs)} >= {to_str(self.rhs)}"
-        return f"{to_str(self.lhs)} mod {self.rhs} == 0"
+            return f"{lhs} >= {rhs}"
+        return f"{lhs} mod {self.rhs} == 0"
+
+
+def _value_at(x: Dim, env: dict):
+    """x at env, or 'undefined' where it divides by 0 (c // d with d = 0)."""
+    try:
+        return substitute(x, env)
+    except (ValueError, ZeroDivisionError):
+        return "undefined (a division by 0)"
 
 
 def simplify_or(parts) -> list | None:

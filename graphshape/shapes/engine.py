@@ -20,17 +20,19 @@ from dataclasses import dataclass, field
 
 from graphshape import stats
 from graphshape.arith.dims import Dim, nonneg_symbol
+from graphshape.arith.float32 import Derived
+from graphshape.arith.isl import Error as IslError
+from graphshape.arith.isl import operations as isl_operations
 from graphshape.errors import GraphShapeError, ShapeError, Unsupported, located
 from graphshape.loader.contents import attribute_values, tensor_from_initializer
 from graphshape.loader.graph import (
     Graph,
     declared_shapes,
     declared_types,
-    implicit_inputs,
     topo_sort,
 )
 from graphshape.loader.tensor import Tensor
-from graphshape.shapes import ort_compat, registry
+from graphshape.shapes import known, ort_compat, registry
 from graphshape.shapes.constraints import Constraint, Kind, Origin
 from graphshape.shapes.graph_view import GraphView
 
@@ -80,10 +82,10 @@ class NodeContext:
 
     __slots__ = ("name", "op", "opset", "domain", "n_outputs", "constraints", "spec_notes",
                  "fresh_symbols", "notes", "subgraph_runner", "assumptions", "graph",
-                 "_new_symbol")
+                 "_new_symbol", "derived_symbols", "_counter")
 
     def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None,
-                 new_symbol=None, graph: GraphView | None = None):
+                 new_symbol=None, graph: GraphView | None = None, counter=None):
         self.name, self.op, self.opset, self.domain = name, op, opset, domain
         self.n_outputs = n_outputs
         self.constraints: list = []
@@ -93,7 +95,9 @@ class NodeContext:
         self.assumptions: list = []
         self.subgraph_runner = subgraph_runner
         self.graph = graph
-        self._new_symbol = new_symbol or _Counter().symbol
+        self._counter = counter or getattr(new_symbol, "__self__", None) or _Counter()
+        self._new_symbol = new_symbol or self._counter.symbol
+        self.derived_symbols: list = []
 
     def origin(self, reason: str) -> Origin:
         return Origin(self.name, self.op, reason)
@@ -154,6 +158,15 @@ class NodeContext:
         self.fresh_symbols.append(DataDependent(s, self.name, self.op, what))
         return s
 
+    def derived(self, rounding: str, program) -> object:
+        """The size ``rounding`` (floor, ceil, trunc) of a float32 program of the sizes
+        (graphshape.arith.float32): a symbol standing for it, the same one wherever the
+        graph computes the same program; its value at a size is the program's result."""
+        sym, new = self._counter.derived(rounding, program, self.name, self.op)
+        if new is not None:
+            self.derived_symbols.append(new)
+        return sym
+
     def fail(self, message: str):
         raise ShapeError(message, self.name, self.op)
 
@@ -161,12 +174,32 @@ class NodeContext:
 class _Counter:
     """Names for data-dependent symbols (dd1, dd2, ...), one sequence per analysis."""
 
-    def __init__(self):
+    def __init__(self, taken=()):
         self.n = 0
+        self.taken = {str(t) for t in taken}  # the graph's own symbol names
+        self._derived: dict = {}
+        self.derived_list: list = []  # every Derived of the walk and its subgraphs
 
     def symbol(self):
         self.n += 1
         return nonneg_symbol(f"dd{self.n}")
+
+    def derived(self, rounding, program, node, op):
+        """(symbol, Derived or None when the program already has one): derived sizes fl1,
+        fl2, ... (names the graph's own symbols do not use)."""
+        key = (rounding, program)
+        if key in self._derived:
+            return self._derived[key], None
+        n = len(self._derived) + 1
+        while f"fl{n}" in self.taken:
+            n += 1000
+        sym = nonneg_symbol(f"fl{n}")
+        deps = tuple(sorted((s for s in program.symbols() if s in self._derived.values()),
+                            key=lambda s: s.name))
+        self._derived[key] = sym
+        d = Derived(sym, rounding, program, node, op, deps)
+        self.derived_list.append(d)
+        return sym, d
 
 
 @dataclass
@@ -178,6 +211,7 @@ class Propagation:
     data_dependent: list
     impossible: list = field(default_factory=list)  # ShapeErrors: the model never runs
     node_count: int = 0
+    derived: list = field(default_factory=list)  # float32.Derived, in creation order
 
 
 # One node's rule (with any subgraphs it walks) may run this long (wall clock, seconds;
@@ -186,6 +220,25 @@ class Propagation:
 # Measured on the main thread with SIGALRM; elsewhere (another thread, no setitimer) there
 # is no limit.
 NODE_SECONDS = float(os.environ.get("GRAPHSHAPE_NODE_SECONDS", "10"))
+
+
+# isl operations any one isl call of a rule may take (GRAPHSHAPE_NODE_ISL_OPERATIONS; about
+# 2 s): past it isl fails the call, and the node is unproven unless the rule treats the
+# failure as "not proved"
+NODE_ISL_OPERATIONS = int(os.environ.get("GRAPHSHAPE_NODE_ISL_OPERATIONS", "2000000"))
+# the analysis stops proving (every further node unproven) once the process holds this much
+# memory (GRAPHSHAPE_MEMORY_MB; 0: no limit)
+MEMORY_MB = int(os.environ.get("GRAPHSHAPE_MEMORY_MB", "2048"))
+MEMORY_EVERY = 32  # nodes between two readings of the process's memory
+
+
+def _resident_mb() -> float:
+    """The process's resident memory now (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 class RuleTimeout(BaseException):
@@ -225,11 +278,15 @@ def _disarm() -> None:
 
 
 def _run_rule(entry, ctx, ins, attrs):
-    """call_rule within the node budget (armed by the outermost call only)."""
+    """call_rule within the node budget (armed by the outermost call only): wall time by
+    SIGALRM between Python operations, and isl's own work (C code no signal interrupts) by
+    an operation limit on every isl call the rule makes."""
     _RULE_DEPTH[0] += 1
     try:
         if _RULE_DEPTH[0] == 1:
             _arm()
+            with isl_operations(NODE_ISL_OPERATIONS):
+                return call_rule(entry, ctx, ins, attrs)
         return call_rule(entry, ctx, ins, attrs)
     finally:
         _RULE_DEPTH[0] -= 1
@@ -257,24 +314,28 @@ _UNKNOWN = Tensor(None)
 class Walk:
     """One pass over a graph (and, through ctx.subgraph_runner, its subgraphs)."""
 
-    def __init__(self, graph, outer: dict | None = None, counter: _Counter | None = None):
+    def __init__(self, graph, outer: dict | None = None, counter: _Counter | None = None,
+                 parent_view: GraphView | None = None):
         self.graph = graph
-        self.counter = counter or _Counter()
+        self.counter = counter or _Counter(getattr(graph, "symbols", ()) or ())
         self.tensors: dict = dict(outer or {})
         self.tensors.update(graph.initializers)
         self.tensors.update(graph.inputs)
-        self.view = GraphView(graph, self.tensors)
+        self.result = Propagation(self.tensors, [], [], [], [])
+        # the conditions imposed so far, which rules may reason under (shapes/known.py)
+        self.view = GraphView(graph, self.tensors, self.result.constraints, parent_view)
         self.outer = outer
         self.unknown_root: dict = {}  # value name -> the root Unproven of an unknown value
         self.dead: set = set()  # values downstream of a node that can never run
-        self.result = Propagation(self.tensors, [], [], [], [])
-        self._consumed: set | None = None  # names the graph's nodes read (built on first need)
         self._visiting_op = ""  # the op whose rule is running (its subgraphs: _run_subgraph)
+        self._visits = 0  # nodes visited (the memory budget is read every MEMORY_EVERY)
+        self._memory_spent = False
 
     def run(self) -> Propagation:
         for idx, node in enumerate(self.graph.nodes):
             self.step(idx, node)
         self.result.node_count = len(self.graph.nodes)
+        self.result.derived = list(self.counter.derived_list)
         self._folded_away()
         return self.result
 
@@ -351,9 +412,12 @@ class Walk:
             return Unproven(name, op, refused)
         if roots and any(t is not None and t.shape is None for t in ins):
             return Unproven(name, op, "depends on an unknown shape")
+        if MEMORY_MB and self._over_memory():
+            return Unproven(name, op, f"graphshape's memory budget of {MEMORY_MB} MB was "
+                                      "spent before this node (GRAPHSHAPE_MEMORY_MB)")
         ctx = NodeContext(name, op, opset, domain, len(node.output),
                           subgraph_runner=self._run_subgraph, new_symbol=self.counter.symbol,
-                          graph=self.view)
+                          graph=self.view, counter=self.counter)
         self._visiting_op = op  # the op whose rule may run subgraphs (see _run_subgraph)
         try:
             outer = _RULE_DEPTH[0] == 0
@@ -373,6 +437,10 @@ class Walk:
             return Unproven(name, op, str(e))
         except GraphShapeError:
             raise
+        except IslError:
+            return Unproven(name, op, "its rule ran past graphshape's budget of "
+                                      f"{NODE_ISL_OPERATIONS:,} isl operations for one call "
+                                      "(GRAPHSHAPE_NODE_ISL_OPERATIONS)")
         except Exception as e:  # a bug in a rule must make the answer unproven, never wrong
             return Unproven(name, op,
                             f"internal error in its rule ({type(e).__name__}: {e})")
@@ -381,11 +449,22 @@ class Walk:
         if gap and gap not in ctx.assumptions:  # unproven, shapes still go on downstream
             ctx.assume(gap)
         outs = [outs] if isinstance(outs, Tensor) else list(outs)
+        outs = [known.decided(self.view, t) for t in outs]  # min/max under known conditions
         for o, t in zip(node.output, outs):
-            claim = self._declared_type_claim(o, t) or self._declared_claim(o, t)
+            # a declared shape (value_info) that differs from the computed one acts only
+            # through onnxruntime's folding of Shape to it: the Shape rule models that
+            claim = self._declared_type_claim(o, t)
             if claim:
                 ctx.assume(claim)
         return Inferred(outs, ctx)
+
+    def _over_memory(self) -> bool:
+        """Whether the process holds more than MEMORY_MB (read every MEMORY_EVERY nodes;
+        once over, every later node is refused)."""
+        self._visits += 1
+        if self._visits % MEMORY_EVERY == 1 or MEMORY_EVERY == 1:
+            self._memory_spent = _resident_mb() > MEMORY_MB
+        return self._memory_spent
 
     def _declared_type_claim(self, name: str, t) -> str | None:
         """A declared element type (value_info, a graph output) other than the one the node
@@ -397,29 +476,6 @@ class Walk:
             return None
         return (f"the model declares '{name}' as {ort_compat.type_words(want)} where the node "
                 f"produces {ort_compat.type_words(got)}: onnxruntime refuses to load the model")
-
-    def _declared_claim(self, name: str, t) -> str | None:
-        """onnxruntime merges a value's declared shape (value_info, a graph output) into its
-        own inference: a fixed declared dim where graphshape computes a symbolic one is taken
-        as the truth, and its optimiser folds Shape to it (measured on 1.31: x [N, 2] ->
-        Relu -> r declared [5, 2] -> Shape -> Reshape(x) fails at every N but 5; with no
-        consumer of r the run completes). Where the two differ the run is not modelled: the
-        node is unproven (a consumed value only)."""
-        decl = self.graph.declared_shapes.get(name) if name else None
-        if decl is None or t is None or t.shape is None or len(decl) != len(t.shape):
-            return None
-        if not any(d is not None and not isinstance(c, int) for d, c in zip(decl, t.shape)):
-            return None
-        if self._consumed is None:
-            self._consumed = _consumed_names(self.graph.nodes)
-        if name not in self._consumed:
-            return None
-        shown = ", ".join("?" if d is None else str(d) for d in decl)
-        ours = ", ".join(str(c) for c in t.shape)
-        return (f"the model declares '{name}' as [{shown}] (value_info) where graphshape "
-                f"computes [{ours}]: onnxruntime takes the declared sizes as true (its "
-                "optimiser folds Shape to them), so sizes where they differ are not modelled "
-                "(graphshape relax rewrites such claims)")
 
     def _record(self, name: str, node, outcome: Inferred) -> None:
         ctx, outs = outcome.ctx, outcome.outputs
@@ -460,17 +516,7 @@ class Walk:
         sub = Graph(parent.model, parent.opsets, inputs, inits, nodes,
                     [o.name for o in g.output], [], declared_shapes=declared,
                     declared_types=types, runtime_opsets=parent.runtime_opsets)
-        return Walk(sub, outer=self.tensors, counter=self.counter).run()
-
-
-def _consumed_names(nodes) -> set:
-    """Every value a node reads, its subgraphs' references to the enclosing scope included."""
-
-    out: set = set()
-    for n in nodes:
-        out.update(i for i in n.input if i)
-        out |= implicit_inputs(n)
-    return out
+        return Walk(sub, outer=self.tensors, counter=self.counter, parent_view=self.view).run()
 
 
 def propagate(graph, outer: dict | None = None) -> Propagation:

@@ -20,14 +20,30 @@ __all__ = ["GraphView"]
 class GraphView:
     """What a rule may read of the graph being walked (a model.Graph, a subgraph's too)."""
 
-    __slots__ = ("_graph", "_tensors", "_index", "_init_ids", "_init_bounds")
+    __slots__ = ("_graph", "_tensors", "_index", "_init_ids", "_init_bounds", "_conditions",
+                 "parent", "cache")
 
-    def __init__(self, graph, tensors: dict):
+    def __init__(self, graph, tensors: dict, conditions: list | None = None,
+                 parent: GraphView | None = None):
         self._graph = graph
         self._tensors = tensors
         self._index = None  # (node by name, producer by value, reads by value)
         self._init_ids: dict | None = None  # id(initializer Tensor) -> name
         self._init_bounds: dict = {}  # initializer name -> Bounds or None
+        self._conditions = conditions if conditions is not None else []
+        self.parent = parent  # the enclosing graph's view (a subgraph's If/Loop/Scan node)
+        self.cache: dict = {}  # memo of queries on the view (shapes/known.py), per walk
+
+    # ---- conditions ----------------------------------------------------------------------
+    @property
+    def conditions(self) -> tuple:
+        """The conditions the walk of this graph has imposed so far (nodes already visited,
+        in order; the enclosing graph's are ``parent.conditions``), read only. Each holds
+        at every valid size: a rule may decide a case under them (shapes/known.py)."""
+        return tuple(self._conditions)
+
+    def condition_count(self) -> int:
+        return len(self._conditions) + (self.parent.condition_count() if self.parent else 0)
 
     # ---- values ------------------------------------------------------------------------
     @property
@@ -41,6 +57,23 @@ class GraphView:
     @property
     def outputs(self) -> list:
         return list(self._graph.outputs)
+
+    def declared_shape(self, name: str) -> tuple | None:
+        """The shape the model declares for value ``name`` (value_info, a graph output; an
+        int per fixed dim, None otherwise), looked up in the enclosing graphs too; None when
+        it declares no fixed dim."""
+        decl = getattr(self._graph, "declared_shapes", {}).get(name)
+        if decl is None and self.parent is not None and name not in self._tensors_local():
+            return self.parent.declared_shape(name)
+        return decl
+
+    def _tensors_local(self) -> set:
+        """Values this graph itself defines (its inputs, initializers and node outputs)."""
+        g = self._graph
+        out = set(g.inputs) | set(g.initializers)
+        for n in g.nodes:
+            out.update(o for o in n.output if o)
+        return out
 
     def is_initializer(self, name: str) -> bool:
         return name in self._graph.initializers

@@ -1,8 +1,10 @@
 """Differential fuzzer: seeded random conv/pool graphs, graphshape against onnxruntime.
 
-``generate(seed)`` builds an ONNX model with 1-3 symbolic input dims (H, W, N or L) from
-Conv / ConvTranspose / MaxPool / AveragePool (random kernel, stride, padding, dilation,
-ceil_mode, auto_pad), Add / Concat skip connections between branches of different
+``generate(seed)`` builds an ONNX model with 1-3 symbolic input dims (H, W, N or L; a batch
+N that may be empty in some graphs, run from 0) from Conv / ConvTranspose / MaxPool /
+AveragePool (random kernel, stride, padding, dilation, ceil_mode, auto_pad), TF 'same'
+padded Convs (pads computed in float from the shape), Add / Concat skip connections between
+branches of different
 downsampling, Resize, Slice, and Flatten / Reshape / GlobalAveragePool + Gemm heads whose
 fixed weights were traced at one size (so the head pins the sizes). ``fuzz_one(seed)``
 analyses it, runs onnxruntime (in a child process, see verify.py) at every size 1..12 of
@@ -183,6 +185,43 @@ def _slice(b: _Builder, x: _Val) -> _Val:
     return _Val(b.node("Slice", ins)[0], x.channels)
 
 
+def _tf_same_conv(b: _Builder, x: _Val, rng: random.Random) -> _Val:
+    """TensorFlow 'same' padding computed in float from x.shape, as timm's Conv2dSame
+    exports through the legacy exporter: pad = max((ceil(n / s) - 1)*s + (k - 1)*d + 1 -
+    n, 0), half before (Cast of pad / 2), then Pad and a Conv with no padding of its own.
+    Its own ``rng``: the other graphs of the tier keep their seeds' shapes."""
+    f32 = TensorProto.FLOAT
+    k = [rng.randint(1, 4) for _ in range(b.nsp)]
+    st = [rng.choice((1, 2, 2, 3)) for _ in range(b.nsp)]
+    dl = [rng.choice((1, 1, 2)) for _ in range(b.nsp)]
+
+    def fconst(v):
+        return b.init(np.array([float(v)], np.float32), "f")
+
+    shape = b.node("Shape", [x.name])[0]
+    before, after = [], []
+    for i in range(b.nsp):
+        n = b.node("Gather", [shape, b.init(np.array([2 + i], np.int64), "gi")], axis=0)[0]
+        n = b.node("Cast", [n], to=f32)[0]
+        c = b.node("Ceil", [b.node("Div", [n, fconst(st[i])])[0]])[0]
+        need = b.node("Sub", [c, fconst(1)])[0]
+        need = b.node("Add", [b.node("Mul", [need, fconst(st[i])])[0],
+                              fconst((k[i] - 1) * dl[i] + 1)])[0]
+        pad = b.node("Clip", [b.node("Sub", [need, n])[0],
+                              b.init(np.array(0.0, np.float32), "z")])[0]
+        half = b.node("Cast", [b.node("Div", [pad, fconst(2)])[0]], to=TensorProto.INT64)[0]
+        before.append(half)
+        after.append(b.node("Sub", [b.node("Cast", [pad], to=TensorProto.INT64)[0], half])[0])
+    zero = b.init(np.array([0, 0], np.int64), "z2")
+    pads = b.node("Concat", [zero] + before + [zero] + after, axis=0)[0]
+    xp = b.node("Pad", [x.name, pads])[0]
+    cout = rng.randint(1, 3)
+    w = np.random.default_rng(rng.randrange(1 << 30)).standard_normal(
+        [cout, x.channels] + k)
+    w = b.init((w * 0.3).astype(np.float32), "w")
+    return _Val(b.node("Conv", [xp, w], kernel_shape=k, strides=st, dilations=dl)[0], cout)
+
+
 def _relu(b: _Builder, x: _Val) -> _Val:
     return _Val(b.node("Relu", [x.name])[0], x.channels)
 
@@ -243,6 +282,10 @@ def generate(seed: int):
         trace.append(dims[2 + i] if isinstance(dims[2 + i], int) else rng.randint(12, 80))
     inp = helper.make_tensor_value_info("X", TensorProto.FLOAT, dims)
     b = _Builder(rng, nsp)
+    # issue 21's additions draw from their own stream, so the other graphs of a seed stay
+    # as they were: TF 'same' padded convs, and a batch that may be empty (N >= 0)
+    extra = random.Random(seed * 104729 + 3)
+    empty_batch = "N" in syms and extra.random() < 0.3
     live = [_Val("X", cin)]
     kinds = ["conv"] * 5 + ["pool"] * 5 + ["convT"] * 2 + ["merge"] * 4 + ["slice"] * 2 + \
             ["relu"] + ["resize"]
@@ -270,6 +313,9 @@ def generate(seed: int):
                     continue
                 live.append(_merge(b, src, other))
                 continue
+        if kind == "conv" and extra.random() < 0.2:
+            live.append(_tf_same_conv(b, src, extra))
+            continue
         live.append({"conv": _conv, "pool": _pool, "convT": _conv_transpose,
                      "slice": _slice, "relu": _relu, "resize": _resize}[kind](b, src))
     last = live[-1]
@@ -299,6 +345,8 @@ def generate(seed: int):
         outputs = [b.node("Gemm", ins, transB=int(trans))[0]]
     model = _model(b, inp, outputs)
     desc = {"seed": seed, "input": dims, "trace": trace, "head": head, "ops": b.ops}
+    if empty_batch:
+        desc["dims"] = ["X:0=N>=0"]
     return model, desc
 
 

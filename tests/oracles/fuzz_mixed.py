@@ -12,7 +12,11 @@ Other code, other op mix, aimed at what the first one rarely builds (issue 9):
 * Where/Mul/Concat/Add merges of branches with different strides;
 * shape arithmetic: Shape -> Gather -> Div/Mul/Add/Sub (/Mod) -> Concat feeding Pad's pads,
   Reshape's target, Resize's sizes and Slice's ends;
-* Resize with scales (dyadic and not) and with sizes.
+* Resize with scales (dyadic and not) and with sizes;
+* window partitioning with padding computed from the shape (Swin), Reshape targets
+  read from Shape of a value that may be empty (a 0 entry next to a -1), TensorFlow
+  'same' padding computed in float (timm's Conv2dSame); a quarter of the graphs declare
+  one size that may be 0 (run at every size 0..12) (issue 21).
 
 Where the first generator asks onnx's shape inference, this one runs the partial graph on
 onnxruntime at one concrete trace size (in a forked child: onnxruntime may die of SIGFPE)
@@ -354,9 +358,110 @@ def m_slice(net, x):
                             net.ints([ax], "ax")]), net.chan[x]
 
 
+def _const_dim(net, v):
+    return net.ints([v], "c")
+
+
+def m_window(net, x):
+    """Window partitioning with padding computed from the shape (Swin): pad each spatial
+    axis to a multiple of w by (w - size % w) % w, split into w-windows, act on the windows
+    (-1 batch of windows), merge back, cut the padding off with Shape-derived ends."""
+    rng = net.rng
+    w = rng.choice((2, 3, 4))
+    axes = _sp_axes(net)
+    sizes = [_dim_of(net, x, a) for a in range(net.rank)]
+    pads = {}
+    for a in axes:
+        m = net.op("Mod", [sizes[a], _const_dim(net, w)])
+        pads[a] = net.op("Mod", [net.op("Sub", [_const_dim(net, w), m]), _const_dim(net, w)])
+    parts = [net.ints([0], "z") for _ in range(net.rank)] + \
+        [pads.get(a, net.ints([0], "z")) for a in range(net.rank)]
+    xp = net.op("Pad", [x, net.op("Concat", parts, axis=0)])
+    padded = {a: net.op("Add", [sizes[a], pads[a]]) for a in axes}
+    counts = {a: net.op("Div", [padded[a], _const_dim(net, w)]) for a in axes}
+    # [N, C, h/w, w, (W/w, w)] -> windows [-1, C, w(, w)]
+    split = [sizes[0], sizes[1]]
+    for a in axes:
+        split += [counts[a], _const_dim(net, w)]
+    v = net.op("Reshape", [xp, net.op("Concat", split, axis=0)])
+    if len(axes) == 2:
+        v = net.op("Transpose", [v], perm=[0, 2, 4, 1, 3, 5])
+        win = net.ints([-1, net.chan[x], w, w], "ws")
+        back_perm = [0, 3, 1, 4, 2, 5]
+    else:
+        v = net.op("Transpose", [v], perm=[0, 2, 1, 3])
+        win = net.ints([-1, net.chan[x], w], "ws")
+        back_perm = [0, 2, 1, 3]
+    wins = net.op("Relu", [net.op("Reshape", [v, win])])
+    grid = [sizes[0]] + [counts[a] for a in axes] + [sizes[1]] + \
+        [_const_dim(net, w) for _ in axes]
+    g = net.op("Reshape", [wins, net.op("Concat", grid, axis=0)])
+    g = net.op("Transpose", [g], perm=back_perm)
+    full = net.op("Reshape", [g, net.op("Concat", [sizes[0], sizes[1]] +
+                                        [padded[a] for a in axes], axis=0)])
+    ends = net.op("Concat", [sizes[a] for a in axes], axis=0)
+    return net.op("Slice", [full, net.ints([0] * len(axes), "st"), ends,
+                            net.ints(axes, "ax")]), net.chan[x]
+
+
+def m_reshape_zero(net, x):
+    """A Reshape whose target entries come from Shape of a value that may be empty: a cut
+    [..., :-k] (0 where the axis is at most k), flattened with Concat([-1], Shape(v)[a])
+    (0 next to a -1: onnxruntime copies the input's dim there), or reshaped to Shape(v)
+    itself with the channel axis merged away."""
+    rng = net.rng
+    ax = rng.choice(_sp_axes(net))
+    k = rng.randint(1, 3)
+    v = net.op("Slice", [x, net.ints([0], "st"), net.ints([-k], "en"), net.ints([ax], "ax")])
+    d = _dim_of(net, v, ax)
+    if rng.random() < 0.5:
+        flat = net.op("Reshape", [v, net.op("Concat", [net.ints([-1], "m1"), d], axis=0)])
+        # back to 4-D/3-D: [1, 1, -1, size] (or [1, 1, -1] for rank 3)
+        tail = [net.ints([1, 1, -1], "r3")] if net.rank == 3 else \
+            [net.ints([1, 1, -1], "r3"), d]
+        return net.op("Reshape", [flat, net.op("Concat", tail, axis=0)]), 1
+    dims = [_dim_of(net, v, a) for a in range(net.rank)]
+    dims[1] = net.ints([-1], "m1")
+    return net.op("Reshape", [v, net.op("Concat", dims, axis=0)]), net.chan[x]
+
+
+def m_tf_same(net, x):
+    """TensorFlow 'same' padding computed in float from the shape (timm's Conv2dSame under
+    the legacy exporter): pad = max((ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0),
+    half before, then a Conv k, s, d with no padding of its own."""
+    rng = net.rng
+    nsp = net.rank - 2
+    k = [rng.randint(1, 4) for _ in range(nsp)]
+    st = [rng.choice((1, 2, 2, 3)) for _ in range(nsp)]
+    dl = [rng.choice((1, 1, 2)) for _ in range(nsp)]
+    f32 = TensorProto.FLOAT
+    before, after = [], []
+    for i, a in enumerate(_sp_axes(net)):
+        size = net.op("Cast", [_dim_of(net, x, a)], to=f32)
+        c = net.op("Ceil", [net.op("Div", [size, net.const(np.array([float(st[i])],
+                                                                    np.float32), "s")])])
+        need = net.op("Add", [net.op("Mul", [net.op("Sub", [c, net.const(
+            np.array([1.0], np.float32), "o")]), net.const(np.array([float(st[i])],
+                                                                    np.float32), "s")]),
+            net.const(np.array([float((k[i] - 1) * dl[i] + 1)], np.float32), "kd")])
+        pad = net.op("Clip", [net.op("Sub", [need, size]),
+                              net.const(np.array(0.0, np.float32), "z")])
+        half = net.op("Cast", [net.op("Div", [pad, net.const(np.array([2.0], np.float32),
+                                                              "two")])], to=TensorProto.INT64)
+        before.append(half)
+        after.append(net.op("Sub", [net.op("Cast", [pad], to=TensorProto.INT64), half]))
+    zero = [net.ints([0], "z"), net.ints([0], "z")]
+    pads = net.op("Concat", zero + before + zero + after, axis=0)
+    xp = net.op("Pad", [x, pads])
+    cout = rng.randint(1, 3)
+    return net.op("Conv", [xp, net.weight([cout, net.chan[x]] + k)], kernel_shape=k,
+                  strides=st, dilations=dl), cout
+
+
 MOVES = [(m_pad, 5), (m_conv_t, 4), (m_conv, 3), (m_pool, 4), (m_bcast, 4),
          (m_pool_back, 3), ("merge", 4), (m_shape_pad, 2), (m_shape_reshape, 2),
-         (m_shape_resize, 2), (m_shape_slice, 2), (m_resize, 2), (m_slice, 2)]
+         (m_shape_resize, 2), (m_shape_slice, 2), (m_resize, 2), (m_slice, 2),
+         (m_window, 2), (m_reshape_zero, 2), (m_tf_same, 2)]
 
 
 def generate(seed: int):
@@ -372,6 +477,10 @@ def generate(seed: int):
     cin = rng.choice((1, 2, 3))
     dims = ["N" if "N" in syms else 1, cin] + \
         [s if s in syms else rng.randint(3, 14) for s in spatial]
+    # a size that may be empty (--dim X:0=N>=0, or a spatial one): run from 0 on
+    empty = None
+    if rng.random() < 0.25:
+        empty = "N" if "N" in syms else rng.choice(syms)
     trace = [rng.randint(1, 3) if d == "N" else (rng.randint(5, 24) if isinstance(d, str)
                                                  else d) for d in dims]
     trace[1] = cin
@@ -404,6 +513,8 @@ def generate(seed: int):
         outputs.append(rng.choice(live[1:-1]))
     model = net.model(outputs)
     desc = {"seed": seed, "input": dims, "trace": trace, "ops": net.log}
+    if empty is not None:
+        desc["dims"] = [f"X:{dims.index(empty)}={empty}>=0"]
     return model, desc
 
 

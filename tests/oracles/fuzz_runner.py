@@ -7,8 +7,10 @@ axes in every binary op, Where/Mul/Concat merges, shape arithmetic feeding Pad/R
 Resize/Slice). ``fuzz_one(seed, generator)`` analyses one graph and runs onnxruntime (in a
 child process, see verify.py) at
 
-* every size 1..12 of every symbolic axis (the whole grid for one or two axes, 144
-  points of it for three): small sizes are where runtime quirks live;
+* every size 1..12 of every symbolic axis, 0..12 for one that may be empty (the
+  generator declares it in its description's "dims", as --dim NAME>=0 does): the whole
+  grid for one or two axes, 144 points of it for three; small sizes are where runtime
+  quirks live;
 * the domain's edges (within the caps), random members and random non-members.
 
 Every disagreement on a proved answer is a graphshape bug; 'unproven' verdicts are
@@ -51,11 +53,14 @@ def _caps(names):
     return {n: (BATCH_CAP if n == "N" else SIZE_CAP) for n in names}
 
 
-def small_grid(names, rng: random.Random, sample: int = GRID_SAMPLE) -> list:
-    """Every combination of sizes 1..SMALL (1..BATCH_CAP for a batch N); when that is more
-    than ``sample`` points, the corners, the diagonal and a random rest of it."""
+def small_grid(names, rng: random.Random, sample: int = GRID_SAMPLE,
+               least: dict | None = None) -> list:
+    """Every combination of sizes 1..SMALL (1..BATCH_CAP for a batch N; from 0 for a size
+    that may be empty, ``least``); when that is more than ``sample`` points, the corners,
+    the diagonal and a random rest of it."""
     caps = _caps(names)
-    ranges = [range(1, min(SMALL, caps[n]) + 1) for n in names]
+    least = least or {}
+    ranges = [range(least.get(n, 1), min(SMALL, caps[n]) + 1) for n in names]
     total = 1
     for r in ranges:
         total *= len(r)
@@ -63,7 +68,7 @@ def small_grid(names, rng: random.Random, sample: int = GRID_SAMPLE) -> list:
         return [dict(zip(names, v)) for v in itertools.product(*ranges)]
     keep = {tuple(r[0] if c == 0 else r[-1] for r, c in zip(ranges, corner))
             for corner in itertools.product((0, 1), repeat=len(names))}
-    keep |= {tuple(min(i, r[-1]) for r in ranges) for i in range(1, SMALL + 1)}
+    keep |= {tuple(min(max(i, r[0]), r[-1]) for r in ranges) for i in range(0, SMALL + 1)}
     while len(keep) < sample:
         keep.add(tuple(rng.choice(r) for r in ranges))
     return [dict(zip(names, v)) for v in sorted(keep)]
@@ -76,18 +81,20 @@ def pick_points(domain, rng: random.Random, max_extra: int = MAX_EXTRA) -> list:
     if not names:
         return [{}]
     caps = _caps(names)
-    pts = small_grid(names, rng)
+    least = {s.name: (0 if s.is_nonnegative and not s.is_positive else 1)
+             for s in domain.symbols}  # 0: a size declared or inferred to may be empty
+    pts = small_grid(names, rng, least=least)
     seen = {tuple(p[n] for n in names) for p in pts}
 
     def ok(p):
-        return all(1 <= p[n] <= caps[n] for n in names)
+        return all(least[n] <= p[n] <= caps[n] for n in names)
 
     edges = [p for p in domain.edges() if ok(p)]
     rng.shuffle(edges)
     members = []
     for p in domain.sample_members(6, seed=rng.randrange(1 << 20), hi=SIZE_CAP):
         members.append({n: (min(v, caps[n]) if n == "N" else v) for n, v in p.items()})
-    tries = [{n: rng.randint(1, caps[n]) for n in names} for _ in range(40)]
+    tries = [{n: rng.randint(least[n], caps[n]) for n in names} for _ in range(40)]
     nonmembers = [p for p in tries if not domain.contains(p)]
     members += [p for p in tries if domain.contains(p)]
     extra = []
@@ -117,6 +124,7 @@ class CaseResult:
     exact: bool = True
     points: int = 0
     compared: int = 0
+    compared_zero: int = 0  # of them, sizes with an empty axis (a size that may be 0)
     skipped: int = 0
     skip_notes: list = field(default_factory=list)  # why (timeout, memory budget), first few
     disagreements: list = field(default_factory=list)
@@ -171,7 +179,7 @@ def fuzz_one(seed: int, gen: str = "conv", workdir: str | None = None,
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(analysis_timeout)
         try:
-            a = graphshape.analyze(path)
+            a = graphshape.analyze(path, dims=desc.get("dims"))
             res.domain = str(a.domain)
             res.exact = a.domain.exact
             res.unproven = [f"{u.op}: {u.reason}"[:160] for u in a.domain.unproven]
@@ -198,6 +206,7 @@ def fuzz_one(seed: int, gen: str = "conv", workdir: str | None = None,
                                           "observed": "invalid", "detail": str(e)[:300]})
         return done()
     res.compared = len(rep.compared)
+    res.compared_zero = sum(1 for v in rep.compared if 0 in v.sizes.values())
     res.skipped = len(rep.verdicts) - len(rep.compared)
     if rep.verdicts and all(v.detail.startswith("onnxruntime cannot load")
                             for v in rep.verdicts):
@@ -226,6 +235,7 @@ class Figures:
     graphs: int = 0
     points: int = 0
     compared: int = 0
+    compared_zero: int = 0
     skipped: int = 0
     disagreements: int = 0
     unproven_graphs: int = 0
@@ -237,7 +247,8 @@ class Figures:
 
     def summary(self) -> str:
         return (f"fuzz ({self.generator}): {self.graphs} graphs, {self.compared} sizes "
-                f"compared ({self.skipped} skipped), {self.disagreements} disagreements, "
+                f"compared ({self.compared_zero} with an empty axis, {self.skipped} skipped), "
+                f"{self.disagreements} disagreements, "
                 f"{self.unproven_graphs} graphs unproven, {self.session_failures} refused by "
                 f"onnxruntime at load, {self.errors} analysis errors, {self.seconds:.0f} s")
 
@@ -280,6 +291,7 @@ def campaign(n_graphs: int, seed: int = 0, jobs: int = 2, workdir: str | None = 
             figs.graphs += 1
             figs.points += r.points
             figs.compared += r.compared
+            figs.compared_zero += r.compared_zero
             figs.skipped += r.skipped
             figs.disagreements += len(r.disagreements)
             figs.unproven_graphs += 0 if r.exact else 1

@@ -1,0 +1,224 @@
+"""Conditions that hold at every size although isl cannot state them (products of sizes
+inside min/max, sums of such terms): proved identically true by structure alone, so that
+they neither leave the closed form nor make a domain inexact.
+
+Detectors produce them by the dozen: TopK's ``k = min(1000, A) <= A`` with A the anchor
+count (a sum of products of feature-map sides), a Reshape to [-1, 4] of 4*A elements
+(``4 divides 4*A``), a Concat whose inputs have the same count written two ways. Each proof
+here is an identity of integer arithmetic (min(x, ...) <= x, max(x, ...) >= x, equal
+expansions, coefficients that are all multiples of m); anything else is "not proved", and
+the condition is kept (checked point by point), never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy
+
+from graphshape import stats
+from graphshape.arith.isl import (
+    PROOF_OPERATIONS,
+    IslPrinter,
+    NonPresburger,
+    isl_names,
+    operations,
+    size_set,
+)
+from graphshape.arith.prove import bounds, structural_nonneg
+from graphshape.arith.terms import norm
+from graphshape.shapes.constraints import AND, DIV, EQ, GE, OR, Constraint
+
+__all__ = ["is_tautology", "always", "MAX_EXPAND_OPS"]
+
+# expansion is an identity, but it can grow without bound: only below this size
+MAX_EXPAND_OPS = 4000
+_DEPTH = 6  # min/max nesting explored by _ge
+
+
+def is_tautology(c: Constraint) -> bool:
+    """Whether ``c`` holds for every value of its symbols (sizes >= 1, counts >= 0)."""
+    if c.kind == OR:
+        return any(is_tautology(p) for p in c.parts)
+    if c.kind == AND:
+        return all(is_tautology(p) for p in c.parts)
+    if c.kind == GE:
+        return _ge(c.lhs, c.rhs, _DEPTH)
+    if c.kind == EQ:
+        return _same(c.lhs, c.rhs)
+    if c.kind == DIV:
+        return _multiple(c.lhs, int(c.rhs))
+    return False
+
+
+def _expanded(e):
+    if isinstance(e, int):
+        return e
+    if sympy.count_ops(e) > MAX_EXPAND_OPS:
+        return None
+    return norm(sympy.expand(e))
+
+
+def _same(a, b) -> bool:
+    if a == b:
+        return True
+    d = _difference(a, b)
+    return d is not None and d == 0
+
+
+def _difference(a, b):
+    x, y = _expanded(a), _expanded(b)
+    if x is None or y is None:
+        return None
+    return norm(sympy.sympify(x) - y) if not (isinstance(x, int) and isinstance(y, int)) \
+        else x - y
+
+
+def _multiple(e, m: int) -> bool:
+    """m divides every coefficient (and the constant) of e once expanded."""
+    x = _expanded(e)
+    if x is None:
+        return False
+    if isinstance(x, int):
+        return x % m == 0
+    for t in sympy.Add.make_args(x):
+        c, _ = t.as_coeff_Mul()
+        if not c.is_Integer or int(c) % m:
+            return False
+    return True
+
+
+def _ge(a, b, depth: int) -> bool:
+    """a >= b for every value of the symbols, by min/max dominance and structure."""
+    if a == b:
+        return True
+    raw = norm(sympy.sympify(a) - b)
+    if isinstance(raw, int):
+        return raw >= 0
+    if structural_nonneg(raw) or bounds(raw)[0] >= 0:
+        return True
+    d = _difference(a, b)
+    if d is not None and (isinstance(d, int) and d >= 0 or
+                          not isinstance(d, int) and (structural_nonneg(d) or
+                                                      bounds(d)[0] >= 0)):
+        return True
+    if depth <= 0:
+        return False
+    if isinstance(b, sympy.Min) and any(_ge(a, x, depth - 1) for x in b.args):
+        return True
+    if isinstance(a, sympy.Max) and any(_ge(x, b, depth - 1) for x in a.args):
+        return True
+    if isinstance(a, sympy.Min) and all(_ge(x, b, depth - 1) for x in a.args):
+        return True
+    if isinstance(b, sympy.Max) and all(_ge(a, x, depth - 1) for x in b.args):
+        return True
+    # a sum against a sum, term by term (a1 + a2 >= b1 + b2 when a1 >= b1 and a2 >= b2)
+    if isinstance(a, sympy.Add) and isinstance(b, sympy.Add) and len(a.args) == len(b.args):
+        left = list(a.args)
+        for y in b.args:
+            for i, x in enumerate(left):
+                if _ge(x, y, depth - 1):
+                    del left[i]
+                    break
+            else:
+                return False
+        return True
+    # k*x >= k*y for a positive integer k
+    if isinstance(a, sympy.Mul) and isinstance(b, sympy.Mul):
+        ca, ra = a.as_coeff_Mul()
+        cb, rb = b.as_coeff_Mul()
+        if ca == cb and ca.is_Integer and int(ca) > 0 and (ra, rb) != (a, b):
+            return _ge(ra, rb, depth - 1)
+    return False
+
+
+# past this many symbols, sums of counts are abstracted before isl is asked (see _abstract)
+MAX_ISL_SYMBOLS = 8
+
+
+def always(c: Constraint) -> bool:
+    """Whether ``c`` holds for every value of its symbols: structurally (is_tautology), else
+    exactly with isl when it is Presburger (within PROOF_OPERATIONS). False: not proved."""
+    if is_tautology(c):
+        return True
+    if len(c.symbols()) <= MAX_ISL_SYMBOLS and _isl_always(c):
+        return True
+    a = _abstract_constraint(c, {})
+    if a == c:
+        return False
+    return is_tautology(a) or (len(a.symbols()) <= MAX_ISL_SYMBOLS and _isl_always(a))
+
+
+def _isl_always(c: Constraint) -> bool:
+    syms = sorted(c.symbols(), key=lambda x: x.name)
+    if not syms:
+        return bool(c.constant_truth())
+    printer = IslPrinter(isl_names(syms))
+    try:
+        text = _text(c, printer)
+    except NonPresburger:
+        return False
+    stats.COUNTERS["isl_proofs"] += 1
+    try:
+        with operations(PROOF_OPERATIONS):
+            return size_set(syms, f"not {text}").is_empty()
+    except Exception:  # noqa: BLE001  an isl failure means "not proved"
+        return False
+
+
+def _text(c: Constraint, p: IslPrinter) -> str:
+    if c.kind in (OR, AND):
+        j = " or " if c.kind == OR else " and "
+        return "(" + j.join(_text(x, p) for x in c.parts) + ")"
+    a, b = p.expr(c.lhs), p.expr(c.rhs)
+    if c.kind == EQ:
+        return f"({a} = {b})"
+    if c.kind == GE:
+        return f"({a} >= {b})"
+    return f"(({a}) mod {int(c.rhs)} = 0)"
+
+
+def _abstract_constraint(c: Constraint, names: dict) -> Constraint:
+    if c.kind in (OR, AND):
+        return Constraint(c.kind, parts=tuple(_abstract_constraint(p, names) for p in c.parts))
+    return Constraint(c.kind, _abstract(c.lhs, names), c.rhs if c.kind == DIV else
+                      _abstract(c.rhs, names))
+
+
+def _is_count(s) -> bool:
+    return bool(s.is_nonnegative) and not s.is_positive
+
+
+def _abstract(e, names: dict):
+    """e with every sum of three or more terms over counts alone (a concatenation of
+    per-class detections: min(300, dd1) + ... + min(300, dd90)) replaced by one fresh count
+    standing for it, the same one wherever the same sum (up to an integer factor) occurs.
+    For a claim about every value of the symbols this is sound: the sum takes only values
+    >= 0 that the fresh count also takes (it forgets how the sum relates to its terms,
+    so a proof may fail, never succeed wrongly). 90 branches then cost one variable."""
+    if isinstance(e, int) or not isinstance(e, sympy.Basic) or e.is_Atom:
+        return e
+    if e.is_Add:
+        terms = [t for t in e.args if t.free_symbols and all(_is_count(x)
+                                                             for x in t.free_symbols)]
+        coeffs = [t.as_coeff_Mul()[0] for t in terms]
+        total = sympy.Add(*terms)
+        sign = 1
+        if len(terms) >= 3 and all(c.is_Integer and c < 0 for c in coeffs):
+            total, coeffs, sign = norm(-total), [-c for c in coeffs], -1
+        if len(terms) >= 3 and all(c.is_Integer for c in coeffs) and structural_nonneg(total):
+            g = 0
+            for c in coeffs:
+                g = math.gcd(g, int(c))
+            prim = norm(sympy.expand(total / g)) if g > 1 else total
+            v = names.get(prim)
+            if v is None:
+                v = sympy.Symbol(f"sum{len(names) + 1}", integer=True, nonnegative=True)
+                names[prim] = v
+            rest = [_abstract(t, names) for t in e.args if t not in terms]
+            return norm(sympy.Add(sign * g * v, *rest))
+    args = [_abstract(a, names) for a in e.args]
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    return norm(e.func(*args, evaluate=False)) if isinstance(e, (sympy.Min, sympy.Max)) \
+        else norm(e.func(*args))
