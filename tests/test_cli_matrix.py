@@ -59,7 +59,13 @@ def api_answer(name: str) -> dict:
     def full(s):  # a witness leaves out the symbols it does not constrain: give them 1
         return dict({n: 1 for n in a.domain.names}, **s) if s else None
 
-    valid, invalid = full(w.get("smallest_valid")), full(w.get("smallest_invalid"))
+    valid = full(w.get("smallest_valid"))
+    # smallest_invalid is per symbol, each with the others at the smallest valid size: one
+    # symbol's entry is an invalid point (all of them together need not be, e.g. an
+    # aspect-ratio bound: H = 1334 with W = 1 fails, H = W = 1334 runs)
+    first = next(iter((w.get("smallest_invalid") or {}).items()), None)
+    invalid = full(dict(w.get("smallest_valid") or {}, **{first[0]: first[1]})) \
+        if first else None
     return {"analysis": a, "valid": valid, "invalid": invalid}
 
 
