@@ -140,7 +140,7 @@ def test_committed_pictures_are_small_pngs():
     (["-o", "{tmp}/x.jpg"], "write a .svg or a .png file"),
     (["-o", "{tmp}/x.svg", "--x", "Q"], "unknown dim 'Q'"),
     (["-o", "{tmp}/x.svg", "--x", "H", "--y", "H"], "--x and --y name the same dim"),
-    (["-o", "{tmp}/x.svg", "--size", "H=0"], "sizes start at 1"),
+    (["-o", "{tmp}/x.svg", "--size", "H=-1"], "sizes start at 0"),
 ])
 def test_plot_usage_errors_are_one_line(toy_path, tmp_path, args, msg):
     r = CliRunner().invoke(main, ["plot", toy_path] + [a.format(tmp=tmp_path) for a in args])
