@@ -12,7 +12,10 @@ seeds 0..N-1). Measured, one after another on this machine:
 * throughput without verification: in process (-j 1), a Dask LocalCluster of --jobs
   workers, and the ProcessPoolExecutor of --jobs processes that `audit -j` used before
   (kept below as the baseline, as it was); best of --rounds each (this machine is shared:
-  one round's figure moves by tens of percent);
+  one round's figure moves by tens of percent). Two more split the difference between
+  the old pool and the new audit into its parts: the new per-model work (task.execute:
+  the findings and the full report each row stores) on the same pool, and in this process
+  without a sandbox (what forking a process per model costs);
 * with --verify: in process and on the LocalCluster (the old pool did not verify), one
   round each (minutes);
 * the second night: the same registry again into the same store (every result reused);
@@ -54,6 +57,7 @@ from graphshape.fleet.nightly import AuditOptions, SerialExecutor, audit_registr
 from graphshape.fleet.run import audit_one, find_models  # noqa: E402
 from graphshape.fleet.sandbox import close_all, prestart  # noqa: E402
 from graphshape.fleet.store import Store  # noqa: E402
+from graphshape.fleet.task import execute  # noqa: E402
 
 WORK = os.path.join(ROOT, ".cache", "bench-audit")
 DEFAULT_JSON = os.path.join(ROOT, "bench", "results", "audit.json")
@@ -107,16 +111,23 @@ def _old_audit_one(path):
         return path, time.perf_counter() - t0, f"internal error: {type(e).__name__}"
 
 
-def old_pool(paths: list, jobs: int, warm_up: str) -> dict:
+def _execute(path):
+    """The new audit's per-model work (task.execute), without the sandbox around it."""
+    t0 = time.perf_counter()
+    rec = execute(_task(path)["request"])
+    return path, time.perf_counter() - t0, rec.get("error", "")
+
+
+def old_pool(paths: list, jobs: int, warm_up: str, work=_old_audit_one) -> dict:
     ctx = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         # the spawned workers import graphshape with their first task: start-up, as the
         # sandbox servers' start is for the new audit (a model outside the registry)
-        list(pool.map(_old_audit_one, [warm_up] * (2 * jobs)))
+        list(pool.map(work, [warm_up] * (2 * jobs)))
         started = time.perf_counter() - t0
         t1 = time.perf_counter()
-        rows = list(pool.map(_old_audit_one, paths))
+        rows = list(pool.map(work, paths))
         seconds = time.perf_counter() - t1
     return {"seconds": seconds, "start_s": started, "models": len(rows),
             "errors": sum(1 for r in rows if r[2])}
@@ -161,6 +172,15 @@ def _task(path: str) -> dict:
                         "input_shapes": [], "contract": None, "split_after": None,
                         "verify": None},
             "timeout": 600.0, "memory_limit": 4 << 30}
+
+
+def in_process(paths: list, warm_up: str) -> dict:
+    """task.execute for every model in this process, one after another (no sandbox)."""
+    _execute(warm_up)
+    t = time.perf_counter()
+    rows = [_execute(p) for p in paths]
+    return {"seconds": time.perf_counter() - t, "start_s": 0.0, "models": len(rows),
+            "errors": sum(1 for r in rows if r[2])}
 
 
 def executor_overhead(paths: list, rounds: int = 3) -> dict:
@@ -299,9 +319,11 @@ def main(argv=None) -> int:
         fig["per_hour_per_core"] = per_hour_per_core(fig["models"] if "analysed" not in fig
                                                      else fig["analysed"], fig["seconds"],
                                                      workers)
+        fig["load_avg_1min_after"] = os.getloadavg()[0]  # the machine is shared
         figures[name] = fig
         print(f"  {name:<34} {fig['seconds']:8.1f} s  start {fig['start_s']:5.1f} s  "
-              f"{fig['per_hour_per_core']:9.0f} models/h/core  {fig.get('status', '')}")
+              f"{fig['per_hour_per_core']:9.0f} models/h/core  load {os.getloadavg()[0]:4.1f}"
+              f"  {fig.get('status', '')}")
 
     def best(run):
         figs = [run(k) for k in range(args.rounds)]
@@ -316,6 +338,8 @@ def main(argv=None) -> int:
     show(f"dask_j{j}", best(lambda k: night([reg], os.path.join(dbs, "dask.sqlite"),
                                             again if k else plain, j)), j)
     show(f"old_pool_j{j}", best(lambda k: old_pool(files, j, warm_up)), j)
+    show(f"pool_j{j}_new_work", best(lambda k: old_pool(files, j, warm_up, _execute)), j)
+    show("serial_new_work_no_sandbox", best(lambda k: in_process(files, warm_up)), 1)
     print("second night (the same registry into the same store):")
     show(f"second_night_dask_j{j}", night([reg], os.path.join(dbs, "dask.sqlite"), plain, j), j)
     show("second_night_serial", night([reg], os.path.join(dbs, "serial.sqlite"), plain, 0), 1)
