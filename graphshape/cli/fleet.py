@@ -86,7 +86,9 @@ class _AuditCommand(click.Command):
             return super().invoke(ctx)
         name, rest = sub
         cmd = self.subcommands[name]
-        with cmd.make_context(f"{ctx.info_name} {name}", rest, parent=ctx) as sub_ctx:
+        # the group's context as parent: usage reads "graphshape audit diff", without
+        # audit's own PATHS in between
+        with cmd.make_context(f"{ctx.info_name} {name}", rest, parent=ctx.parent) as sub_ctx:
             return cmd.invoke(sub_ctx)
 
     def format_usage(self, ctx, formatter):
