@@ -190,8 +190,11 @@ def test_node_budget_bounds_isl_and_the_answer_stays_sound(tmp_path, monkeypatch
 
 
 def test_memory_budget_makes_nodes_unproven_and_the_walk_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "MEMORY_MB", 1)  # any process holds more than 1 MB
+    monkeypatch.setattr(engine, "MEMORY_MB", 1)
     monkeypatch.setattr(engine, "MEMORY_EVERY", 1)
+    # the budget is the growth during the walk: the process reads as growing 64 MB a reading
+    growth = iter(range(0, 1 << 40, 64))
+    monkeypatch.setattr(engine, "_resident_mb", lambda: float(next(growth)))
     a = graphshape.analyze(postprocess.build(str(tmp_path), 12))
     assert not a.domain.exact
     assert all("memory budget of 1 MB" in u.reason for u in a.domain.unproven)

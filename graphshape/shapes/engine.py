@@ -226,8 +226,8 @@ NODE_SECONDS = float(os.environ.get("GRAPHSHAPE_NODE_SECONDS", "10"))
 # 2 s): past it isl fails the call, and the node is unproven unless the rule treats the
 # failure as "not proved"
 NODE_ISL_OPERATIONS = int(os.environ.get("GRAPHSHAPE_NODE_ISL_OPERATIONS", "2000000"))
-# the analysis stops proving (every further node unproven) once the process holds this much
-# memory (GRAPHSHAPE_MEMORY_MB; 0: no limit)
+# the analysis stops proving (every further node unproven) once the process has grown by this
+# much memory during the walk (GRAPHSHAPE_MEMORY_MB; 0: no limit)
 MEMORY_MB = int(os.environ.get("GRAPHSHAPE_MEMORY_MB", "2048"))
 MEMORY_EVERY = 32  # nodes between two readings of the process's memory
 
@@ -330,6 +330,9 @@ class Walk:
         self._visiting_op = ""  # the op whose rule is running (its subgraphs: _run_subgraph)
         self._visits = 0  # nodes visited (the memory budget is read every MEMORY_EVERY)
         self._memory_spent = False
+        # the budget is what this walk adds: a long-lived process (a test session, a
+        # notebook, an audit worker) may already hold more than the budget before it starts
+        self._memory_base = _resident_mb() if MEMORY_MB else 0.0
 
     def run(self) -> Propagation:
         for idx, node in enumerate(self.graph.nodes):
@@ -459,11 +462,11 @@ class Walk:
         return Inferred(outs, ctx)
 
     def _over_memory(self) -> bool:
-        """Whether the process holds more than MEMORY_MB (read every MEMORY_EVERY nodes;
-        once over, every later node is refused)."""
+        """Whether the process grew by more than MEMORY_MB since the walk began (read every
+        MEMORY_EVERY nodes; once over, every later node is refused)."""
         self._visits += 1
         if self._visits % MEMORY_EVERY == 1 or MEMORY_EVERY == 1:
-            self._memory_spent = _resident_mb() > MEMORY_MB
+            self._memory_spent = _resident_mb() - self._memory_base > MEMORY_MB
         return self._memory_spent
 
     def _declared_type_claim(self, name: str, t) -> str | None:
