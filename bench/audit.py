@@ -50,6 +50,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import onnx  # noqa: E402
+from run import cpu_and_memory  # noqa: E402  (bench/run.py, beside this file)
 
 from graphshape.errors import GraphShapeError  # noqa: E402
 from graphshape.fleet.cluster import ClusterOptions, connect  # noqa: E402
@@ -260,21 +261,7 @@ def per_hour_per_core(models: int, seconds: float, workers: int) -> float:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = None
-    try:
-        with open("/proc/meminfo") as f:
-            mem = round(int(f.readline().split()[1]) / 2 ** 20, 1)
-    except (OSError, ValueError, IndexError):
-        pass
+    cpu, mem = cpu_and_memory()
     versions = {}
     for mod in ("dask", "distributed", "onnxruntime", "onnx"):
         try:

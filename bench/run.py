@@ -324,7 +324,8 @@ def cli_start(toy: str, repeats: int = 3) -> dict:
 
 
 # -- machine and setup ------------------------------------------------------------------------
-def machine() -> dict:
+def cpu_and_memory() -> tuple:
+    """The processor's name and the memory in GiB (None where /proc cannot say)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -340,6 +341,11 @@ def machine() -> dict:
             mem = round(int(f.readline().split()[1]) / 2 ** 20, 1)
     except (OSError, ValueError, IndexError):
         pass
+    return cpu, mem
+
+
+def machine() -> dict:
+    cpu, mem = cpu_and_memory()
     vers = {}
     for mod in ("onnx", "onnxruntime", "onnx_ir", "onnx_shape_inference", "sympy", "islpy",
                 "numpy", "google.protobuf"):
