@@ -13,10 +13,10 @@ from graphshape.answers.contract import require
 from graphshape.answers.fit import fit
 from graphshape.answers.profiles import profiles
 from graphshape.answers.reasons import readable
-from graphshape.answers.size_story import count_words
+from graphshape.answers.size_story import count_words, requirement_words
 from graphshape.arith.dims import free_symbols, substitute, to_str
 from graphshape.domain import solve
-from graphshape.domain.counts import discharge
+from graphshape.domain.counts import discharge, requirements
 from graphshape.domain.sets import Domain
 from graphshape.loader import graph as model
 from graphshape.results import Explanation, Verdict, Violation
@@ -119,8 +119,9 @@ class Analysis:
         if verdict is Verdict.UNPROVEN:
             unproven = tuple([u.describe() for u in self.domain.unproven] + [
                 count_words(self, c) for c in self.domain.dd_conditions])
+        requires = tuple(requirement_words(self)) if verdict is Verdict.VALID else ()
         return Explanation(dict(sizes), verdict, (), self.output_shapes_at(sizes), unproven,
-                           assumed)
+                           assumed, requires)
 
     # ---- deployer answers (contract.py, fit.py, profiles.py) -------------------------
     def require(self, spec: str):
@@ -213,13 +214,13 @@ def analyze(source, dims=None) -> Analysis:
     proven, dd = _split_dd(constraints, dd_syms)
     # a condition on counts that holds whatever the counts (0 included) binds no size: a
     # detector's size is valid when the run succeeds for every count the graph allows
-    dd = discharge(dd)
+    dd, needs = requirements(discharge(dd), dd_syms)
     solved = solve.solve(proven, g.symbols, prop.derived)
-    domain = Domain(solved, prop.unproven, dd, prop.impossible)
+    domain = Domain(solved, prop.unproven, dd, prop.impossible, needs)
     spec_inputs = None
     if prop.spec_notes:
         spec_inputs = (proven + _split_dd(prop.spec_notes, dd_syms)[0], g.symbols,
-                       (prop.unproven, dd, prop.impossible))
+                       (prop.unproven, dd, prop.impossible, needs))
     t3 = time.perf_counter()
     return Analysis(g, prop, domain, spec_inputs,
                     {"load": t1 - t0, "propagate": t2 - t1, "solve": t3 - t2},

@@ -102,11 +102,14 @@ class Explanation:
     output_shapes: dict = field(default_factory=dict)
     unproven: tuple = ()  # plain-words reasons
     assumed: dict = field(default_factory=dict)  # symbols left out (unconstrained) -> value
+    requires: tuple = ()  # plain words: what the data must give, the same at every size
 
     def to_json(self) -> dict:
         out = {"sizes": dict(self.sizes), "verdict": self.verdict.value}
         if self.assumed:
             out["assumed"] = dict(self.assumed)
+        if self.requires and self.verdict is Verdict.VALID:
+            out["requires"] = list(self.requires)
         if self.verdict is Verdict.INVALID:
             out["violations"] = [v.to_json() for v in self.violations]
         else:

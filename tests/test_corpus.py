@@ -306,15 +306,15 @@ def test_resnet50_avgpool7_dynamo_range(corpus):
 
 # ---------------------------------------------------------------------------------------
 # 6. Faster R-CNN: resizes its input inside in float32 (a derived size, decided exactly),
-#    and needs one region proposal to survive (a condition on a data-dependent count)
+#    and needs one region proposal to survive (a requirement on the data, at every size)
 
 @pytest.mark.large
 def test_fasterrcnn_sizes_decided_and_counts_named(corpus):
     a = corpus("fasterrcnn_ts")
     assert a.inputs == {"image": [3, "H", "W"]}
     assert not a.domain.unproven, [u.describe() for u in a.domain.unproven]
-    assert not a.domain.exact  # the count condition: no proposal left, Reshape fails
-    assert {c.origin.op for c in a.domain.dd_conditions} == {"Reshape"}
+    assert a.domain.exact  # decided under the requirement: no proposal left, Reshape fails
+    assert {c.origin.op for c in a.domain.requirements} == {"Reshape"}
     named = {d.op for d in a.propagation.data_dependent}
     assert named & {"NonZero", "NonMaxSuppression"}, named
     findings = audit(a)

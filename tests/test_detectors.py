@@ -228,13 +228,19 @@ def test_fasterrcnn_sizes_proved_and_the_zero_proposal_failure_named(detector):
     d = a.domain
     assert not d.unproven, [u.describe() for u in d.unproven]
     assert str(d).startswith("W <= 1333*H and 1333*W >= H")
-    # the one condition left is on counts: no region proposal left, Reshape fails
-    assert {c.origin.node for c in d.dd_conditions} <= {"/roi_heads/Reshape",
-                                                         "/roi_heads/Reshape_1"}
+    # what is left is a requirement on the data alone (at least one region proposal, else
+    # Reshape fails), the same at every size: the sizes are decided under it, exactly
+    assert d.exact and not d.dd_conditions
+    assert {c.origin.node for c in d.requirements} == {"/roi_heads/Reshape",
+                                                       "/roi_heads/Reshape_1"}
     assert d.check({"H": 7, "W": 9331}) == "invalid"
-    assert d.check({"H": 320, "W": 480}) == "unproven"
+    assert d.check({"H": 320, "W": 480}) == "valid"
     ex = a.explain({"H": 320, "W": 480})
-    assert any("else Reshape '/roi_heads/Reshape' fails" in u for u in ex.unproven)
+    assert ex.requires == ("at least 1 each: non-zero entries at NonZero '/rpn/NonZero_1', "
+                           "boxes NonMaxSuppression selects at NonMaxSuppression "
+                           "'NonMaxSuppression_2129'; else Reshape '/roi_heads/Reshape' and "
+                           "'/roi_heads/Reshape_1' fail",)
+    assert ex.to_json()["requires"] == list(ex.requires)
     from graphshape.answers.size_story import story
     s = story(a)
     assert s.startswith("resized inside the model to 800 on the short side (at most 1333 on "
@@ -245,8 +251,8 @@ def test_fasterrcnn_sizes_proved_and_the_zero_proposal_failure_named(detector):
                     {"H": 1, "W": 1334}, {"H": 320, "W": 480}], fills=("normal",))
     assert [v.observed for v in rep.verdicts] == ["invalid", "invalid", "valid", "invalid",
                                                   "valid"]
-    # the count condition is real: an image of 1e30s leaves no proposal, and the Reshape
-    # graphshape names fails (predicted possible, so an agreement)
+    # the requirement is real: an image of 1e30s leaves no proposal, and the Reshape
+    # graphshape names fails (the requirement says so: an agreement)
     rep = _runs(a, [{"H": 320, "W": 480}], fills=("huge",))
     (v,) = rep.verdicts
     assert v.observed == "invalid" and v.blamed_node == "/roi_heads/Reshape" and v.agree

@@ -18,8 +18,9 @@ import sympy
 
 from graphshape.arith import float32 as f32
 from graphshape.arith.dims import free_symbols, to_str
+from graphshape.domain.counts import each_at_least_one
 
-__all__ = ["story", "resized"]
+__all__ = ["story", "resized", "count_words", "requirement_words"]
 
 
 def resized(analysis) -> list:
@@ -136,6 +137,8 @@ def story(analysis) -> str | None:
     tail = "; the model sees a resized image"
     if not d.exact and not d.unproven and d.dd_conditions:
         tail += "; the run also needs " + count_words(analysis, d.dd_conditions[0])
+    elif d.requirements:
+        tail += "; at every size the run also needs " + requirement_words(analysis)[0]
     return "; ".join(parts) + ": " + where + tail
 
 
@@ -148,3 +151,29 @@ def count_words(analysis, c) -> str:
             for s in sorted(c.symbols(), key=lambda x: x.name) if s in dd]
     where = f"{c.origin.op} '{c.origin.node}'" if c.origin is not None else "the model"
     return f"{c}" + (f" ({'; '.join(what)})" if what else "") + f", else {where} fails"
+
+
+def requirement_words(analysis) -> list:
+    """The domain's requirements on the data (counts.py) in words, the same requirement at
+    several nodes said once: "the number of non-zero entries at NonZero '/rpn/NonZero_1'
+    and ... each at least 1, else Reshape '/roi_heads/Reshape' and ... fail"."""
+    dd = {x.symbol: x for x in analysis.propagation.data_dependent}
+    groups: dict = {}
+    for c in analysis.domain.requirements:
+        syms = sorted(c.symbols(), key=lambda x: x.name)
+        key = tuple(syms) if each_at_least_one(c) else str(c)
+        groups.setdefault(key, []).append(c)
+    out = []
+    for key, cs in groups.items():
+        where = [f"'{c.origin.node}'" for c in cs if c.origin is not None]
+        op = cs[0].origin.op + " " if cs[0].origin is not None else ""
+        fails = (op + " and ".join(where) + (" fail" if len(where) > 1 else " fails")) \
+            if where else "the model fails"
+        if isinstance(key, tuple):
+            counts = [f"{dd[s].what.removeprefix('number of ')} at {dd[s].op} '{dd[s].node}'"
+                      if s in dd else str(s) for s in key]
+            out.append(("at least 1 each: " if len(counts) > 1 else "at least 1 ")
+                       + ", ".join(counts) + f"; else {fails}")
+        else:
+            out.append(count_words(analysis, cs[0]).rsplit(", else ", 1)[0] + f"; else {fails}")
+    return out

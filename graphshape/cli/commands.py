@@ -99,6 +99,7 @@ def check(model, dims, sizes, require, fmt, output):
     if ex.verdict == Verdict.VALID:
         shapes = "; ".join(f"{k}: {v}" for k, v in ex.output_shapes.items())
         lines = [f"valid: {_sizes(s)} -> {shapes}"]
+        lines += [f"  (at every size the run also needs {r})" for r in ex.requires]
     elif ex.verdict == Verdict.UNPROVEN:
         lines = [f"unproven: {_sizes(s)} passes every proven condition, but:"]
         lines += [f"  because {u}" for u in ex.unproven]

@@ -36,7 +36,8 @@ def _describe_floats(domain, floats) -> str:
         return _describe(domain)
     plain = type(domain)(dataclasses.replace(domain.solved, isl_set=floats.plain,
                                              floats=None, raw=None),
-                         domain.unproven, domain.dd_conditions, domain.impossible)
+                         domain.unproven, domain.dd_conditions, domain.impossible,
+                         domain.requirements)
     words = floats.describe(domain.names, within=domain.isl_set)
     if floats.plain.is_equal(domain.universe()):
         return words
@@ -152,6 +153,7 @@ def domain_json(domain) -> dict:
         "not_in_closed_form": [str(c.constraint) for c in domain.solved.inexact],
         "unproven": [u.describe() for u in domain.unproven],
         "data_dependent_conditions": [str(c) for c in domain.dd_conditions],
+        "data_requirements": [str(c) for c in domain.requirements],
         "impossible": [str(e) for e in domain.impossible],
         "witness": domain.witness(),
     }

@@ -25,13 +25,16 @@ VALID, INVALID, UNPROVEN = Verdict.VALID, Verdict.INVALID, Verdict.UNPROVEN
 
 
 class Domain:
-    def __init__(self, solved, unproven=(), dd_conditions=(), impossible=()):
+    def __init__(self, solved, unproven=(), dd_conditions=(), impossible=(), requirements=()):
         self.solved = solved
         self.symbols = list(solved.symbols)
         self.names = [s.name for s in self.symbols]
         self.unproven = list(unproven)  # engine.Unproven
         self.dd_conditions = list(dd_conditions)  # Constraints on data-dependent symbols
         self.impossible = list(impossible)  # ShapeErrors: no size can run
+        # Constraints on data-dependent counts alone, the same at every size (counts.py):
+        # what the data must give for the run to succeed; sizes are decided under them
+        self.requirements = list(requirements)
         self._boxes = None
         self._boxes_done = False
         self._csets = None

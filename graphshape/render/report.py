@@ -7,6 +7,7 @@ import os
 
 from graphshape.answers.audit import audit
 from graphshape.answers.reasons import bound_lines, faces, faces_json, fit
+from graphshape.answers.size_story import requirement_words
 
 
 def _fmt_sizes(sizes: dict) -> str:
@@ -24,6 +25,8 @@ def verdict_line(analysis) -> str:
     d = analysis.domain
     if d.impossible or d.is_empty():
         return "no size is valid"
+    if d.exact and d.requirements:
+        return "valid sizes (proved, exact; the data must also meet the requirement below)"
     if d.exact:
         return "valid sizes (proved, exact)"
     return "sizes that pass every proven condition (UNPROVEN: see below)"
@@ -71,6 +74,11 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
             lines.append(fit(f"      {c.constraint}"))
     for e in analysis.domain.impossible:
         lines.append(f"  {e}")
+    if analysis.domain.requirements:
+        lines.append("")
+        lines.append("what the data must give, at every size (a count no size changes):")
+        for w in requirement_words(analysis):
+            lines.append(fit(f"  {w}", cut=False))
     if analysis.domain.unproven or analysis.domain.dd_conditions:
         lines.append("")
         lines.append("unproven:")

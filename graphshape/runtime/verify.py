@@ -354,10 +354,11 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal"
     # unproven only because of conditions on data-dependent counts (Faster R-CNN needs one
     # region proposal to survive), every node analysed: the run must succeed unless the
     # data makes such a count fail, and then onnxruntime must blame a node of those
-    given_counts = predicted == UNPROVEN and not d.unproven and bool(d.dd_conditions) and \
-        not d.impossible
-    count_nodes = {c.origin.node for c in d.dd_conditions if c.origin is not None} \
-        if given_counts else set()
+    # valid under the model's requirements on the data alone (counts.py): the same rule
+    given_counts = (predicted == UNPROVEN and not d.unproven and bool(d.dd_conditions) and
+                    not d.impossible) or (predicted == VALID and bool(d.requirements))
+    count_nodes = {c.origin.node for c in d.dd_conditions + d.requirements
+                   if c.origin is not None} if given_counts else set()
     pred_nodes = []
     if predicted == INVALID:
         pred_nodes = sorted({c.origins[0].node for c, _ in analysis.domain.violations(sizes)})

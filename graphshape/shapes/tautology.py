@@ -29,7 +29,7 @@ from graphshape.arith.prove import bounds, structural_nonneg
 from graphshape.arith.terms import norm
 from graphshape.shapes.constraints import AND, DIV, EQ, GE, OR, Constraint
 
-__all__ = ["is_tautology", "always", "MAX_EXPAND_OPS"]
+__all__ = ["is_tautology", "always", "sometimes", "same_sets", "MAX_EXPAND_OPS"]
 
 # expansion is an identity, but it can grow without bound: only below this size
 MAX_EXPAND_OPS = 4000
@@ -149,21 +149,61 @@ def always(c: Constraint) -> bool:
     return is_tautology(a) or (len(a.symbols()) <= MAX_ISL_SYMBOLS and _isl_always(a))
 
 
-def _isl_always(c: Constraint) -> bool:
-    syms = sorted(c.symbols(), key=lambda x: x.name)
-    if not syms:
-        return bool(c.constant_truth())
-    printer = IslPrinter(isl_names(syms))
+def sometimes(c: Constraint) -> bool:
+    """Whether some value of ``c``'s symbols (each in its range: >= 1, or >= 0 where it may
+    be empty) satisfies it, proved exactly with isl. False: not proved (non-Presburger, too
+    many symbols, or isl's budget spent) or unsatisfiable."""
+    if len(c.symbols()) > MAX_ISL_SYMBOLS:
+        return False
+    return _isl_decide(c, negate=False) is False
+
+
+def same_sets(a: Constraint, b: Constraint | str) -> bool:
+    """Whether ``a`` holds exactly where ``b`` does (over ``a``'s symbols), proved with
+    isl. ``b`` may be isl text over isl_names of those symbols, each name ``{s.name}``
+    written as ``{s}``. False: not proved."""
+    syms = sorted(a.symbols(), key=lambda x: x.name)
+    if not syms or len(syms) > MAX_ISL_SYMBOLS:
+        return False
+    if not isinstance(b, str) and not b.symbols() <= set(syms):
+        return False
+    names = isl_names(syms)
+    printer = IslPrinter(names)
     try:
-        text = _text(c, printer)
+        ta = _text(a, printer)
+        tb = _text(b, printer) if not isinstance(b, str) else b.format(
+            **{s.name: names[s] for s in syms})
     except NonPresburger:
         return False
     stats.COUNTERS["isl_proofs"] += 1
     try:
         with operations(PROOF_OPERATIONS):
-            return size_set(syms, f"not {text}").is_empty()
+            return size_set(syms, ta).is_equal(size_set(syms, tb))
     except Exception:  # noqa: BLE001  an isl failure means "not proved"
         return False
+
+
+def _isl_always(c: Constraint) -> bool:
+    return _isl_decide(c, negate=True) is True
+
+
+def _isl_decide(c: Constraint, negate: bool) -> bool | None:
+    """Whether the set of values where ``c`` fails (negate) or holds (not negate) is empty;
+    None where isl cannot say."""
+    syms = sorted(c.symbols(), key=lambda x: x.name)
+    if not syms:
+        return bool(c.constant_truth()) is negate
+    printer = IslPrinter(isl_names(syms))
+    try:
+        text = _text(c, printer)
+    except NonPresburger:
+        return None
+    stats.COUNTERS["isl_proofs"] += 1
+    try:
+        with operations(PROOF_OPERATIONS):
+            return size_set(syms, f"not {text}" if negate else text).is_empty()
+    except Exception:  # noqa: BLE001  an isl failure means "not proved"
+        return None
 
 
 def _text(c: Constraint, p: IslPrinter) -> str:
