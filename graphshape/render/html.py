@@ -20,6 +20,7 @@ import shlex
 from graphshape.answers.export_size import HOW, infer
 from graphshape.answers.layers import collapse, layers
 from graphshape.answers.reasons import faces, simplify
+from graphshape.answers.size_story import requirement_words
 from graphshape.arith.dims import to_str
 from graphshape.render.html_assets import HELPERS, INDEX_SCRIPT, SCRIPT, STYLE
 from graphshape.render.html_data import ExprTable, payload, script_json
@@ -92,6 +93,8 @@ def verdict_sentence(analysis, ref=None, fs=None) -> str:
         return "Accepts no size" + (f": {nodes} cannot all hold." if nodes else ".")
     head = "Accepts" if d.exact else "Passes every proven condition (the rest is unproven) at"
     text = str(d)
+    if "; near its boundary" in text:  # sizes computed in float32: the rounding said below
+        text = text.split("; near its boundary")[0] + " (float32 rounding decides on its edge)"
     free = set(d.unconstrained)
     boxes = d.boxes()
     if "\n" not in text and len(text) <= 110:
@@ -296,6 +299,11 @@ def _region_section(analysis, pic, init, data) -> list:
     out.append(_probe_panel(analysis, init))
     out.append("</div>")
     out.append(f"<h3>Closed form</h3><pre>{esc(d)}</pre>")
+    if d.requirements:
+        out.append("<h3>What the data must give, at every size</h3><ul class=\"requires\">"
+                   + "".join(f"<li>{esc(w)}</li>" for w in requirement_words(analysis))
+                   + "</ul><p class=\"muted\">A requirement on data-dependent counts that "
+                   "no size changes: the sizes above are decided under it.</p>")
     diff = guard(analysis.spec_differences, None)
     if diff is not None:
         out.append("<details><summary>The ONNX spec (and PyTorch) accept fewer sizes than "
@@ -338,8 +346,10 @@ def _static_result(analysis, sizes) -> str:
     outs = "".join(f"<li><code>{esc(k)}: {esc(shape_text(s))}</code></li>"
                    for k, s in ex.output_shapes.items())
     why = "".join(f"<li>{esc(u)}</li>" for u in ex.unproven)
+    needs = "".join(f"<li>{esc(u)}</li>" for u in ex.requires)
     return head + (f"<p>passes every proven condition, but:</p><ul>{why}</ul>" if why else
-                   "") + f'<p>Outputs:</p><ul class="outputs">{outs}</ul>'
+                   "") + (f"<p>the data must also give:</p><ul>{needs}</ul>" if needs else
+                          "") + f'<p>Outputs:</p><ul class="outputs">{outs}</ul>'
 
 
 # ---- the index over many models ----------------------------------------------------------
