@@ -119,7 +119,7 @@ def floor_expr(v) -> Dim:
 def ceil_expr(v) -> Dim:
     if isinstance(v, int):
         return v
-    return norm(-floor_expr(norm(-sympy.sympify(v))))
+    return norm(-floor_expr(-sympy.sympify(v)))  # -v may be a fraction: no norm here
 
 
 def floordiv(a: Dim, b: Dim) -> Dim:

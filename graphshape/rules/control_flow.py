@@ -43,6 +43,8 @@ from graphshape.errors import Unsupported
 from graphshape.loader.tensor import BOOL, INT64, Bounds, Tensor
 from graphshape.rules._common import ints
 from graphshape.rules._ranges import element_bounds
+from graphshape.rules.optional import OPTIONAL
+from graphshape.rules.sequences import SEQUENCE
 from graphshape.shapes.constraints import EQ
 from graphshape.shapes.constraints import Constraint as C
 from graphshape.shapes.known import at_least_given
@@ -62,10 +64,22 @@ def _run(ctx, graph, env: dict):
     outs = []
     for o in graph.output:
         t = prop.tensors.get(o.name)
-        if t is None or t.shape is None:
+        if not _known_value_shape(t):
             raise Unsupported(f"subgraph output '{o.name}' has an unknown shape")
         outs.append(t)
     return outs, prop
+
+
+def _known_value_shape(t) -> bool:
+    """A tensor of known shape, or a sequence / optional (no shape, dtype SEQUENCE /
+    OPTIONAL) whose elements are all known: what a branch may hand back."""
+    if t is None:
+        return False
+    if t.shape is not None:
+        return True
+    if t.dtype in (SEQUENCE, OPTIONAL) and t.value is not None:
+        return all(_known_value_shape(e) for e in t.value)
+    return False
 
 
 def _merge(ctx, prop):
@@ -75,8 +89,22 @@ def _merge(ctx, prop):
 
 
 def _same_shape(a, b) -> bool:
+    if a.shape is None and b.shape is None and a.dtype == b.dtype and \
+            a.dtype in (SEQUENCE, OPTIONAL) and a.value is not None and b.value is not None:
+        # sequences of as many elements, optionals both empty or both holding, element by
+        # element the same shapes (either branch's value then has the same shapes)
+        return len(a.value) == len(b.value) and all(
+            _same_shape(x, y) for x, y in zip(a.value, b.value))
     return a.shape is not None and b.shape is not None and len(a.shape) == len(b.shape) and \
         all(structurally_equal(x, y) for x, y in zip(a.shape, b.shape))
+
+
+def _merged(a, b):
+    """The value an If hands on when either branch may run and both have the same shapes
+    (_same_shape): the shapes, with the contents where both agree."""
+    if a.shape is None:  # a sequence or an optional: element by element
+        return Tensor(None, a.dtype, tuple(_merged(x, y) for x, y in zip(a.value, b.value)))
+    return Tensor(a.shape, a.dtype, a.value if a.value == b.value else None)
 
 
 def _branch_allocation(o, t) -> list:
@@ -165,7 +193,7 @@ def if_(ctx, cond, *, then_branch, else_branch):
         if not _same_shape(a, b):
             raise Unsupported(f"branch outputs {i} differ in shape and the condition is "
                               "computed at run time")
-        out.append(Tensor(a.shape, a.dtype, a.value if a.value == b.value else None))
+        out.append(_merged(a, b))
     c_t = _allocation_conditions(then_branch, t_outs)
     c_e = _allocation_conditions(else_branch, e_outs)
     if {(i, a, str(x), d) for i, a, x, d in c_t} != {(i, a, str(x), d) for i, a, x, d in c_e}:

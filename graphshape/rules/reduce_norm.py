@@ -216,7 +216,8 @@ def group_norm(ctx, X, scale, bias, *, num_groups: int, epsilon: float = 1e-5,
         else:
             ctx.assume(f"{what} of shape [{', '.join(to_str(d) for d in t.shape)}] where "
                        f"the spec wants [{to_str(n)}]: onnxruntime runs GroupNormalization "
-                       "through its function body, which broadcasts it (not modelled)")
+                       "through its function body, which broadcasts it (not modelled)",
+                       shapes_unsure=True)
     return Tensor(X.shape, X.dtype)
 
 

@@ -298,7 +298,8 @@ def _computed_zeros(ctx, data, target, out, neg) -> list:
     if left and (neg is not None or len(left) > 3):
         ctx.assume(f"shape entries {left} may be 0 at some sizes (onnxruntime then copies "
                    "the input's dims there)" + (" next to a -1 entry" if neg is not None
-                                                else "") + "; taken literally")
+                                                else "") + "; taken literally",
+                   shapes_unsure=True)
         return []
     return left
 
@@ -591,7 +592,7 @@ def concat(ctx, *inputs, axis: int):
     if not solid and piecewise is None and not _same_off_axis(inputs, a):
         # e.g. per-level detections of data-dependent count: take input 0's dims, say so
         ctx.assume("every input may be empty, and onnxruntime then takes the shape from "
-                   "the first non-empty one")
+                   "the first non-empty one", shapes_unsure=True)
     ref = solid[0] if solid else (live[0] if piecewise is not None else 0)
     out = list(inputs[ref].shape) if piecewise is None else piecewise
     for j, t in enumerate(inputs):

@@ -82,7 +82,7 @@ class NodeContext:
 
     __slots__ = ("name", "op", "opset", "domain", "n_outputs", "constraints", "spec_notes",
                  "fresh_symbols", "notes", "subgraph_runner", "assumptions", "graph",
-                 "_new_symbol", "derived_symbols", "_counter")
+                 "_new_symbol", "derived_symbols", "_counter", "shapes_unsure")
 
     def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None,
                  new_symbol=None, graph: GraphView | None = None, counter=None):
@@ -93,6 +93,7 @@ class NodeContext:
         self.fresh_symbols: list = []
         self.notes: list = []
         self.assumptions: list = []
+        self.shapes_unsure = False  # an assumption may have made the output shapes wrong
         self.subgraph_runner = subgraph_runner
         self.graph = graph
         self._counter = counter or getattr(new_symbol, "__self__", None) or _Counter()
@@ -102,10 +103,14 @@ class NodeContext:
     def origin(self, reason: str) -> Origin:
         return Origin(self.name, self.op, reason)
 
-    def assume(self, reason: str) -> None:
+    def assume(self, reason: str, shapes_unsure: bool = False) -> None:
         """The rule produced outputs (often with fresh symbols) without proving them: the
-        analysis goes on downstream, and the answer is 'unproven because' this node."""
+        analysis goes on downstream, and the answer is 'unproven because' this node.
+        ``shapes_unsure``: the output shapes themselves may be wrong at some sizes (not only
+        the node's success): then no condition of this node or of any node downstream of its
+        outputs is claimed (it could call a size invalid that runs), see Walk._record."""
         self.assumptions.append(reason)
+        self.shapes_unsure = self.shapes_unsure or shapes_unsure
 
     def add(self, c: Constraint) -> None:
         """Impose a built condition (a tautology is dropped, a contradiction fails the node)."""
@@ -327,6 +332,10 @@ class Walk:
         self.outer = outer
         self.unknown_root: dict = {}  # value name -> the root Unproven of an unknown value
         self.dead: set = set()  # values downstream of a node that can never run
+        # values whose shapes rest on an assumption that may be wrong at some sizes
+        # (NodeContext.assume's shapes_unsure) -> the root Unproven: conditions computed
+        # from them are not claimed, nor is "no size can run"
+        self.unsure: dict = {}
         self._visiting_op = ""  # the op whose rule is running (its subgraphs: _run_subgraph)
         self._visits = 0  # nodes visited (the memory budget is read every MEMORY_EVERY)
         self._memory_spent = False
@@ -382,6 +391,7 @@ class Walk:
             return
         name = node.name or f"{node.op_type}_{idx}"
         roots = [self.unknown_root[i] for i in node.input if i in self.unknown_root]
+        roots += [self.unsure[i] for i in node.input if i in self.unsure]
         outcome = self.visit(name, node, roots)
         if isinstance(outcome, Inferred):
             self._record(name, node, outcome)
@@ -482,10 +492,20 @@ class Walk:
 
     def _record(self, name: str, node, outcome: Inferred) -> None:
         ctx, outs = outcome.ctx, outcome.outputs
-        for reason in ctx.assumptions:
-            self.result.unproven.append(Unproven(name, node.op_type, reason))
-        self.result.constraints.extend(ctx.constraints)
-        self.result.spec_notes.extend(ctx.spec_notes)
+        mine = [Unproven(name, node.op_type, reason) for reason in ctx.assumptions]
+        self.result.unproven.extend(mine)
+        unsure = [self.unsure[i] for i in node.input if i in self.unsure]
+        if ctx.shapes_unsure and mine:
+            unsure.append(mine[0])
+        if unsure:
+            # shapes that may be wrong at some sizes: this node's conditions could reject a
+            # size that runs, so none is claimed; its outputs carry the doubt downstream
+            for o in node.output:
+                if o:
+                    self.unsure[o] = unsure[0]
+        else:
+            self.result.constraints.extend(ctx.constraints)
+            self.result.spec_notes.extend(ctx.spec_notes)
         self.result.data_dependent.extend(ctx.fresh_symbols)
         for o, t in zip(node.output, outs):
             if o:
