@@ -214,7 +214,9 @@ def analyze(source, dims=None) -> Analysis:
     proven, dd = _split_dd(constraints, dd_syms)
     # a condition on counts that holds whatever the counts (0 included) binds no size: a
     # detector's size is valid when the run succeeds for every count the graph allows
-    dd, needs = requirements(discharge(dd), dd_syms)
+    dd, needs, reachable = requirements(discharge(dd),
+                                        {d.symbol: d for d in prop.data_dependent})
+    proven += reachable
     solved = solve.solve(proven, g.symbols, prop.derived)
     domain = Domain(solved, prop.unproven, dd, prop.impossible, needs)
     spec_inputs = None

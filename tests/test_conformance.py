@@ -51,12 +51,11 @@ def test_claimed_ops_are_mostly_proven(table):
 
 
 # Cases only onnx's C++ inference covers for want of a change outside the rule modules of
-# this table: graphshape/rules/control_flow.py must carry sequence and optional values out
-# of If branches (test_if_seq, test_if_opt), and a Loop whose body reads sequence elements
-# of different shapes by its iteration number needs per-iteration propagation (the
-# expanded SequenceMap). Each must still be a gap: a fixed one is removed from this list.
-AWAITING_CONTROL_FLOW = {"test_if_seq", "test_if_opt",
-                         "test_sequence_map_extract_shapes_expanded"}
+# this table: a Loop whose body reads sequence elements of different shapes by its
+# iteration number needs per-iteration propagation (the expanded SequenceMap). Each must
+# still be a gap: a fixed one is removed from this list (If carrying sequences and
+# optionals out of its branches was: test_if_seq, test_if_opt).
+AWAITING_CONTROL_FLOW = {"test_sequence_map_extract_shapes_expanded"}
 
 
 def test_graphshape_covers_every_case_onnx_cpp_inference_covers(table):

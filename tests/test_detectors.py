@@ -201,6 +201,40 @@ def test_memory_budget_makes_nodes_unproven_and_the_walk_goes_on(tmp_path, monke
     assert a.domain.check({"A": 3}) == "unproven"
 
 
+# ---- a requirement on the data, and where no data can meet it --------------------------------
+NEEDS_ONE_ENTRY = (
+    "(float[1, P] x) => (float y) <int64[1] s0 = {0}, int64[1] s1 = {1}, int64[1] m1 = {-1}> "
+    "{ nz = NonZero (x) t = Transpose <perm = [1, 0]> (nz) sh = Shape (t) "
+    "n = Slice (sh, s0, s1) tgt = Concat <axis = 0> (n, m1) r = Reshape (t, tgt) "
+    "y = Cast <to = 1> (r) }")
+
+
+def test_a_requirement_is_never_leaned_on_where_no_data_can_meet_it(tmp_path):
+    """Faster R-CNN's shape in five nodes: Reshape(t, [n, -1]) with n a NonZero count fails
+    at n = 0. That is a requirement on the data (at least one non-zero entry), not a size
+    condition, except where the count cannot reach 1: at P = 0 the input is empty, every
+    run fails, and the answer says invalid (it once said valid)."""
+    path = model_from_text(17, NEEDS_ONE_ENTRY, str(tmp_path / "m.onnx"))
+    a = graphshape.analyze(path, dims={"x:1": "P>=0"})
+    assert a.domain.exact and str(a.domain) == "any P >= 1"
+    assert [str(c) for c in a.domain.requirements] and not a.domain.dd_conditions
+    assert a.check({"P": 0}) == "invalid"
+    (v,) = a.explain({"P": 0}).violations
+    assert v.node == "Reshape_5" and "at most P" in v.reason
+    assert a.explain({"P": 3}).requires == (
+        "at least 1 non-zero entries at NonZero 'NonZero_0'; else Reshape 'Reshape_5' fails",)
+    # onnxruntime: P = 0 fails with any data; P >= 1 runs unless every entry is 0, which
+    # the requirement names (an agreement)
+    rep = verify(a, [{"P": p} for p in (0, 1, 2, 5)], timeout=60,
+                 providers=["CPUExecutionProvider"], fills=("normal", "zeros"))
+    assert not rep.disagreements, [(v.sizes, v.detail) for v in rep.disagreements]
+    assert [v.observed for v in rep.verdicts] == ["invalid"] * 4  # zeros: no entry at all
+    rep = verify(a, [{"P": p} for p in (0, 1, 5)], timeout=60,
+                 providers=["CPUExecutionProvider"], fills=("normal",))
+    assert [v.observed for v in rep.verdicts] == ["invalid", "valid", "valid"]
+    assert not rep.disagreements
+
+
 # ---- the detectors (built on demand, large) -----------------------------------------------
 @pytest.fixture(scope="module")
 def detector(model_cache):

@@ -15,6 +15,9 @@ claims a size invalid because of one."""
 from __future__ import annotations
 
 from graphshape import stats
+from graphshape.arith.dims import to_str
+from graphshape.arith.terms import norm
+from graphshape.shapes.constraints import Constraint, Origin
 from graphshape.shapes.tautology import always, same_sets, sometimes
 
 __all__ = ["discharge", "requirements", "each_at_least_one"]
@@ -31,14 +34,51 @@ def discharge(conditions: list) -> list:
     return out
 
 
-def requirements(conditions: list, counts: set) -> tuple[list, list]:
-    """(conditions that still tie counts to sizes, requirements on the data alone): a
-    condition whose every symbol is a count and that some counts satisfy (proved with isl)."""
+def requirements(conditions: list, counts: dict) -> tuple[list, list, list]:
+    """(conditions that still tie counts to sizes, requirements on the data alone, size
+    conditions they bring). ``counts``: symbol -> engine.DataDependent.
+
+    A requirement is a condition on counts alone that says "each of these counts is at
+    least 1" (each_at_least_one), each count with a known upper bound (the most a run can
+    give: a NonZero's input's element count, ...). Where that bound is 0 no data can meet
+    it and the node fails at that size whatever the data: "bound >= 1" is then a size
+    condition like any other (so a size is never called valid on a requirement that cannot
+    hold there). Anything else on counts stays unproven."""
     keep: list = []
     req: list = []
+    sizes: list = []
     for c in conditions:
-        (req if c.symbols() <= counts and sometimes(c) else keep).append(c)
-    return keep, req
+        if not (c.symbols() <= set(counts) and sometimes(c) and each_at_least_one(c)):
+            keep.append(c)
+            continue
+        bounds = [_size_bound(s, counts) for s in sorted(c.symbols(), key=lambda x: x.name)]
+        if any(b is None for b in bounds):
+            keep.append(c)
+            continue
+        req.append(c)
+        for s, b in zip(sorted(c.symbols(), key=lambda x: x.name), bounds):
+            if isinstance(b, int) and b >= 1:
+                continue
+            d = counts[s]
+            sizes.append(Constraint.ge(b, 1, Origin(
+                c.origin.node if c.origin else d.node, c.origin.op if c.origin else d.op,
+                f"needs at least 1 {d.what.removeprefix('number of ')} at {d.op} "
+                f"'{d.node}', and a run gives at most {to_str(b)} there")))
+    return keep, req, sizes
+
+
+def _size_bound(s, counts: dict, depth: int = 0):
+    """The most count ``s`` can be, as a Dim of the sizes alone (counts in its bound
+    replaced by their own bounds: every bound grows with the counts in it), or None."""
+    u = counts[s].upper if s in counts else None
+    if u is None or depth > 16:
+        return None
+    if isinstance(u, int):
+        return u
+    inner = {x: _size_bound(x, counts, depth + 1) for x in u.free_symbols if x in counts}
+    if any(v is None for v in inner.values()):
+        return None
+    return norm(u.xreplace(inner)) if inner else u
 
 
 def each_at_least_one(c) -> bool:

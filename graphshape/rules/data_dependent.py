@@ -45,7 +45,8 @@ def nonzero(ctx, X):
     if X.value is not None and all(isinstance(v, (int, float)) for v in X.value):
         n = sum(1 for v in X.value if v)
     if n is None:
-        n = _same_count(ctx, "NonZero", lambda: ctx.fresh("number of non-zero entries"))
+        n = _same_count(ctx, "NonZero", lambda: ctx.fresh("number of non-zero entries",
+                                                         upper=X.numel()))
     # row i holds positions along axis i: within 0..max(dims) - 1 (not tight)
     hi = sub(dmax(*X.shape), 1) if len(X.shape) > 1 else sub(X.shape[0], 1)
     return Tensor((len(X.shape), n), INT64, bounds=Bounds(0, hi))
@@ -71,7 +72,7 @@ def topk(ctx, X, K=None, *, axis: int = -1, largest: int = 1, sorted: int = 1, k
     a = _axis(ctx, axis, r)
     if K is not None:
         if K.value is None:
-            kk = ctx.fresh("TopK's k computed at run time")
+            kk = ctx.fresh("TopK's k computed at run time", upper=X.shape[a])
         else:
             vals = ints(K, "K")
             if len(vals) != 1:
@@ -111,7 +112,8 @@ def nms(ctx, boxes, scores, max_output_boxes_per_class=None, iou_threshold=None,
             len(max_output_boxes_per_class.value) == 1 and \
             isinstance(max_output_boxes_per_class.value[0], int):
         cap = dmin(n, max(0, max_output_boxes_per_class.value[0]))
-    count = dmin(ctx.fresh("number of boxes NonMaxSuppression selects"), mul(mul(b, c), cap))
+    most = mul(mul(b, c), cap)
+    count = dmin(ctx.fresh("number of boxes NonMaxSuppression selects", upper=most), most)
     # each row is (batch, class, box) indices: every element below max(B, C, N) (the
     # output is empty when any of them is 0)
     return Tensor((count, 3), INT64, bounds=Bounds(0, sub(dmax(b, c, n), 1)))
@@ -198,14 +200,10 @@ def column_bounds(ctx, position: int):
 @rule("Unique")
 def unique(ctx, X, *, axis=None, sorted: int = 1):
     """Y: u unique entries (or slices along axis); indices, counts [u]; inverse [n]."""
-    u = ctx.fresh("number of unique entries")
-    if axis is None:
-        y = (u,)
-        n = X.numel()
-    else:
-        a = _axis(ctx, axis, len(X.shape))
-        y = tuple(u if i == a else d for i, d in enumerate(X.shape))
-        n = X.shape[a]
+    a = None if axis is None else _axis(ctx, axis, len(X.shape))
+    n = X.numel() if a is None else X.shape[a]
+    u = ctx.fresh("number of unique entries", upper=n)
+    y = (u,) if a is None else tuple(u if i == a else d for i, d in enumerate(X.shape))
     return [Tensor(y, X.dtype), Tensor((u,), INT64), Tensor((n,), INT64),
             Tensor((u,), INT64)][:max(1, ctx.n_outputs)]
 
@@ -228,7 +226,7 @@ def compress(ctx, input, condition, *, axis=None):
             if v:
                 n = add(n, 1 if p == 0 else dmin(dmax(sub(dim, p), 0), 1))
     if n is None:
-        n = ctx.fresh("number of true conditions")
+        n = ctx.fresh("number of true conditions", upper=dim)
     if axis is None:
         return Tensor((n,), input.dtype)
     out = list(input.shape)

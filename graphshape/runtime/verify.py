@@ -25,6 +25,16 @@ from graphshape.dtypes import DataType
 from graphshape.errors import VerificationError
 
 _NODE_RE = re.compile(r"(?:Name:|node )'([^']*)'")
+_OP_RE = re.compile(r"while running (\w+) node\. Name:''")
+
+
+def _unnamed_node(analysis, op: str, candidates: set) -> str | None:
+    """onnxruntime names an unnamed node ''; graphshape calls it OP_INDEX. The one unnamed
+    node of that op among ``candidates``, or None when it cannot tell."""
+    names = {f"{n.op_type}_{i}" for i, n in enumerate(analysis.graph.nodes)
+             if not n.name and n.op_type == op}
+    hit = names & set(candidates)
+    return next(iter(hit)) if len(hit) == 1 else None
 
 
 @dataclass
@@ -389,6 +399,9 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal"
     if not reply["ok"]:
         m = _NODE_RE.search(reply["error"])
         blamed = m.group(1) if m else None
+        op = _OP_RE.search(reply["error"])
+        if blamed == "" and op:  # an unnamed node: graphshape calls it OP_INDEX
+            blamed = _unnamed_node(analysis, op.group(1), count_nodes) or blamed
     shapes_ok = None
     if reply["ok"]:
         predicted_shapes = analysis.output_shapes_at(sizes)

@@ -71,6 +71,9 @@ class DataDependent:
     node: str
     op: str
     what: str
+    # the most the count can be in a run that gets past this node (a NonZero's input's
+    # element count, ...): a Dim, possibly of other counts; None where the rule cannot say
+    upper: object = None
 
 
 class NodeContext:
@@ -157,10 +160,11 @@ class NodeContext:
         if c.constant_truth() is None or c.constant_truth() is False:
             self.spec_notes.append(c)
 
-    def fresh(self, what: str, nonneg: bool = True):
-        """A fresh symbol for a data-dependent dim (NonZero count, TopK k from data...)."""
+    def fresh(self, what: str, nonneg: bool = True, upper=None):
+        """A fresh symbol for a data-dependent dim (NonZero count, TopK k from data...);
+        ``upper``: the most it can be (see DataDependent.upper)."""
         s = self._new_symbol()
-        self.fresh_symbols.append(DataDependent(s, self.name, self.op, what))
+        self.fresh_symbols.append(DataDependent(s, self.name, self.op, what, upper))
         return s
 
     def derived(self, rounding: str, program) -> object:
