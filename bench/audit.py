@@ -21,8 +21,10 @@ seeds 0..N-1). Measured, one after another on this machine:
 * the second night: the same registry again into the same store (every result reused);
 * Dask's overhead per model: the corpus files and the fuzz graphs each run as the audit's
   tasks in process and on a LocalCluster of one worker (the same tasks in the same sandbox,
-  one core each; no hashing, no store), the best of 3 rounds each (as bench/run.py: this
-  machine is shared), the difference per model against the in-process time per model;
+  one core each; no hashing, no store), submitted as the audit does (models without
+  verification may go several to a task) and, for comparison, one task per model; the
+  rounds taken in turn, the best of --rounds each (as bench/run.py: this machine is
+  shared), the difference per model against the in-process time per model;
 * the store: seconds per row written, bytes per row;
 * then, on paper, the 10,000-model night.
 
@@ -185,37 +187,51 @@ def in_process(paths: list, warm_up: str) -> dict:
 
 
 def executor_overhead(paths: list, rounds: int = 3) -> dict:
-    """The same tasks in process and on one Dask worker; the best of ``rounds`` each."""
-    serial, dask = [], []
+    """The same tasks in process and on one Dask worker, as the audit submits them (models
+    without verification may go several to a task) and one task per model; both executors
+    started first and their rounds taken in turn, so that each sees the same load on a
+    shared machine; the best of ``rounds`` each, and the median of the paired differences."""
+    times: dict = {"serial": [], "dask": [], "dask_one_task_per_model": []}
     ex = SerialExecutor()
     prestart()
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for i, p in enumerate(paths):
-            ex.submit(str(i), _task(p))
-            ex.collect(True)
-        serial.append(time.perf_counter() - t)
-    ex.close()
     dx = connect(ClusterOptions(jobs=1))
     try:
         dx.start()
         dx.client.run(prestart)
-        for r in range(rounds):
-            t = time.perf_counter()
-            for i, p in enumerate(paths):
-                dx.submit(f"overhead-{r}-{i}", _task(p))
+        for i, p in enumerate(paths[:3]):  # both sandboxes warm
+            ex.submit(f"warm-{i}", _task(p))
+            ex.collect(True)
+            dx.submit(f"warm-{i}", _task(p))
             while dx.busy():
                 dx.collect(True)
-            dask.append(time.perf_counter() - t)
+        for r in range(rounds):
+            for mode, run in (("serial", ex), ("dask", dx), ("dask_one_task_per_model", dx)):
+                batchable = mode == "dask"
+                t = time.perf_counter()
+                for i, p in enumerate(paths):  # as the audit: submit, collect what is done
+                    run.submit(f"overhead-{mode}-{r}-{i}", _task(p), 0, batchable)
+                    run.collect(False)
+                while run.busy():
+                    run.collect(True)
+                times[mode].append(time.perf_counter() - t)
     finally:
         dx.close()
+        ex.close()
         close_all()
-    s, d = min(serial), min(dask)
-    per = s / len(paths)
-    extra = (d - s) / len(paths)
-    return {"models": len(paths), "rounds_serial_s": serial, "rounds_dask_1_worker_s": dask,
-            "serial_per_model_s": per, "dask_overhead_per_model_s": extra,
-            "overhead_fraction": extra / per if per else None}
+    n = len(paths)
+    per = min(times["serial"]) / n
+    out = {"models": n, "rounds_serial_s": times["serial"],
+           "rounds_dask_1_worker_s": times["dask"],
+           "rounds_dask_1_worker_one_task_per_model_s": times["dask_one_task_per_model"],
+           "serial_per_model_s": per}
+    for mode, name in (("dask", "dask_overhead_per_model_s"),
+                       ("dask_one_task_per_model", "dask_overhead_one_task_per_model_s")):
+        extra = min(times[mode]) / n - per
+        out[name] = extra
+        out[name[:-2] + "_paired_median_s"] = statistics.median(
+            (a - b) / n for a, b in zip(times[mode], times["serial"]))
+    out["overhead_fraction"] = out["dask_overhead_per_model_s"] / per if per else None
+    return out
 
 
 def part_costs(db: str, run: int, corpus_dir: str) -> dict:
@@ -332,10 +348,12 @@ def main(argv=None) -> int:
     show("second_night_serial", night([reg], os.path.join(dbs, "serial.sqlite"), plain, 0), 1)
     print("Dask's overhead per model (the same tasks on one worker against in process):")
     for part, paths in (("corpus", corpus_files), ("fuzz", fuzz_files)):
-        o = figures[f"overhead_{part}"] = executor_overhead(paths)
+        o = figures[f"overhead_{part}"] = executor_overhead(paths, args.rounds)
         per, extra = o["serial_per_model_s"], o["dask_overhead_per_model_s"]
+        single = o["dask_overhead_one_task_per_model_s"]
         print(f"  {part:<8} in process {per * 1000:7.1f} ms/model, Dask {extra * 1000:+6.1f} "
-              f"ms/model ({100 * extra / per:+.1f}%)")
+              f"ms/model ({100 * extra / per:+.1f}%; one task per model {single * 1000:+6.1f} "
+              f"ms, {100 * single / per:+.1f}%)")
     if not args.no_verify:
         print("with --verify:")
         show("serial_verify", night([reg], os.path.join(dbs, "v-serial.sqlite"), checked, 0), 1)

@@ -2,7 +2,9 @@
 with SIGFPE, one that hangs past --timeout, one past --memory-limit, a corrupt file (each a
 row that says so, every other row written); a worker SIGKILLed mid-task (the task runs again
 on another worker, the row is marked with its retry); ctrl-c (the rows so far are kept,
-exit 130); a long verification split into tasks; models sent as bytes; TLS."""
+exit 130); a long verification split into tasks; models without verification sent several
+to a task (a batch past its time hands the rest back; a lost batch runs again model by
+model); models sent as bytes; TLS."""
 
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ import logging
 import os
 import signal
 import subprocess
+import types
 
 import pytest
 from click.testing import CliRunner
 
 import graphshape
+import graphshape.fleet.cluster as fleet_cluster
 from graphshape.cli import main
+from graphshape.fleet import sandbox
+from graphshape.fleet.cluster import ClusterOptions, connect
 from graphshape.fleet.sandbox import close_all
 from graphshape.fleet.store import Store
 from graphshape.runtime.verify import plan_points
@@ -98,6 +104,112 @@ def test_a_long_verification_is_split_into_tasks(tmp_path, cluster, toy_path):
     planned = plan_points(graphshape.analyze(toy_path).domain, 2, 0)
     assert [v["sizes"] for v in ver["verdicts"]] == planned
     assert ver["summary"].startswith(f"{len(planned)} sizes run on onnxruntime")
+
+
+# the models of each batch task, as the workers (threads of this process) ran them
+BATCHES: list = []
+
+
+def _recording_batch(tasks, budget=None):
+    BATCHES.append([os.path.basename(t["request"]["path"]) for t in tasks])
+    return sandbox.run_batch_in_sandbox(tasks, budget)
+
+
+def _lost(key):
+    return distributed.KilledWorker(key, types.SimpleNamespace(address="tcp://gone:1"), 3)
+
+
+def _batch_takes_down_workers(tasks, budget=None):
+    raise _lost("a batch")
+
+
+def _one_takes_down_workers(task):
+    if "culprit" in task["request"]["path"]:
+        raise _lost(task["request"]["path"])
+    return sandbox.run_in_sandbox(task)
+
+
+def _task(path) -> dict:
+    return {"request": {"kind": "model", "path": str(path), "display": str(path), "dims": [],
+                        "input_shapes": [], "contract": None, "split_after": None,
+                        "verify": None},
+            "timeout": 60.0, "memory_limit": None}
+
+
+def _run_tasks(address, paths, batchable=True) -> dict:
+    """The executor alone: every path submitted, then collected; key -> Outcome."""
+    ex = connect(ClusterOptions(scheduler=address))
+    out = {}
+    try:
+        for p in paths:
+            ex.submit(os.path.basename(p), _task(p), 0, batchable)
+        while ex.busy():
+            for o in ex.collect(block=True):
+                assert o.key not in out, f"{o.key} came back twice"
+                out[o.key] = o
+    finally:
+        ex.close()
+    return out
+
+
+def test_short_models_go_in_batches_and_a_batch_hands_back_what_it_did_not_start(
+        tmp_path, cluster, monkeypatch):
+    paths = [F.conv(str(tmp_path / f"c{k}.onnx"), k, name=f"c{k}") for k in range(2, 9)]
+    monkeypatch.setattr(fleet_cluster, "run_batch_in_sandbox", _recording_batch)
+    BATCHES.clear()
+    out = _run_tasks(cluster, paths)
+    # two workers: the first four go alone, so that neither waits; the rest as one task
+    assert BATCHES == [["c6.onnx", "c7.onnx", "c8.onnx"]]
+    assert sorted(out) == [f"c{k}.onnx" for k in range(2, 9)]
+    assert all(o.record["status"] == "ok" and o.retries == 0 for o in out.values())
+    assert out["c7.onnx"].record["domain"] == "any H >= 7; any W >= 7"
+    # no time for a second model: each batch runs its first and hands the rest back
+    monkeypatch.setattr(fleet_cluster, "BATCH_SECONDS", 0.0)
+    BATCHES.clear()
+    out = _run_tasks(cluster, paths)
+    assert BATCHES == [["c6.onnx", "c7.onnx", "c8.onnx"], ["c7.onnx", "c8.onnx"]]
+    assert sorted(out) == [f"c{k}.onnx" for k in range(2, 9)]
+    assert all(o.record["status"] == "ok" for o in out.values())
+    # tasks with verification (not batchable) go one by one
+    BATCHES.clear()
+    _run_tasks(cluster, paths[:5], batchable=False)
+    assert BATCHES == []
+
+
+def test_a_lost_batch_runs_again_model_by_model(tmp_path, cluster, monkeypatch):
+    """Dask gave up on a batch (its workers died): each model runs as a task of its own,
+    and only the one that takes down workers is lost."""
+    paths = [F.conv(str(tmp_path / f"{n}.onnx"), 3, name=n)
+             for n in ("a", "b", "c", "d", "e", "culprit")]
+    monkeypatch.setattr(fleet_cluster, "run_batch_in_sandbox", _batch_takes_down_workers)
+    monkeypatch.setattr(fleet_cluster, "run_in_sandbox", _one_takes_down_workers)
+    out = _run_tasks(cluster, paths)
+    assert {k: o.record["status"] for k, o in out.items()} == {
+        "a.onnx": "ok", "b.onnx": "ok", "c.onnx": "ok", "d.onnx": "ok", "e.onnx": "ok",
+        "culprit.onnx": "lost"}
+    assert out["culprit.onnx"].record["error"].startswith(
+        "the task took down a worker each time it ran (Attempted to run task")
+
+
+def test_a_registry_without_verification_in_batches_on_the_cluster(tmp_path, cluster,
+                                                                    monkeypatch):
+    """The audit end to end with batches that hand models back: every model one row."""
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    for k in range(2, 10):
+        F.conv(str(reg / f"c{k}.onnx"), k, name=f"c{k}")
+    (reg / "bad.onnx").write_bytes(b"\x08\x07garbage")
+    monkeypatch.setattr(fleet_cluster, "BATCH_SECONDS", 0.0)
+    r, out = _audit(reg, "--scheduler", cluster, "--db", tmp_path / "s.sqlite", "-q", "--json")
+    assert r.exit_code == 3, r.output  # bad.onnx is not analysed
+    rows = {os.path.basename(m["path"]): m for m in out["models"]}
+    assert {k: v["status"] for k, v in rows.items()} == dict(
+        {f"c{k}.onnx": "ok" for k in range(2, 10)}, **{"bad.onnx": "error"})
+    assert rows["c9.onnx"]["domain"] == "any H >= 9; any W >= 9"
+    assert all(m["worker"].startswith(("tcp://", "inproc://")) for m in out["models"])
+    with Store(str(tmp_path / "s.sqlite"), readonly=True) as store:
+        (run,) = store.runs()
+    assert run.models == run.analysed == 9
 
 
 def test_models_sent_as_bytes_with_their_external_data(tmp_path, cluster):

@@ -2,14 +2,27 @@
 DASK_SCHEDULER_ADDRESS / Dask's configuration), or a LocalCluster of ``-j N`` worker
 processes on this machine.
 
-Dask schedules, retries and moves the work; nothing here schedules. One task per model
-(and per chunk of a long verification, nightly.py), each running ``run_in_sandbox`` on a
-worker, so workers need graphshape installed and nothing else. Larger models get higher
-priority, so the longest tasks start first. When a worker dies while running a task (killed,
-out of memory), the scheduler runs the task again on another worker, up to Dask's
-``distributed.scheduler.allowed-failures`` (3 by default); the scheduler's count of those
-deaths (``TaskState.suspicious``) is read back and stored as the row's retries. A task that
-exhausts them becomes a row with status ``lost``.
+Dask schedules, retries and moves the work; nothing here decides where a task runs. One
+task per model (and per chunk of a long verification, nightly.py; short models several to
+a task, below), each running ``run_in_sandbox`` on a worker, so workers need graphshape
+installed and nothing else. Larger models get higher priority, so the longest tasks start
+first. When a worker dies while running a task (killed, out of memory), the scheduler runs
+the task again on another worker, up to Dask's ``distributed.scheduler.allowed-failures``
+(3 by default); the scheduler's count of those deaths (``TaskState.suspicious``) is read
+back and stored as the row's retries. A task that exhausts them becomes a row with status
+``lost``.
+
+Batches: a model without verification takes tens to hundreds of milliseconds, and Dask's
+own work for a task (the client's submission, the scheduler's transitions, the worker's
+bookkeeping, the result's round trip) costs milliseconds of CPU on each side, 10 to 15% of
+such a model on one worker (bench/audit.py's overhead figures). So such models
+(``batchable``) wait on the client while every worker has two tasks in flight, and go as
+one task of up to BATCH_MODELS models (``run_batch_in_sandbox``: still a process of their
+own each, so a crash, timeout or memory limit is one model's row). A batch starts no model
+after BATCH_SECONDS and hands those back, to go again: a batch holds its models no longer
+than that plus one model's time. A batch whose worker died is retried by Dask as any task
+is (each of its rows counts the retries); one that exhausts them runs again as one task
+per model, so that only the model that takes down workers is ``lost``.
 
 TLS: a ``tls://`` address uses Dask's security configuration (``distributed.comm.tls.*``),
 or the certificates given as ``tls_ca``/``tls_cert``/``tls_key``. dask is an optional extra
@@ -19,14 +32,20 @@ or the certificates given as ``tls_ca``/``tls_cert``/``tls_key``. dask is an opt
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from graphshape.errors import UsageError
 from graphshape.fleet.nightly import Outcome
-from graphshape.fleet.sandbox import prestart_soon, run_in_sandbox
+from graphshape.fleet.sandbox import prestart_soon, run_batch_in_sandbox, run_in_sandbox
 
-__all__ = ["ClusterOptions", "DaskExecutor", "connect", "scheduler_address"]
+__all__ = ["ClusterOptions", "DaskExecutor", "connect", "scheduler_address", "BATCH_MODELS",
+           "BATCH_SECONDS"]
+
+BATCH_MODELS = 32  # models in one batch task at most
+BATCH_SECONDS = 2.0  # a batch starts no model past this (the rest go back to the client)
+_WORKERS_TTL_S = 2.0  # how long the scheduler's count of workers is taken as current
 
 _MISSING = ("the Dask cluster needs dask's distributed scheduler: pip install "
             "'graphshape[fleet]'")
@@ -119,7 +138,13 @@ class DaskExecutor:
         self.client: Any = None  # distributed.Client, once started
         self.cluster: Any = None  # the LocalCluster this executor started, if any
         self.completed: Any = None  # distributed.as_completed over the futures
-        self.futures: dict = {}
+        self.futures: dict = {}  # Dask key -> future
+        self.batches: dict = {}  # Dask key of a batch -> its models, [(key, task, priority)]
+        self.waiting: list = []  # batchable models not yet submitted: (key, task, priority)
+        self.carried: dict = {}  # key -> retries of a batch it was in before (lost batches)
+        self.outstanding = 0  # models submitted whose outcome has not been collected
+        self.batch_seq = 0
+        self._workers_seen = (0.0, 1)  # (when, the scheduler's count of workers)
         self.killed_worker = distributed.KilledWorker
         # the scheduler's count of worker deaths per task is asked for only once a worker
         # has gone (its "remove-worker" event), not once per task
@@ -196,18 +221,64 @@ class DaskExecutor:
         # couple per worker in flight
         return 2 * max(1, self.workers) if self.upload else None
 
-    def submit(self, key: str, task: dict, priority: int = 0) -> None:
+    def submit(self, key: str, task: dict, priority: int = 0,
+               batchable: bool = False) -> None:
+        """Submit one model's task; a ``batchable`` one (short: no verification) may wait
+        here to go with others as one batch task."""
         self.start()
+        self.outstanding += 1
+        if not batchable:
+            self._submit_one(key, task, priority)
+            return
+        self.waiting.append((key, task, priority))
+        if len(self.waiting) >= BATCH_MODELS or self._starved():
+            self._flush()
+
+    def _submit_one(self, key: str, task: dict, priority: int) -> None:
         assert self.client is not None and self.completed is not None
         fut = self.client.submit(run_in_sandbox, task, key=key, pure=False,
                                  priority=priority)
         self.futures[key] = fut
         self.completed.add(fut)
 
+    def _flush(self) -> None:
+        """The waiting models as one batch task (one model: a task of its own)."""
+        assert self.client is not None and self.completed is not None
+        items, self.waiting = self.waiting, []
+        if len(items) == 1:
+            self._submit_one(*items[0])
+        elif items:
+            self.batch_seq += 1
+            key = f"{items[0][0]}+{len(items) - 1}#{self.batch_seq}"
+            fut = self.client.submit(run_batch_in_sandbox, [t for _, t, _ in items],
+                                     BATCH_SECONDS, key=key, pure=False,
+                                     priority=max(p for _, _, p in items))
+            self.futures[key] = fut
+            self.batches[key] = items
+            self.completed.add(fut)
+
+    def _starved(self) -> bool:
+        """Fewer tasks in flight than two per worker: a worker may soon have none."""
+        return len(self.futures) < 2 * self._worker_count()
+
+    def _worker_count(self) -> int:
+        """The scheduler's count of workers, asked for at most every _WORKERS_TTL_S."""
+        when, count = self._workers_seen
+        now = time.monotonic()
+        if now - when > _WORKERS_TTL_S:
+            try:
+                count = max(1, self.workers)
+            except Exception:  # noqa: BLE001  the scheduler did not answer: the last count
+                pass
+            self._workers_seen = (now, count)
+        return count
+
     def busy(self) -> int:
-        return len(self.futures)
+        return self.outstanding
 
     def collect(self, block: bool) -> list:
+        if self.waiting and (block or self._starved()):
+            self._flush()
         if not self.futures or self.completed is None:
             return []
         batch = self.completed.next_batch(block=block)
@@ -215,25 +286,52 @@ class DaskExecutor:
             return []
         keys = [fut.key for fut, _ in batch]
         retries = self._retries(keys) if self.workers_lost != 0 else {}
-        out = []
+        out: list = []
         for fut, result in batch:
-            if fut.key not in self.futures or fut.status == "cancelled":
-                continue
-            if fut.status == "error":  # result: (type, exception, traceback)
-                e = result[1] if isinstance(result, tuple) else result
-                if isinstance(e, self.killed_worker):
-                    rec = {"status": "lost", "error": "the task took down a worker each time "
-                                                      f"it ran ({_first_line(e)})"}
-                else:
-                    rec = {"status": "crash",
-                           "error": f"the task failed on its worker: {type(e).__name__}: "
-                                    f"{_first_line(e)}"}
-            else:
-                rec = result
-            out.append(Outcome(fut.key, rec, retries.get(fut.key, 0)))
-            del self.futures[fut.key]
-            fut.release()
+            if fut.key in self.futures:  # else cancelled here (cancel)
+                out += self._finished(fut, result, retries.get(fut.key, 0))
+        if self.waiting and self._starved():
+            self._flush()
         return out
+
+    def _finished(self, fut, result, died: int) -> list:
+        """The outcomes of one finished task: its model's, or its batch's (less the models
+        the batch did not start, which wait to go again)."""
+        status = fut.status  # before the release, which forgets it
+        del self.futures[fut.key]
+        fut.release()
+        items = self.batches.pop(fut.key, None)
+        if status not in ("error", "cancelled"):
+            if items is None:
+                return [self._outcome(fut.key, result, died)]
+            out = []
+            for (key, task, priority), rec in zip(items, result):
+                if rec is None:
+                    self.waiting.append((key, task, priority))
+                else:
+                    out.append(self._outcome(key, rec, died))
+            return out
+        e = result[1] if isinstance(result, tuple) else result  # (type, exception, traceback)
+        if isinstance(e, self.killed_worker) and items is not None:
+            # one task per model now: only the model that takes down workers is lost
+            for key, task, priority in items:
+                self.carried[key] = self.carried.get(key, 0) + died
+                self._submit_one(key, task, priority)
+            return []
+        if status == "cancelled":  # by the cluster (its scheduler restarted, say)
+            rec = {"status": "crash", "error": "the cluster cancelled the task"}
+        elif isinstance(e, self.killed_worker):
+            rec = {"status": "lost", "error": "the task took down a worker each time it ran "
+                                              f"({_first_line(e)})"}
+        else:
+            rec = {"status": "crash", "error": "the task failed on its worker: "
+                                               f"{type(e).__name__}: {_first_line(e)}"}
+        keys = [key for key, _, _ in items] if items is not None else [fut.key]
+        return [self._outcome(key, dict(rec), died) for key in keys]
+
+    def _outcome(self, key: str, rec: dict, died: int) -> Outcome:
+        self.outstanding -= 1
+        return Outcome(key, rec, died + self.carried.pop(key, 0))
 
     def _retries(self, keys: list) -> dict:
         """How often a worker died while running each task (the scheduler's count)."""
@@ -252,6 +350,10 @@ class DaskExecutor:
         if self.futures and self.client is not None:
             self.client.cancel(list(self.futures.values()))
         self.futures.clear()
+        self.batches.clear()
+        self.waiting.clear()
+        self.carried.clear()
+        self.outstanding = 0
 
     def close(self) -> None:
         if self.client is None:

@@ -4,8 +4,9 @@ stored the moment it arrives, reusing what an earlier run already computed.
 For each model, in order of size (largest first, so the longest task does not start last):
 its content hash, then its key (content, version, options); a key with a reusable result
 is recorded at once, any other model becomes a task. Tasks go to an executor: in process
-(one at a time) or a Dask cluster (cluster.py); either way each runs in its own forked
-process (sandbox.py). A model whose verification runs past ``split_after`` seconds hands its
+(one at a time) or a Dask cluster (cluster.py, which may send several models without
+verification as one task); either way each model runs in its own forked process
+(sandbox.py). A model whose verification runs past ``split_after`` seconds hands its
 remaining points back, and they run as tasks of their own, sized from the time one point
 took; its row is stored when the last of them arrives. Ctrl-C stops the run: what was
 stored stays, a model whose points were still running is stored as interrupted, the run is
@@ -104,9 +105,10 @@ class Executor(Protocol):
 
     def warm(self) -> None: ...
 
-    def submit(self, key: str, task: dict, priority: int = 0) -> None: ...
+    def submit(self, key: str, task: dict, priority: int = 0,
+               batchable: bool = False) -> None: ...  # batchable: short, may go with others
 
-    def busy(self) -> int: ...
+    def busy(self) -> int: ...  # models submitted and not collected
 
     def collect(self, block: bool) -> list: ...  # Outcomes of finished tasks
 
@@ -140,7 +142,8 @@ class SerialExecutor:
         """Start the sandbox server now rather than with the first task."""
         prestart()
 
-    def submit(self, key: str, task: dict, priority: int = 0) -> None:
+    def submit(self, key: str, task: dict, priority: int = 0,
+               batchable: bool = False) -> None:
         self.queue.append((key, task))
 
     def busy(self) -> int:
@@ -266,7 +269,11 @@ class _Night:
             for rel in job.fp.files:
                 task["files"][rel] = _read(os.path.join(folder, rel))
         self.jobs[key] = job
-        self.executor.submit(key, task, priority)
+        # a model without verification is short (tens of milliseconds to seconds): the
+        # executor may send several as one task; not with --upload, whose bytes wait here
+        batchable = job.kind == "model" and request["verify"] is None and \
+            not self.options.upload
+        self.executor.submit(key, task, priority, batchable)
 
     def _collect(self, block: bool) -> None:
         for out in self.executor.collect(block):

@@ -83,20 +83,20 @@ class ModelRow:
         return [v for v in self.verification.get("verdicts", []) if v.get("agree") is False]
 
     def to_json(self) -> dict:
-        """The row as `graphshape audit --json` prints it (without the isl sets)."""
-        out = {"path": self.path, "status": self.status, "inputs": self.inputs,
-               "domain": self.domain, "exact": self.exact,
-               "unproven": len(self.unproven), "unproven_reasons": self.unproven,
-               "findings": self.findings, "seconds": round(self.seconds, 3),
-               "error": self.error or None, "content_hash": self.content_hash,
-               "reused": self.reused, "retries": self.retries, "worker": self.worker}
+        """The row as `graphshape audit --json` prints it (without the isl sets): the same
+        keys for every row, ``verification`` and ``contract`` null when there is none
+        (the schema's ``audit_row``)."""
+        ver = None
         if self.verification is not None:
             ver = {k: v for k, v in self.verification.items() if k != "verdicts"}
             ver["verdicts"] = self.verification.get("verdicts", [])
-            out["verification"] = ver
-        if self.contract is not None:
-            out["contract"] = self.contract
-        return out
+        return {"path": self.path, "status": self.status, "inputs": self.inputs,
+                "domain": self.domain, "exact": self.exact,
+                "unproven": len(self.unproven), "unproven_reasons": self.unproven,
+                "findings": self.findings, "seconds": round(self.seconds, 3),
+                "error": self.error or None, "content_hash": self.content_hash,
+                "reused": self.reused, "retries": self.retries, "worker": self.worker,
+                "verification": ver, "contract": self.contract}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Each task of an audit runs in a process of its own, forked from a server that has
+"""Each model of an audit runs in a process of its own, forked from a server that has
 graphshape imported (forkserver.py): the client side of that server.
 
 A process keeps its started servers in a pool; a task borrows one (a thread at a time) and
 gives it back. ``prestart`` starts one ahead of the first task (a Dask worker does it when
 the client connects, while the client is still hashing the registry). ``run_in_sandbox`` is
-the function a Dask worker (or the in-process runner) calls for a task; it is importable by
+the function a Dask worker (or the in-process runner) calls for a task, and
+``run_batch_in_sandbox`` for a batch of short ones (cluster.py); both are importable by
 reference, so a worker needs graphshape installed and nothing else. Models sent as bytes
 (--upload) are written to a private folder for the task first.
 """
@@ -19,10 +20,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 
-__all__ = ["Sandbox", "borrowed", "prestart", "prestart_soon", "run_in_sandbox", "close_all",
-           "SERVER_START_TIMEOUT_S"]
+__all__ = ["Sandbox", "borrowed", "prestart", "prestart_soon", "run_in_sandbox",
+           "run_batch_in_sandbox", "close_all", "SERVER_START_TIMEOUT_S"]
 
 SERVER_START_TIMEOUT_S = 120.0
 # past the task's own timeout and the server's grace, the server itself is declared stuck
@@ -206,6 +208,21 @@ def run_in_sandbox(task: dict) -> dict:
         if folder:
             shutil.rmtree(folder, ignore_errors=True)
     out["worker"] = _where()
+    return out
+
+
+def run_batch_in_sandbox(tasks: list, budget: float | None = None) -> list:
+    """Several tasks one after another, each as ``run_in_sandbox`` (a process of its own, so
+    a crash, a timeout or the memory limit is that model's record alone): their records, in
+    order. Past ``budget`` seconds the tasks not yet started are None, for the client to
+    submit again. What a Dask worker runs for a batch of small models (cluster.py)."""
+    t0 = time.monotonic()
+    out: list = []
+    for task in tasks:
+        if out and budget is not None and time.monotonic() - t0 >= budget:
+            out.append(None)
+        else:
+            out.append(run_in_sandbox(task))
     return out
 
 

@@ -1,7 +1,8 @@
 """The JSON Schema of graphshape's JSON outputs, shipped in the package
 (graphshape/schemas/graphshape.schema.json); ``validate(obj, kind)`` checks one output
 (``kind`` one of its $defs: analysis, explanation, domain_summary, verification, audit,
-contract, ops). Validation needs the ``jsonschema`` package (the ``test`` extra)."""
+contract, ops; the registry audit's audit_registry, audit_runs and audit_diff). Validation
+needs the ``jsonschema`` package (the ``test`` extra)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ __all__ = ["SCHEMA_PATH", "load", "validate", "KINDS"]
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas",
                            "graphshape.schema.json")
 KINDS = ("analysis", "explanation", "domain_summary", "verification", "audit", "contract",
-         "ops")
+         "ops", "audit_registry", "audit_runs", "audit_diff")
 
 
 def load() -> dict:
