@@ -1,2 +1,2 @@
 """What users act on: fit, TensorRT profiles, torch spec, contracts, reasons, layers, audit.
-May import arith/, loader/, shapes/, domain/ and runtime/."""
+May import arith/, loader/, shapes/, rules/, domain/ and runtime/."""

@@ -7,10 +7,16 @@ cross-check), so each expression is compiled once and cached.
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.expr import substitute
 from graphshape.arith.terms import Dim, lcm_denominator
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["compile_dim"]
 

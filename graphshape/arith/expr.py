@@ -11,13 +11,18 @@ structurally and build the rest with ``evaluate=False``.
 from __future__ import annotations
 
 import functools
-
-import sympy
-from sympy.printing.str import StrPrinter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from graphshape import stats
+from graphshape.arith import lazy
 from graphshape.arith.prove import at_least, nonneg, nonpos, structural_nonneg
-from graphshape.arith.terms import Dim, is_integer_expr, norm
+from graphshape.arith.terms import Dim, is_expr, is_integer_expr, norm
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
            "trunc_expr", "mod", "dmin", "dmax", "add", "sub", "mul", "prod", "substitute",
@@ -348,8 +353,12 @@ class UndefinedDim(ZeroDivisionError, ValueError):
     ValueError for 'no value' keep doing so."""
 
 
-class _Printer(StrPrinter):
-    """floor((H - 1)/2) rather than floor(H/2 - 1/2); min/max in lower case."""
+class _Printing:
+    """floor((H - 1)/2) rather than floor(H/2 - 1/2); min/max in lower case: the methods of
+    a sympy StrPrinter subclass, made on first use (_printer) so that importing this module
+    does not import sympy."""
+
+    _print: Callable[..., str]  # StrPrinter's
 
     def _print_floor(self, e):
         return self._div("floor", e.args[0])
@@ -371,30 +380,32 @@ class _Printer(StrPrinter):
         return "max(" + ", ".join(self._print(a) for a in e.args) + ")"
 
 
-_PRINTER = _Printer()
+@functools.cache
+def _printer():
+    return type("_Printer", (_Printing, sympy.printing.str.StrPrinter), {})()
 
 
 @functools.lru_cache(maxsize=65536)
 def _expr_str(x) -> str:
-    return _PRINTER.doprint(x)
+    return _printer().doprint(x)
 
 
 @functools.lru_cache(maxsize=65536)
 def _pretty_str(x) -> str:
-    return _PRINTER.doprint(_with_ceils(x))
+    return _printer().doprint(_with_ceils(x))
 
 
 def _with_ceils(x):
     """For printing, identities only: ceil(x/k) is built -floor(-x/k), and floor(-x/k)
     prints as -ceil(x/k), so the signs cancel ('ceil((H - 3)/56)', '7*ceil(H/28)');
     floor((x - 1)/k) + 1 prints as ceil(x/k); 64*a + 64 as 64*(a + 1)."""
-    if not isinstance(x, sympy.Basic) or not x.has(sympy.floor):
+    if not is_expr(x) or not x.has(sympy.floor):
         return x
     return _pretty(x)
 
 
 def _pretty(x):
-    if not isinstance(x, sympy.Basic) or x.is_Atom or not x.has(sympy.floor):
+    if not is_expr(x) or x.is_Atom or not x.has(sympy.floor):
         return x
     if isinstance(x, sympy.floor):
         arg = _pretty(x.args[0])

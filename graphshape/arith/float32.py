@@ -25,14 +25,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import sympy
-
+from graphshape.arith import lazy
 from graphshape.arith.compile import compile_dim
 from graphshape.arith.expr import to_str
 from graphshape.arith.prove import at_least, nonneg
-from graphshape.arith.terms import is_integer_expr
+from graphshape.arith.terms import is_expr, is_integer_expr
+
+if TYPE_CHECKING:
+    import numpy as np
+    import sympy
+else:
+    np = lazy.module("numpy")
+    sympy = lazy.module("sympy")
 
 __all__ = ["F32", "Derived", "is_f32", "leaf", "combine", "unary", "sign", "evaluate",
            "rounded", "text", "ROUNDINGS"]
@@ -67,7 +73,7 @@ class F32:
         for a in self.args:
             if isinstance(a, F32):
                 out |= a.symbols()
-            elif isinstance(a, sympy.Basic):
+            elif is_expr(a):
                 out |= set(a.free_symbols)
         return out
 
@@ -92,7 +98,7 @@ def leaf(v) -> F32:
         return F32("const", (float(np.float32(v)),))
     if isinstance(v, int):
         return F32("int", (v,))
-    if isinstance(v, sympy.Basic):
+    if is_expr(v):
         if v.is_Integer:
             return F32("int", (int(v),))
         if is_integer_expr(v):
@@ -241,7 +247,7 @@ def _paren(x: F32) -> str:
     t = text(x)
     if x.op in ("const", "int", "min", "max", "sqrt") and not (
             x.op == "int" and not isinstance(x.args[0], int) and
-            isinstance(x.args[0], sympy.Basic) and (x.args[0].is_Add or x.args[0].is_Mul)):
+            is_expr(x.args[0]) and (x.args[0].is_Add or x.args[0].is_Mul)):
         return t
     return f"({t})"
 

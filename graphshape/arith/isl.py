@@ -9,20 +9,39 @@ isl set in graphshape follows that convention, and only this module spells it.
 from __future__ import annotations
 
 from contextlib import contextmanager
-
-import islpy as isl
-import sympy
+from typing import TYPE_CHECKING
 
 from graphshape import stats
+from graphshape.arith import lazy
 from graphshape.arith.terms import lcm_denominator, lower_bound
+
+if TYPE_CHECKING:
+    import islpy as isl
+    import sympy
+else:  # imported on first use (arith/lazy.py): a check at concrete sizes never needs them
+    isl = lazy.module("islpy", on_import=lambda real: _bind(real))
+    sympy = lazy.module("sympy")
 
 __all__ = ["operations", "PROOF_OPERATIONS", "NonPresburger", "IslPrinter", "isl_names", "size_set", "point_set", "box_set",
            "fix", "value", "coords", "project_1d", "readable", "interval_1d", "shift_1d",
-           "Error", "where", "dims", "at_least", "at_most", "between", "keep", "coord",
+           "Error",  # noqa: F822  (islpy's, through __getattr__ below)
+           "is_error", "where", "dims", "at_least", "at_most", "between", "keep", "coord",
            "lexmin", "lexmax", "vmin", "vmax", "next_at_or_above", "next_at_or_below", "count",
            "product", "boxes", "lattice", "runs", "var"]
 
-Error = isl.Error
+
+def __getattr__(name: str):
+    """``Error``: islpy's exception class (isl failures, a spent operation budget), looked
+    up on first use so that importing this module does not import islpy."""
+    if name == "Error":
+        return isl.Error
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def is_error(e: BaseException) -> bool:
+    """Whether ``e`` is isl's error (never, while islpy has not been imported)."""
+    return lazy.loaded("islpy") and isinstance(e, isl.Error)
+
 
 # isl operations one bounded query may take (isl_ctx_set_max_operations): past it isl
 # fails the call (islpy raises isl.Error) and the caller answers "not proved". A sign
@@ -30,11 +49,25 @@ Error = isl.Error
 # Python signal interrupts C code); 300,000 operations are about 0.3 s
 PROOF_OPERATIONS = 300_000
 
+# the limits of the operations() blocks entered while islpy was not imported yet (a walk at
+# concrete sizes never imports it): they apply from the moment a call inside imports it
+_PENDING: list = []
+
+
+def _bind(real) -> None:
+    if _PENDING:
+        ctx = real.DEFAULT_CONTEXT
+        ctx.set_max_operations(min(_PENDING))
+        ctx.reset_operations()
+
 
 @contextmanager
 def operations(limit: int):
     """Run the isl calls of the block under an operation limit (nested limits: the inner
     one counts from its start; the outer one is put back after it)."""
+    if not lazy.loaded("islpy"):
+        yield from _pending(limit)
+        return
     ctx = isl.DEFAULT_CONTEXT
     prev = ctx.get_max_operations()
     ctx.set_max_operations(limit if not prev else min(limit, prev))
@@ -47,6 +80,23 @@ def operations(limit: int):
     finally:
         ctx.set_max_operations(prev)
         ctx.reset_operations()
+
+
+def _pending(limit: int):
+    """operations() before islpy is imported: the limit waits for the import (_bind)."""
+    _PENDING.append(limit)
+    try:
+        yield
+    except Exception as e:
+        if is_error(e):
+            stats.COUNTERS["isl_budget_exhausted"] += 1
+        raise
+    finally:
+        _PENDING.pop()
+        if lazy.loaded("islpy"):  # imported inside the block: put back the enclosing limit
+            ctx = isl.DEFAULT_CONTEXT
+            ctx.set_max_operations(min(_PENDING) if _PENDING else 0)
+            ctx.reset_operations()
 
 
 class NonPresburger(Exception):

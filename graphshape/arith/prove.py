@@ -13,10 +13,10 @@ import enum
 import functools
 import math
 from fractions import Fraction
-
-import sympy
+from typing import TYPE_CHECKING
 
 from graphshape import stats
+from graphshape.arith import lazy
 from graphshape.arith.isl import (
     PROOF_OPERATIONS,
     IslPrinter,
@@ -26,6 +26,11 @@ from graphshape.arith.isl import (
     size_set,
 )
 from graphshape.arith.terms import Dim, lcm_denominator, norm
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["bounds", "nonneg", "nonpos", "at_least", "can_prove", "structural_nonneg",
            "structural_nonpos", "ISL_PROOF_MAX_SYMBOLS", "ISL_PROOF_MAX_OPS"]

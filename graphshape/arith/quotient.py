@@ -4,7 +4,14 @@ the 4 over the sum, so no common factor cancels as a multiset)."""
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
+
+from graphshape.arith import lazy
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["integer_ratio", "MAX_RATIO_OPS"]
 

@@ -9,15 +9,21 @@ non-negative ones.
 from __future__ import annotations
 
 import math
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-import sympy
+from graphshape.arith import lazy
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["Dim", "MAX_SIZE", "symbol", "nonneg_symbol", "size_symbol", "may_be_empty",
-           "is_data_dependent", "lower_bound", "norm", "is_const",
+           "is_data_dependent", "lower_bound", "norm", "is_const", "is_expr",
            "free_symbols", "is_integer_expr", "lcm_denominator"]
 
-Dim: TypeAlias = int | sympy.Expr
+# a string, so that defining it does not import sympy (arith/lazy.py)
+Dim: TypeAlias = "int | sympy.Expr"
 
 _SYMBOLS: dict[str, sympy.Symbol] = {}
 
@@ -76,7 +82,7 @@ def norm(x) -> Dim:
         return int(x)
     if isinstance(x, int):
         return x
-    if isinstance(x, sympy.Basic):
+    if is_expr(x):
         if x.is_Integer:
             return int(x)
         if x.is_Number:
@@ -85,6 +91,12 @@ def norm(x) -> Dim:
     if hasattr(x, "__index__"):
         return int(x)
     raise TypeError(f"not a dim: {x!r}")
+
+
+def is_expr(x) -> bool:
+    """Whether ``x`` is a sympy object (``isinstance(x, sympy.Basic)``), answered without
+    importing sympy while nothing has (a walk at concrete sizes: arith/lazy.py)."""
+    return lazy.loaded("sympy") and isinstance(x, sympy.Basic)
 
 
 def is_const(x) -> bool:

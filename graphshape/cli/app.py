@@ -6,6 +6,8 @@ are decided here and only here (EXIT_*)."""
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import os
 import sys
 import tempfile
@@ -13,7 +15,7 @@ import tempfile
 import click
 
 from graphshape.errors import GraphShapeError, UsageError
-from graphshape.fleet.run import input_shape_dims, model_input_names
+from graphshape.loader.graph import input_shape_dims, model_input_names
 from graphshape.loader.wire import load_proto
 from graphshape.results import ExitCode, return_code
 
@@ -162,6 +164,21 @@ def parse_sizes(items) -> dict:
     return out
 
 
+def sizes_text(s) -> str:
+    """H=256, W=256 (or 'none')."""
+    return ", ".join(f"{k}={v}" for k, v in s.items()) if s else "none"
+
+
+def assumed_lines(ex) -> list:
+    """Which symbols a size left out were taken as what (the domain does not constrain
+    them, so the verdict holds for every value)."""
+    if not ex.assumed:
+        return []
+    names = ", ".join(ex.assumed)
+    return [f"  ({sizes_text(ex.assumed)} assumed: the domain does not constrain {names}, so "
+            "the verdict holds for every value)"]
+
+
 def emit(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text)
@@ -217,7 +234,82 @@ def progress_bar(what: str = "verifying"):
     return show
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+# command -> (the module that defines it, the first paragraph of its help). A command's
+# module is imported only when that command runs or shows its own --help: `check` at
+# concrete sizes never imports what `report` or `audit` need (docs/performance.md).
+# `graphshape --help` lists the commands from this table (tests/test_at_sizes.py keeps it
+# equal to each command's own help).
+COMMANDS = {
+    "analyze": ("graphshape.cli.commands", "Derive the domain of valid input sizes, with the "
+                "node behind every bound."),
+    "audit": ("graphshape.cli.fleet", "Audit one model, or every model of a registry (files, "
+              "folders searched for *.onnx): domain, fixed sizes, exporter claims, "
+              "spec/runtime differences, internal resizing, clamping slices, unproven parts; "
+              "with --verify, checked on onnxruntime."),
+    "check": ("graphshape.cli.check", "Exit 0 if the size is valid, 1 if not (saying which "
+              "node rejects it), 3 if unproven; with --require, whether every size of a "
+              "contract is valid (one exact set query)."),
+    "explain": ("graphshape.cli.commands", "Why a size is rejected (every violated condition "
+                "with its numbers) or the output shapes it produces, then the per-layer "
+                "table: each node's output shape as a formula (and its numbers at --size), "
+                "effective stride and receptive field, the first failing node marked '>>', "
+                "and where the model absorbs, pins or changes the size. Without --size: the "
+                "domain and its nearest valid sizes."),
+    "fit": ("graphshape.cli.deploy", "The nearest valid size to the one you have: pad "
+            "(letterbox), crop (or windows), resize; with the node that forces the change."),
+    "ops": ("graphshape.cli.commands", "The ops graphshape has rules for (domain, op, opset "
+            "range)."),
+    "plot": ("graphshape.cli.reports", "Draw the valid region in the plane of two symbolic "
+             "dims (or a strip of one): boxes and lattices drawn exactly at every integer "
+             "size, verified sizes marked. Prints what it drew."),
+    "profiles": ("graphshape.cli.deploy", "TensorRT optimization profiles (min/opt/max per "
+                 "dynamic input, one per disjoint box of valid sizes, lattices named) for "
+                 "trtexec, Polygraphy, onnxruntime's TensorRT provider, or JSON."),
+    "relax": ("graphshape.cli.relax", "Rewrite size-pinning constants and ops so the model "
+              "accepts every size its layers allow, keeping the outputs at the export size."),
+    "report": ("graphshape.cli.reports", "One self-contained HTML page for the model: the "
+               "verdict in a sentence, the valid region (point at it, or type a size), the "
+               "per-layer table, the deployer's answers."),
+    "spec": ("graphshape.cli.deploy", "Specs for the tools around the model: torch.export "
+             "dynamic_shapes, a static size for make_dynamic_shape_fixed, or the constraint "
+             "list as JSON."),
+    "verify": ("graphshape.cli.commands", "Run onnxruntime at the domain's edges and random "
+               "points; exit 1 on any disagreement."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are registered by their modules, each imported by name from
+    COMMANDS when the command is first looked up."""
+
+    def list_commands(self, ctx) -> list:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name][0])  # registers it on this group
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        """The listing of ``graphshape --help`` without importing the commands' modules:
+        a command not imported yet is described by its COMMANDS help, shortened by click
+        as its own help would be."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name)
+            if cmd is None:
+                cmd = click.Command(name, help=inspect.cleandoc(COMMANDS[name][1]))
+            if not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit))
+                                    for name, cmd in rows])
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="graphshape")
 def main():
     """Prove which input sizes an ONNX model accepts, and why."""

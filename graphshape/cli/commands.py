@@ -1,5 +1,5 @@
-"""The analyst's commands: analyze, check, explain, verify, ops (registered on the group of
-``graphshape.cli.app``; ``audit`` is graphshape.cli.fleet's)."""
+"""The analyst's commands: analyze, explain, verify, ops (registered on the group of
+``graphshape.cli.app``; ``check`` is graphshape.cli.check's, ``audit`` graphshape.cli.fleet's)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import shlex
 
 import click
 
-from graphshape.analysis import analyze as run
-from graphshape.answers.contract import require as decide
-from graphshape.answers.fit import fit as fit_sizes
-from graphshape.answers.layers import collapse, layers, layers_json, table_lines
-from graphshape.answers.size_story import story
+from graphshape.arith import lazy
 from graphshape.cli.app import (
     EPILOG,
+    assumed_lines,
     emit,
     finish,
     format_option,
@@ -25,13 +22,24 @@ from graphshape.cli.app import (
     parse_sizes,
     progress_bar,
     size_option,
+    sizes_text,
 )
 from graphshape.errors import UsageError
-from graphshape.render import html, markdown, report
-from graphshape.render.plot import svg
+from graphshape.render import markdown
 from graphshape.results import Verdict
-from graphshape.runtime.verify import verify as run_verify
 from graphshape.shapes.registry import claimed_ops
+
+# the analysis and what answers and renders from it (sympy, isl, numpy: most of a second to
+# import) are imported when a command runs, not for `--help` (arith/lazy.py)
+analysis = lazy.module("graphshape.analysis")
+fit_answers = lazy.module("graphshape.answers.fit")
+layer_table = lazy.module("graphshape.answers.layers")
+size_story = lazy.module("graphshape.answers.size_story")
+html = lazy.module("graphshape.render.html")
+report = lazy.module("graphshape.render.report")
+render_plot = lazy.module("graphshape.render.plot")
+verification = lazy.module("graphshape.runtime.verify")
+rule_families = lazy.module("graphshape.rules")  # importing it registers every rule
 
 
 @main.command(epilog=EPILOG)
@@ -46,15 +54,15 @@ from graphshape.shapes.registry import claimed_ops
 def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     """Derive the domain of valid input sizes, with the node behind every bound."""
 
-    a = run(model, dims=list(dims))
+    a = analysis.analyze(model, dims=list(dims))
     if plot:
         try:
-            emit(svg(a), plot)
+            emit(render_plot.svg(a), plot)
         except ValueError as e:
             raise UsageError(f"--plot: {e}") from None
     ver = None
     if do_verify:
-        ver = run_verify(a, progress=progress_bar())
+        ver = verification.verify(a, progress=progress_bar())
     render = {"json": report.to_json, "markdown": report.markdown}.get(fmt)
     if fmt == "html":
         emit(html.page(a, ver, model_arg=model, dims=dims), output)
@@ -65,72 +73,10 @@ def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     finish(a)
 
 
-@main.command(epilog=EPILOG)
-@model_options
-@click.option("--size", "sizes", multiple=True, metavar="NAME=INT",
-              help="A value for a symbolic dim (repeatable).")
-@click.option("--require", "require", metavar="CONTRACT",
-              help='A size contract, e.g. "H in 224..640 step 32, W = H": exit 0 when every '
-                   "size it names is valid, 1 when not (with the first failing sizes), 3 when "
-                   "unproven.")
-@format_option("text", "json", "markdown")
-@output_option
-@guarded
-def check(model, dims, sizes, require, fmt, output):
-    """Exit 0 if the size is valid, 1 if not (saying which node rejects it), 3 if unproven;
-    with --require, whether every size of a contract is valid (one exact set query)."""
-
-
-    if bool(sizes) == bool(require):
-        raise UsageError("give either --size NAME=INT ... or --require CONTRACT")
-    a = run(model, dims=list(dims))
-    if require:
-        res = decide(a, require)
-        emit({"json": lambda: json.dumps(res.to_json(), indent=2),
-              "markdown": lambda: markdown.contract(res.to_json())}.get(fmt, res.text)(),
-             output)
-        finish(res)
-    s = parse_sizes(sizes)
-    ex = a.explain(s)
-    if fmt in ("json", "markdown"):
-        d = json.loads(json.dumps(ex.to_json(), default=str))
-        emit(json.dumps(d, indent=2) if fmt == "json" else markdown.explanation(d), output)
-        finish(ex)
-    if ex.verdict == Verdict.VALID:
-        shapes = "; ".join(f"{k}: {v}" for k, v in ex.output_shapes.items())
-        lines = [f"valid: {_sizes(s)} -> {shapes}"]
-        lines += [f"  (at every size the run also needs {r})" for r in ex.requires]
-    elif ex.verdict == Verdict.UNPROVEN:
-        lines = [f"unproven: {_sizes(s)} passes every proven condition, but:"]
-        lines += [f"  because {u}" for u in ex.unproven]
-    else:
-        lines = [f"invalid: {_sizes(s)}"]
-        for v in ex.violations:
-            lines.append(f"  {v.describe()}")
-            lines += [f"      {t}" for t in v.detail_lines()]
-    lines += _assumed_lines(ex)
-    emit("\n".join(lines), output)
-    finish(ex)
-
-
-def _sizes(s):
-    return ", ".join(f"{k}={v}" for k, v in s.items()) if s else "none"
-
-
-def _assumed_lines(ex) -> list:
-    """Which symbols a size left out were taken as what (the domain does not constrain
-    them, so the verdict holds for every value)."""
-    if not ex.assumed:
-        return []
-    names = ", ".join(ex.assumed)
-    return [f"  ({_sizes(ex.assumed)} assumed: the domain does not constrain {names}, so "
-            "the verdict holds for every value)"]
-
-
 def _nearest_lines(a, sizes: dict, model, dims) -> list:
     """What ``graphshape fit`` says for an invalid size, and the command that says more."""
     try:
-        res = fit_sizes(a, sizes)
+        res = fit_answers.fit(a, sizes)
     except UsageError:
         return []
     lines = ["", "nearest valid sizes:"]
@@ -159,16 +105,16 @@ def explain(model, dims, sizes, show_all, fmt, output):
     and its nearest valid sizes."""
 
 
-    a = run(model, dims=list(dims))
+    a = analysis.analyze(model, dims=list(dims))
     s = parse_sizes(sizes) if sizes else None
-    rows = layers(a, s)
-    shown = rows if show_all else collapse(rows)
-    where = story(a)  # a model that resizes its input inside: where the size goes
+    rows = layer_table.layers(a, s)
+    shown = rows if show_all else layer_table.collapse(rows)
+    where = size_story.story(a)  # a model that resizes its input inside: where the size goes
     if s is None:
         w = a.domain.witness()
         if fmt in ("json", "markdown"):
             d = json.loads(json.dumps({"domain": str(a.domain), "witness": w,
-                                       "layers": layers_json(shown)}, default=str))
+                                       "layers": layer_table.layers_json(shown)}, default=str))
             if where:
                 d["size_story"] = where
             emit(json.dumps(d, indent=2) if fmt == "json" else markdown.domain_summary(d),
@@ -176,19 +122,20 @@ def explain(model, dims, sizes, show_all, fmt, output):
         else:
             inv = w["smallest_invalid"]
             emit(f"{a.domain}\n" + (f"where the size goes: {where}\n" if where else "") +
-                 f"smallest valid: {_sizes(w['smallest_valid'])}\n"
-                 f"smallest invalid per dim: {_sizes(inv)}"
+                 f"smallest valid: {sizes_text(w['smallest_valid'])}\n"
+                 f"smallest invalid per dim: {sizes_text(inv)}"
                  + (" (each with the other dims at the smallest valid size)" if inv else "")
-                 + "\n\n" + "\n".join(table_lines(shown)), output)
+                 + "\n\n" + "\n".join(layer_table.table_lines(shown)), output)
         finish(a)
     ex = a.explain(s)
     if fmt in ("json", "markdown"):
-        d = json.loads(json.dumps(dict(ex.to_json(), layers=layers_json(shown)), default=str))
+        d = json.loads(json.dumps(dict(ex.to_json(), layers=layer_table.layers_json(shown)),
+                                  default=str))
         if where:
             d["size_story"] = where
         emit(json.dumps(d, indent=2) if fmt == "json" else markdown.explanation(d), output)
     else:
-        lines = [f"{ex.verdict}: {_sizes(s)}"]
+        lines = [f"{ex.verdict}: {sizes_text(s)}"]
         for v in ex.violations:
             lines.append(f"  {v.describe()}")
             lines += [f"      {t}" for t in v.detail_lines()]
@@ -196,8 +143,8 @@ def explain(model, dims, sizes, show_all, fmt, output):
         lines += [f"  unproven because {u}" for u in ex.unproven]
         if where:
             lines.append(f"  where the size goes: {where}")
-        lines += _assumed_lines(ex)
-        lines += [""] + table_lines(shown, s)
+        lines += assumed_lines(ex)
+        lines += [""] + layer_table.table_lines(shown, s)
         if ex.verdict == Verdict.INVALID:
             lines += _nearest_lines(a, s, model, dims)
         emit("\n".join(lines), output)
@@ -224,9 +171,9 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
     """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
 
 
-    a = run(model, dims=list(dims))
+    a = analysis.analyze(model, dims=list(dims))
     points = [parse_sizes(sizes)] if sizes else None
-    rep = run_verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
+    rep = verification.verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
                      memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
                      providers=["CPUExecutionProvider"] if cpu else None,
                      progress=progress_bar())
@@ -245,6 +192,7 @@ def ops(fmt):
     """The ops graphshape has rules for (domain, op, opset range)."""
 
 
+    lazy.load(rule_families)
     rows = claimed_ops()
     if fmt == "json":
         click.echo(json.dumps([{"domain": d, "op": o, "since": s, "until": u}

@@ -1,5 +1,5 @@
 """The deployer's commands: fit, profiles, spec (registered on the group of
-``graphshape.cli.app``); ``check --require`` lives in ``commands.py``.
+``graphshape.cli.app``); ``check --require`` lives in ``check.py``.
 
 Exit codes: 0 ok / included, 1 not included / no valid size / a verification
 disagreement, 2 bad usage, 3 unproven (``graphshape.results.ExitCode``)."""
@@ -11,10 +11,7 @@ import sys
 
 import click
 
-from graphshape.analysis import analyze
-from graphshape.answers import profiles as P
-from graphshape.answers import spec as S
-from graphshape.answers.fit import fit as run_fit
+from graphshape.arith import lazy
 from graphshape.cli.app import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
@@ -32,6 +29,13 @@ from graphshape.errors import UsageError
 from graphshape.render import markdown
 from graphshape.results import Verdict
 
+# the analysis and the answers (sympy, isl, numpy: most of a second to import) are imported
+# when a command runs, not for `--help` (arith/lazy.py)
+analysis = lazy.module("graphshape.analysis")
+P = lazy.module("graphshape.answers.profiles")
+S = lazy.module("graphshape.answers.spec")
+fit_answers = lazy.module("graphshape.answers.fit")
+
 DEPLOY_EPILOG = """\b
 Examples:
   graphshape fit model.onnx --size H=1080 --size W=1920
@@ -48,7 +52,7 @@ Exit codes: 0 ok/included, 1 not included/no valid size/disagreement, 2 bad usag
 
 
 def _analyze(model, dims):
-    return analyze(model, dims=list(dims))
+    return analysis.analyze(model, dims=list(dims))
 
 
 def _opt_sizes(items) -> dict:
@@ -77,7 +81,7 @@ def fit(model, dims, sizes, policy, letterbox, fmt, output):
     resize; with the node that forces the change."""
 
     a = _analyze(model, dims)
-    res = run_fit(a, parse_sizes(sizes), policy, letterbox)
+    res = fit_answers.fit(a, parse_sizes(sizes), policy, letterbox)
     emit({"json": lambda: json.dumps(res.to_json(), indent=2),
           "markdown": lambda: markdown.fit(json.loads(json.dumps(res.to_json())))}.get(
         fmt, res.text)(), output)

@@ -10,6 +10,7 @@ import re
 
 import click
 
+from graphshape.arith import lazy
 from graphshape.cli.app import (
     emit,
     finish,
@@ -21,13 +22,16 @@ from graphshape.cli.app import (
 )
 from graphshape.errors import UsageError
 from graphshape.fleet import report
-from graphshape.fleet.cluster import ClusterOptions, connect, scheduler_address
 from graphshape.fleet.contracts import load_contracts
-from graphshape.fleet.nightly import AuditOptions, Executor, SerialExecutor, audit_registry
-from graphshape.fleet.pages import write_pages
-from graphshape.fleet.run import audit_one
-from graphshape.fleet.store import Store, default_db
 from graphshape.results import ExitCode
+
+# the audit's machinery (the analysis, isl, sympy, Dask: most of a second to import) is
+# imported when a command runs, not for `--help` (arith/lazy.py)
+clusters = lazy.module("graphshape.fleet.cluster")
+nightly = lazy.module("graphshape.fleet.nightly")
+pages = lazy.module("graphshape.fleet.pages")
+fleet_run = lazy.module("graphshape.fleet.run")
+stores = lazy.module("graphshape.fleet.store")
 
 AUDIT_EPILOG = """\b
 Examples:
@@ -116,7 +120,7 @@ def _db_option(default_help: str):
 @guarded
 def runs(db, fmt, output):
     """The runs in the store: when, where, how many models, how many analysed afresh."""
-    with Store(db or os.path.join(".graphshape", "audit.sqlite"), readonly=True) as store:
+    with stores.Store(db or os.path.join(".graphshape", "audit.sqlite"), readonly=True) as store:
         all_runs = store.runs()
     if fmt == "json":
         emit(json.dumps({"schema_version": 1, "runs": [r.to_json() for r in all_runs]},
@@ -138,7 +142,7 @@ def diff(run_a, run_b, db, fmt, output):
     the last run): models added, removed, moved; per model the sizes lost and gained in
     closed form with the nodes behind them, newly unproven, stopped loading, newly failing
     verification. Exit 1 when a model lost sizes or became unproven."""
-    with Store(db or os.path.join(".graphshape", "audit.sqlite"), readonly=True) as store:
+    with stores.Store(db or os.path.join(".graphshape", "audit.sqlite"), readonly=True) as store:
         d = store.diff(run_a, run_b)
     render = {"json": report.diff_json, "markdown": report.diff_markdown}.get(
         fmt, report.diff_text)
@@ -223,7 +227,7 @@ def audit(ctx, paths, dims, input_shapes, verify, n_random, seed, opt_level, mem
     if not registry:
         _one_model(paths[0], dims, input_shapes, fmt, output)
         return
-    options = AuditOptions(
+    options = nightly.AuditOptions(
         dims=tuple(dims), input_shapes=tuple(input_shapes), verify=verify, n_random=n_random,
         seed=seed, opt_level=opt_level, memory_budget=int(memory_budget * 2 ** 30),
         timeout=timeout, memory_limit=parse_bytes(memory_limit, "--memory-limit"),
@@ -231,22 +235,22 @@ def audit(ctx, paths, dims, input_shapes, verify, n_random, seed, opt_level, mem
         contracts=load_contracts(require_from) if require_from else None)
     if jobs < 1:
         raise UsageError(f"bad -j {jobs}: at least 1")
-    cluster = ClusterOptions(scheduler=scheduler, jobs=jobs, tls_ca=tls_ca, tls_cert=tls_cert,
-                             tls_key=tls_key, upload=upload)
-    with Store(db or default_db(paths[0])) as store:
-        executor: Executor
-        if jobs == 1 and not scheduler_address(cluster):
-            executor = SerialExecutor()
+    cluster = clusters.ClusterOptions(scheduler=scheduler, jobs=jobs, tls_ca=tls_ca,
+                                      tls_cert=tls_cert, tls_key=tls_key, upload=upload)
+    with stores.Store(db or stores.default_db(paths[0])) as store:
+        executor: nightly.Executor
+        if jobs == 1 and not clusters.scheduler_address(cluster):
+            executor = nightly.SerialExecutor()
         else:
-            executor = connect(cluster, on_start=None if quiet else _say_dashboard)
+            executor = clusters.connect(cluster, on_start=None if quiet else _say_dashboard)
         try:
-            res = audit_registry(paths, store, options, executor,
-                                 progress=None if quiet else progress_bar("auditing"))
+            res = nightly.audit_registry(paths, store, options, executor,
+                                         progress=None if quiet else progress_bar("auditing"))
         finally:
             executor.close()
     rows = res.rows
     if html_dir and rows:
-        index = write_pages(html_dir, res.db, res.run_id, dims, input_shapes)
+        index = pages.write_pages(html_dir, res.db, res.run_id, dims, input_shapes)
         if not quiet:
             click.echo(f"wrote {index} and {sum(r.status == 'ok' for r in rows)} pages",
                        err=True)
@@ -283,7 +287,7 @@ def _exit_code(rows: list) -> ExitCode:
 
 def _one_model(path, dims, input_shapes, fmt, output) -> None:
     """One file: its audit in this process, its load errors the command's (exit 2)."""
-    r = audit_one(path, dims, input_shapes)
+    r = fleet_run.audit_one(path, dims, input_shapes)
     if fmt == "json":
         emit(json.dumps({"schema_version": 1, "domain": r.domain, "findings": r.findings},
                         indent=2), output)

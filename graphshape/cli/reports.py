@@ -9,7 +9,7 @@ import tempfile
 
 import click
 
-from graphshape.analysis import analyze as run
+from graphshape.arith import lazy
 from graphshape.cli.app import (
     emit,
     finish,
@@ -21,9 +21,13 @@ from graphshape.cli.app import (
     progress_bar,
 )
 from graphshape.errors import UsageError
-from graphshape.render import html
-from graphshape.render import plot as P
-from graphshape.runtime.verify import verify
+
+# the analysis, the renderers and onnxruntime's runs (sympy, isl, numpy: most of a second to
+# import) are imported when a command runs, not for `--help` (arith/lazy.py)
+analysis = lazy.module("graphshape.analysis")
+html = lazy.module("graphshape.render.html")
+P = lazy.module("graphshape.render.plot")
+verification = lazy.module("graphshape.runtime.verify")
 
 
 def _write_bytes(data: bytes, output: str) -> None:
@@ -77,7 +81,7 @@ def plot(model, dims, output, x_name, y_name, strip, sizes, maxes, scale, do_ver
             import matplotlib  # noqa: F401, PLC0415  matplotlib: an optional extra
         except ImportError:
             raise UsageError(P.MPL_HINT) from None
-    a = run(model, dims=list(dims))
+    a = analysis.analyze(model, dims=list(dims))
     log = {"auto": None, "linear": False, "log": True}[scale]
     try:
         r = P.region(a, strip or x_name, y_name, held=parse_sizes(sizes),
@@ -86,7 +90,7 @@ def plot(model, dims, output, x_name, y_name, strip, sizes, maxes, scale, do_ver
         raise UsageError(str(e)) from None
     ver = None
     if do_verify:
-        ver = verify(a, n_random=n_random, progress=progress_bar())
+        ver = verification.verify(a, n_random=n_random, progress=progress_bar())
         P.add_points(r, ver)
     if ext == ".png":
         _write_bytes(P.png(a, r), output)
@@ -136,11 +140,11 @@ def report(model, dims, output, sizes, do_verify, n_random):
     """One self-contained HTML page for the model: the verdict in a sentence, the valid
     region (point at it, or type a size), the per-layer table, the deployer's answers."""
 
-    a = run(model, dims=list(dims))
+    a = analysis.analyze(model, dims=list(dims))
     start = parse_sizes(sizes) if sizes else None
     if start:
         a.domain.env(start)  # an unknown dim or a missing one: one line, exit 2
-    ver = verify(a, n_random=n_random, progress=progress_bar()) if do_verify else None
+    ver = verification.verify(a, n_random=n_random, progress=progress_bar()) if do_verify else None
     emit(html.page(a, ver, model_arg=model, dims=dims, sizes=start), output)
     click.echo(f"wrote {output}: {html.verdict_sentence(a)}")
     if ver is not None and (ver.interrupted or not ver.ok):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from graphshape.analysis import analyze
 from graphshape.answers.audit import audit
-from graphshape.errors import UsageError
+from graphshape.loader.graph import input_shape_dims, model_input_names
 from graphshape.loader.wire import load_proto
 
 __all__ = ["audit_one", "AuditRow", "input_shape_dims", "find_models", "model_input_names",
@@ -51,29 +51,6 @@ def find_models(paths) -> list:
     return sorted(dict.fromkeys(out))
 
 
-def input_shape_dims(spec: str, input_names: list) -> list:
-    """onnxsim-style ``1,3,H,W`` (the first input) or ``name:1,3,H,W`` -> --dim specs for the
-    axes given a name (numbers keep the model's own sizes)."""
-    name, _, dims = spec.rpartition(":")
-    if not name:
-        if not input_names:
-            raise UsageError("--input-shape: the model has no inputs")
-        name = input_names[0]
-    out = []
-    for axis, d in enumerate(x.strip() for x in dims.split(",")):
-        if not d:
-            raise UsageError(f"bad --input-shape '{spec}': empty dim")
-        if d.lstrip("-").isdigit():
-            continue
-        base, _, least = d.replace(" ", "").partition(">=")  # P>=0: a size that may be 0
-        if not (base[0].isalpha() or base[0] == "_") or not base.replace("_", "").isalnum() \
-                or least not in ("", "0", "1"):
-            raise UsageError(f"bad --input-shape '{spec}': '{d}' is neither a number nor a name"
-                             " (NAME or NAME>=0)")
-        out.append(f"{name}:{axis}={base}" + (f">={least}" if least else ""))
-    return out
-
-
 def model_dims(path: str, dims=(), input_shapes=()) -> list:
     """The --dim specs for one model of a registry: ``dims`` as given, plus each
     --input-shape spec that applies to it (one naming an input this model lacks is another
@@ -102,8 +79,3 @@ def audit_one(path: str, dims=(), input_shapes=()) -> AuditRow:
     row.findings = audit(a)
     row.seconds = time.perf_counter() - t0
     return row
-
-
-def model_input_names(model) -> list:
-    inits = {t.name for t in model.graph.initializer}
-    return [i.name for i in model.graph.input if i.name not in inits]

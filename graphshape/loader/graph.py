@@ -16,7 +16,7 @@ from graphshape.loader.tensor import Tensor
 from graphshape.loader.wire import check_initializer_data, load_proto
 
 __all__ = ["Graph", "load", "parse_dim_specs", "dim_bounds", "inferred_empty", "topo_sort", "input_shape", "implicit_inputs",
-           "declared_shapes", "declared_types"]
+           "declared_shapes", "declared_types", "input_shape_dims", "model_input_names"]
 
 _DIM_SPEC = re.compile(r"^(?P<input>[^=]+):(?P<axis>-?\d+)=(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
                        r"(?:\s*>=\s*(?P<least>[01]))?$")
@@ -40,6 +40,10 @@ class Graph:
     # opsets newer than onnxruntime loads make nodes unproven (off for the onnx backend
     # tests, whose reference outputs are the arbiter there)
     runtime_opsets: bool = True
+    # load(..., sizes=): name -> the int its axes were given instead of a symbol, and the
+    # inputs with such an axis
+    at_sizes: dict = field(default_factory=dict)
+    sized_inputs: frozenset = frozenset()
 
 
 def parse_dim_specs(dims) -> dict:
@@ -77,6 +81,35 @@ def _parse_dims(dims) -> dict:
         least = None if m["least"] is None else int(m["least"])
         out[(m["input"], int(m["axis"]))] = (m["name"], least)
     return out
+
+
+def input_shape_dims(spec: str, input_names: list) -> list:
+    """onnxsim-style ``1,3,H,W`` (the first input) or ``name:1,3,H,W`` -> --dim specs for the
+    axes given a name (numbers keep the model's own sizes)."""
+    name, _, dims = spec.rpartition(":")
+    if not name:
+        if not input_names:
+            raise UsageError("--input-shape: the model has no inputs")
+        name = input_names[0]
+    out = []
+    for axis, d in enumerate(x.strip() for x in dims.split(",")):
+        if not d:
+            raise UsageError(f"bad --input-shape '{spec}': empty dim")
+        if d.lstrip("-").isdigit():
+            continue
+        base, _, least = d.replace(" ", "").partition(">=")  # P>=0: a size that may be 0
+        if not (base[0].isalpha() or base[0] == "_") or not base.replace("_", "").isalnum() \
+                or least not in ("", "0", "1"):
+            raise UsageError(f"bad --input-shape '{spec}': '{d}' is neither a number nor a name"
+                             " (NAME or NAME>=0)")
+        out.append(f"{name}:{axis}={base}" + (f">={least}" if least else ""))
+    return out
+
+
+def model_input_names(model) -> list:
+    """The model's inputs a caller feeds (initializers with a default value left out)."""
+    inits = {t.name for t in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in inits]
 
 
 def topo_sort(nodes, available: set, graph_name: str = "main graph") -> list:
@@ -155,7 +188,10 @@ def _sanitize(name: str) -> str:
     return s
 
 
-def input_shape(vi, overrides: dict, declared: dict, empty: frozenset = frozenset()) -> tuple:
+def input_shape(vi, overrides: dict, declared: dict, empty: frozenset = frozenset(),
+                sizes: dict | None = None, used: dict | None = None) -> tuple:
+    """The input's shape: fixed dims as ints, named axes as symbols, or as the int ``sizes``
+    gives for the name (recorded in ``used``; never for a size that may be 0)."""
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type"):
         raise Unsupported(f"input '{vi.name}' is not a tensor: graphshape analyses tensor "
@@ -175,6 +211,10 @@ def input_shape(vi, overrides: dict, declared: dict, empty: frozenset = frozense
         name = _axis_name(vi, axis, overrides)
         if name is None:
             shape.append(int(d.dim_value))
+        elif sizes is not None and name in sizes and name not in empty:
+            shape.append(sizes[name])
+            if used is not None:
+                used[name] = sizes[name]
         else:
             shape.append(size_symbol(name, name in empty))
     declared[vi.name] = decl
@@ -276,9 +316,12 @@ def _inline_functions(model):
         return model
 
 
-def load(source, dims=None) -> Graph:
+def load(source, dims=None, sizes: dict | None = None) -> Graph:
     """The graph to analyse. Its ``model`` is read with trim=True: the raw_data of large float
-    initializers is left out (shapes never depend on it); do not save it as the model."""
+    initializers is left out (shapes never depend on it); do not save it as the model.
+    ``sizes`` (name -> int) puts those named axes at a concrete size instead of a symbol
+    (a size that may be 0 stays a symbol): the graph of one check at concrete sizes
+    (answers/at_sizes.py); ``at_sizes`` says which names it took."""
     model, path = load_proto(source, trim=True)
     if model.functions:
         model = _inline_functions(model)
@@ -306,12 +349,16 @@ def load(source, dims=None) -> Graph:
             raise UsageError(
                 f"--dim names input '{iname}', but the model's inputs are: "
                 + ", ".join(sorted(n for n in input_names if n not in inits)))
+    used: dict = {}
+    sized: set = set()
     empty = frozenset({n for n, k in least.items() if k == 0} |
                       {n for n in inferred_empty(g, overrides, inits) if least.get(n) != 1})
     for vi in g.input:
         if vi.name in inits:
             continue  # an initializer with a default value: a constant, not a user input
-        shape = input_shape(vi, overrides, declared, empty)
+        shape = input_shape(vi, overrides, declared, empty, sizes, used)
+        if any(_axis_name(vi, axis, overrides) in used for axis in range(len(shape))):
+            sized.add(vi.name)
         for (iname, axis), _ in overrides.items():
             if iname == vi.name and not -len(shape) <= axis < len(shape):
                 raise UsageError(f"--dim {iname}:{axis}: input '{iname}' has rank {len(shape)}")
@@ -330,4 +377,5 @@ def load(source, dims=None) -> Graph:
         if o.name not in produced:
             raise InvalidModelError(f"graph output '{o.name}' is produced by no node")
     return Graph(model, opsets, inputs, inits, nodes, [o.name for o in g.output], syms, path,
-                 declared, declared_shapes(g), declared_types(g))
+                 declared, declared_shapes(g), declared_types(g), at_sizes=used,
+                 sized_inputs=frozenset(sized))

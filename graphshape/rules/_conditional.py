@@ -17,12 +17,19 @@ elementwise rules holds here too: integer values are exact in float32 (below 2**
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.dims import add, dmax, dmin, norm, provably, sub, trunc_expr
 from graphshape.arith.prove import Rel
+from graphshape.arith.terms import is_expr
 from graphshape.loader.tensor import INTEGER_TYPES, Bounds
 from graphshape.rules._ranges import bounds_of, uniform_value
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["where_bounds"]
 
@@ -43,7 +50,7 @@ def _num(v):
             return None
         r = sympy.Rational(v)
         return int(r) if r.is_Integer else r
-    if isinstance(v, sympy.Basic):
+    if is_expr(v):
         return norm(v) if v.is_Integer else v
     return None
 
@@ -74,7 +81,7 @@ def _pick(a, b, low: bool):
 
 
 def _is_dim(v) -> bool:
-    return isinstance(v, int) or (isinstance(v, sympy.Basic) and not v.is_Number)
+    return isinstance(v, int) or (is_expr(v) and not v.is_Number)
 
 
 def _pow2(c) -> bool:
@@ -223,7 +230,7 @@ def _binary(ctx, op, ins, sub_iv):
             return (None if a is None or y is None else sub(a, y),
                     None if b is None or x is None else sub(b, x))
         return _unknown()
-    if not isinstance(c, int) and not (isinstance(c, sympy.Basic) and c.is_Rational):
+    if not isinstance(c, int) and not (is_expr(c) and c.is_Rational):
         return _unknown()  # a symbolic operand: left to the value rules
     if op == "Add":
         return (None if lo is None else _plus(lo, c), None if hi is None else _plus(hi, c))

@@ -15,16 +15,23 @@ need every index in [-dim, dim - 1] (onnxruntime checks exactly that):
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.dims import add, dmax, dmin, mul, norm, provably, sub, to_str
 from graphshape.arith.prove import Rel
+from graphshape.arith.terms import is_expr
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import INPUT, INTEGER_TYPES, Bounds, Tensor
 from graphshape.rules._common import at_least_one
 from graphshape.rules.values import arith
 from graphshape.shapes.constraints import Constraint
 from graphshape.shapes.tautology import always
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 
 def _as_dim(v):
@@ -35,7 +42,7 @@ def _as_dim(v):
         return v
     if isinstance(v, float):
         return int(v) if v.is_integer() else sympy.Rational(v)
-    if isinstance(v, sympy.Basic):
+    if is_expr(v):
         return v if not v.is_Integer else int(v)
     return None
 
@@ -246,7 +253,7 @@ def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
             # mask.flatten()[b * S + s]) of known sign: x*c is monotone in x, so the bounds
             # (and their tightness: f(lo), f(hi) are attained where lo, hi are) carry over.
             # Integers only: float32 products round
-            if floating or not isinstance(c, sympy.Basic):
+            if floating or not is_expr(c):
                 return None
             if provably(c, Rel.NONNEG):
                 return monotone(x, g)

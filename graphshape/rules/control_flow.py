@@ -26,8 +26,9 @@ sequence_lens first input) walks its body the same way.
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.dims import (
     add,
     at_least,
@@ -50,6 +51,11 @@ from graphshape.shapes.constraints import Constraint as C
 from graphshape.shapes.known import at_least_given
 from graphshape.shapes.registry import rule
 from graphshape.shapes.tautology import always
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 
 def _run(ctx, graph, env: dict):

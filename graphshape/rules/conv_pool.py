@@ -37,14 +37,20 @@ onnxruntime (core/providers/cpu/nn/conv_attributes.h, pool_attributes.h) is the 
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.dims import add, ceildiv, dmax, dmin, floordiv, mul, sub, to_str
 from graphshape.errors import InvalidModelError, Unsupported
 from graphshape.loader.tensor import FLOAT, FLOAT16, INT64, Bounds, Tensor
 from graphshape.rules._common import const_ints
 from graphshape.shapes.constraints import Constraint
 from graphshape.shapes.registry import rule
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 
 def _malformed(ctx, message: str):

@@ -12,8 +12,9 @@ all-off row, measured).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.dims import add, dmax, dmin, mul, norm, provably, sub, to_str
 from graphshape.arith.prove import Rel
 from graphshape.errors import Unsupported
@@ -28,6 +29,11 @@ from graphshape.rules._ranges import (
     table_words,
 )
 from graphshape.shapes.registry import rule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy.module("numpy")
 
 
 def _axis(ctx, axis, rank):

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-import sympy
-
 from graphshape.arith.dims import (
     add,
     ceil_expr,
@@ -27,6 +25,7 @@ from graphshape.arith.dims import (
 )
 from graphshape.arith.float32 import is_f32
 from graphshape.arith.prove import Rel
+from graphshape.arith.terms import is_expr
 from graphshape.dtypes import DataType
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import (
@@ -288,7 +287,7 @@ def _constant_over_size(ctx, A, B):
     c, d = A.value[0], B.value[0]
     if not isinstance(c, int) or isinstance(c, bool) or c < 0 or isinstance(d, (int, float)):
         return None
-    if not isinstance(d, sympy.Basic) or not is_integer_expr(d) or \
+    if not is_expr(d) or not is_integer_expr(d) or \
             not at_least_given(ctx.graph, d, 1):
         return None
     return (quotient(c, d),)

@@ -9,11 +9,18 @@ Only float32 tensors carry F32 programs (float16/double round differently: no va
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
 from graphshape.arith import float32 as f32
+from graphshape.arith import lazy
+from graphshape.arith.terms import is_expr
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import FLOAT
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["OPS", "arith", "unary_value", "round_value", "cast_value", "is_symbolic"]
 
@@ -21,7 +28,7 @@ OPS = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Min": "min", "Ma
 
 
 def is_symbolic(v) -> bool:
-    return f32.is_f32(v) or (isinstance(v, sympy.Basic) and not v.is_Number)
+    return f32.is_f32(v) or (is_expr(v) and not v.is_Number)
 
 
 def arith(op: str, a, b):

@@ -14,10 +14,10 @@ other policies do not follow the spec in onnxruntime and are unproven).
 from __future__ import annotations
 
 from fractions import Fraction
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from graphshape.arith import float32 as f32
+from graphshape.arith import lazy
 from graphshape.arith.dims import (
     add,
     floordiv,
@@ -33,6 +33,11 @@ from graphshape.rules import float_values
 from graphshape.rules._common import at_least_one, const_ints, ints, norm_axis
 from graphshape.rules._ranges import check_indices
 from graphshape.shapes.registry import rule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy.module("numpy")
 
 
 def _float_values(t, what):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-import sympy
-
+from graphshape.arith import lazy
 from graphshape.arith.dims import (
     add,
     ceildiv,
@@ -49,6 +48,13 @@ from graphshape.shapes.constraints import Constraint as C
 from graphshape.shapes.known import at_least_given, nonneg_given
 from graphshape.shapes.quotients import is_quotient
 from graphshape.shapes.registry import rule
+
+if TYPE_CHECKING:
+    import numpy as np
+    import sympy
+else:
+    np = lazy.module("numpy")
+    sympy = lazy.module("sympy")
 
 BIG = 2 ** 31  # a slice bound at or beyond this is "to the end" for any realistic size
 

@@ -5,9 +5,9 @@ arithmetic (Shape -> Gather -> Mul -> Concat -> Reshape)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import sympy
-
+from graphshape.arith import lazy
 from graphshape.arith.dims import (
     add,
     dmax,
@@ -23,8 +23,14 @@ from graphshape.arith.dims import (
 from graphshape.arith.float32 import is_f32
 from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set
 from graphshape.arith.prove import Rel
+from graphshape.arith.terms import is_expr
 from graphshape.errors import Unsupported
 from graphshape.rules import float_values
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 
 def is_num(v) -> bool:
@@ -35,7 +41,7 @@ def sign_of(v):
     """-1, 0 or 1 when the sign of v is decided for every size, else None."""
     if is_num(v):
         return (v > 0) - (v < 0)
-    v = norm(v) if not isinstance(v, sympy.Basic) or v.is_Integer else v
+    v = norm(v) if not is_expr(v) or v.is_Integer else v
     if isinstance(v, int):
         return (v > 0) - (v < 0)
     if v.is_Number:
@@ -84,7 +90,7 @@ def _mod_by_symbol(a, b, fmod: int):
     Decided exactly by isl (no size may put b in [1, |a|], or in [-|a|, -1] for fmod, or
     below 0 for Python's sign). Anything else is Unsupported (no value)."""
 
-    if not isinstance(a, int) or not isinstance(b, sympy.Basic) or not is_integer_expr(b):
+    if not isinstance(a, int) or not is_expr(b) or not is_integer_expr(b):
         raise Unsupported("Mod by a symbolic value")
     if a == 0:
         return 0
@@ -210,7 +216,7 @@ def _arith(op: str, a, b, floating: bool, fmod: int):
 def _same_nonzero(a, b) -> bool:
     """a and b are the same size-valued expression, never 0 (q / q in windowed ViTs'
     relative positions: arange(q) * (q / q))."""
-    if not isinstance(a, sympy.Basic) or not isinstance(b, sympy.Basic):
+    if not is_expr(a) or not is_expr(b):
         return False
     return sympy.expand(a - b) == 0 and sign_of(b) in (1, -1)
 
@@ -241,7 +247,7 @@ def _exact_quotient(a, b):
     (B*nW) / nW, the batch recovered from a window count): the quotient is exact, so
     truncation does not matter. Anything else is Unsupported (no value). A zero divisor is
     the caller's condition (_check_divisor)."""
-    if not isinstance(b, sympy.Basic) or isinstance(a, float):
+    if not is_expr(b) or isinstance(a, float):
         raise Unsupported("division by a symbolic value")
     q = sympy.cancel(sympy.sympify(a) / b)
     num, den = q.as_numer_denom()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import sympy
-
+from graphshape.arith import lazy
 from graphshape.arith.dims import (
     Dim,
     compile_dim,
@@ -24,6 +24,11 @@ from graphshape.arith.dims import (
     to_str,
 )
 from graphshape.errors import located
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 
 class Kind(str, enum.Enum):

@@ -15,9 +15,10 @@ condition isl cannot state is left out (fewer facts: a weaker, still sound, answ
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
 from graphshape import stats
+from graphshape.arith import lazy
 from graphshape.arith.dims import (
     Dim,
     ceil_expr,
@@ -30,8 +31,14 @@ from graphshape.arith.dims import (
 )
 from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set
 from graphshape.arith.prove import at_least
+from graphshape.arith.terms import is_expr
 from graphshape.loader.tensor import Tensor
 from graphshape.shapes.constraints import AND, DIV, EQ, GE, OR, Constraint
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["at_least_given", "nonneg_given", "decide_minmax", "decided"]
 
@@ -201,7 +208,7 @@ def decide_minmax(view, e: Dim) -> Dim:
 
 
 def _decide(view, e):
-    if not isinstance(e, sympy.Basic) or e.is_Atom or not e.has(sympy.Min, sympy.Max):
+    if not is_expr(e) or e.is_Atom or not e.has(sympy.Min, sympy.Max):
         return e
     args = [_decide(view, a) for a in e.args]
     if isinstance(e, (sympy.Min, sympy.Max)):
@@ -232,7 +239,7 @@ def _decide(view, e):
 
 
 def _has_minmax(x) -> bool:
-    return isinstance(x, sympy.Basic) and x.has(sympy.Min, sympy.Max)
+    return is_expr(x) and x.has(sympy.Min, sympy.Max)
 
 
 def decided(view, t):

@@ -14,11 +14,17 @@ conditions already known, which stay in the domain, so it is exact on the domain
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
+from graphshape.arith import lazy
 from graphshape.arith.dims import norm
 from graphshape.arith.prove import nonneg
 from graphshape.shapes.constraints import AND, EQ, GE, OR, Constraint
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["quotient", "is_quotient", "linearize"]
 

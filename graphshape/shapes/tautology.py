@@ -13,10 +13,10 @@ the condition is kept (checked point by point), never dropped.
 from __future__ import annotations
 
 import math
-
-import sympy
+from typing import TYPE_CHECKING
 
 from graphshape import stats
+from graphshape.arith import lazy
 from graphshape.arith.isl import (
     PROOF_OPERATIONS,
     IslPrinter,
@@ -26,8 +26,13 @@ from graphshape.arith.isl import (
     size_set,
 )
 from graphshape.arith.prove import bounds, structural_nonneg
-from graphshape.arith.terms import norm
+from graphshape.arith.terms import is_expr, norm
 from graphshape.shapes.constraints import AND, DIV, EQ, GE, OR, Constraint
+
+if TYPE_CHECKING:
+    import sympy
+else:
+    sympy = lazy.module("sympy")
 
 __all__ = ["is_tautology", "always", "sometimes", "same_sets", "MAX_EXPAND_OPS"]
 
@@ -236,7 +241,7 @@ def _abstract(e, names: dict):
     For a claim about every value of the symbols this is sound: the sum takes only values
     >= 0 that the fresh count also takes (it forgets how the sum relates to its terms,
     so a proof may fail, never succeed wrongly). 90 branches then cost one variable."""
-    if isinstance(e, int) or not isinstance(e, sympy.Basic) or e.is_Atom:
+    if isinstance(e, int) or not is_expr(e) or e.is_Atom:
         return e
     if e.is_Add:
         terms = [t for t in e.args if t.free_symbols and all(_is_count(x)
