@@ -14,10 +14,40 @@ import tempfile
 
 import click
 
+from graphshape.arith import lazy
 from graphshape.errors import GraphShapeError, UsageError
 from graphshape.loader.graph import input_shape_dims, model_input_names
 from graphshape.loader.wire import load_proto
 from graphshape.results import ExitCode, return_code
+
+# ---- one analysis per file and process ----------------------------------------------------
+# A process that runs several commands on one file (a notebook or a test driving the command
+# group, the pytest plugin) analyses it once: the Analysis is kept per (file identity, dims,
+# the settings that bound the walk), the last few files only. A file rewritten in place has
+# another size, mtime or inode, and is analysed again.
+_KEPT: dict = {}
+_KEEP = 4
+# heavy (sympy, isl, numpy): imported when a command first analyses (lazy.py)
+analysis = lazy.module("graphshape.analysis")
+engine = lazy.module("graphshape.shapes.engine")
+
+
+def analysed(model: str, dims):
+    """graphshape.analysis.analyze(model, dims), reused within the process (see above)."""
+    try:
+        st = os.stat(model)
+    except (OSError, TypeError, ValueError):
+        return analysis.analyze(model, dims=list(dims))
+    key = (os.path.realpath(model), st.st_size, st.st_mtime_ns, st.st_ino, tuple(dims),
+           engine.NODE_SECONDS, engine.NODE_ISL_OPERATIONS, engine.MEMORY_MB,
+           tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GRAPHSHAPE_"))))
+    hit = _KEPT.pop(key, None)
+    if hit is None:
+        hit = analysis.analyze(model, dims=list(dims))
+    _KEPT[key] = hit  # most recent last
+    while len(_KEPT) > _KEEP:
+        _KEPT.pop(next(iter(_KEPT)))
+    return hit
 
 # the one exit-code table is results.ExitCode; these names are its members
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = ExitCode.OK, ExitCode.INVALID, ExitCode.USAGE

@@ -14,6 +14,7 @@ import click
 from graphshape.arith import lazy
 from graphshape.cli.app import (
     EPILOG,
+    analysed,
     assumed_lines,
     emit,
     finish,
@@ -33,7 +34,6 @@ from graphshape.results import Verdict
 # not for its --help; the analysis (sympy, isl, the solver: most of a second) only where
 # that walk cannot answer (a contract, an invalid or unproven size, a model outside its cases)
 at_sizes = lazy.module("graphshape.answers.at_sizes")
-analysis = lazy.module("graphshape.analysis")
 
 
 @main.command(epilog=EPILOG)
@@ -55,7 +55,7 @@ def check(model, dims, sizes, require, fmt, output):
         raise UsageError("give either --size NAME=INT ... or --require CONTRACT")
     ex = _at_sizes(model, dims, sizes) if sizes else None
     if ex is None:
-        a = analysis.analyze(model, dims=list(dims))
+        a = analysed(model, dims)
         if require:
             res = a.require(require)
             emit({"json": lambda: json.dumps(res.to_json(), indent=2),

@@ -11,6 +11,7 @@ import click
 from graphshape.arith import lazy
 from graphshape.cli.app import (
     EPILOG,
+    analysed,
     assumed_lines,
     emit,
     finish,
@@ -31,7 +32,6 @@ from graphshape.shapes.registry import claimed_ops
 
 # the analysis and what answers and renders from it (sympy, isl, numpy: most of a second to
 # import) are imported when a command runs, not for `--help` (arith/lazy.py)
-analysis = lazy.module("graphshape.analysis")
 fit_answers = lazy.module("graphshape.answers.fit")
 layer_table = lazy.module("graphshape.answers.layers")
 size_story = lazy.module("graphshape.answers.size_story")
@@ -54,7 +54,7 @@ rule_families = lazy.module("graphshape.rules")  # importing it registers every 
 def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     """Derive the domain of valid input sizes, with the node behind every bound."""
 
-    a = analysis.analyze(model, dims=list(dims))
+    a = analysed(model, dims)
     if plot:
         try:
             emit(render_plot.svg(a), plot)
@@ -105,7 +105,7 @@ def explain(model, dims, sizes, show_all, fmt, output):
     and its nearest valid sizes."""
 
 
-    a = analysis.analyze(model, dims=list(dims))
+    a = analysed(model, dims)
     s = parse_sizes(sizes) if sizes else None
     rows = layer_table.layers(a, s)
     shown = rows if show_all else layer_table.collapse(rows)
@@ -171,7 +171,7 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
     """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
 
 
-    a = analysis.analyze(model, dims=list(dims))
+    a = analysed(model, dims)
     points = [parse_sizes(sizes)] if sizes else None
     rep = verification.verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
                      memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,

@@ -17,6 +17,7 @@ from graphshape.cli.app import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_UNPROVEN,
+    analysed,
     emit,
     format_option,
     guarded,
@@ -31,7 +32,6 @@ from graphshape.results import Verdict
 
 # the analysis and the answers (sympy, isl, numpy: most of a second to import) are imported
 # when a command runs, not for `--help` (arith/lazy.py)
-analysis = lazy.module("graphshape.analysis")
 P = lazy.module("graphshape.answers.profiles")
 S = lazy.module("graphshape.answers.spec")
 fit_answers = lazy.module("graphshape.answers.fit")
@@ -52,7 +52,7 @@ Exit codes: 0 ok/included, 1 not included/no valid size/disagreement, 2 bad usag
 
 
 def _analyze(model, dims):
-    return analysis.analyze(model, dims=list(dims))
+    return analysed(model, dims)
 
 
 def _opt_sizes(items) -> dict:

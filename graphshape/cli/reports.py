@@ -11,6 +11,7 @@ import click
 
 from graphshape.arith import lazy
 from graphshape.cli.app import (
+    analysed,
     emit,
     finish,
     format_option,
@@ -24,7 +25,6 @@ from graphshape.errors import UsageError
 
 # the analysis, the renderers and onnxruntime's runs (sympy, isl, numpy: most of a second to
 # import) are imported when a command runs, not for `--help` (arith/lazy.py)
-analysis = lazy.module("graphshape.analysis")
 html = lazy.module("graphshape.render.html")
 P = lazy.module("graphshape.render.plot")
 verification = lazy.module("graphshape.runtime.verify")
@@ -81,7 +81,7 @@ def plot(model, dims, output, x_name, y_name, strip, sizes, maxes, scale, do_ver
             import matplotlib  # noqa: F401, PLC0415  matplotlib: an optional extra
         except ImportError:
             raise UsageError(P.MPL_HINT) from None
-    a = analysis.analyze(model, dims=list(dims))
+    a = analysed(model, dims)
     log = {"auto": None, "linear": False, "log": True}[scale]
     try:
         r = P.region(a, strip or x_name, y_name, held=parse_sizes(sizes),
@@ -140,7 +140,7 @@ def report(model, dims, output, sizes, do_verify, n_random):
     """One self-contained HTML page for the model: the verdict in a sentence, the valid
     region (point at it, or type a size), the per-layer table, the deployer's answers."""
 
-    a = analysis.analyze(model, dims=list(dims))
+    a = analysed(model, dims)
     start = parse_sizes(sizes) if sizes else None
     if start:
         a.domain.env(start)  # an unknown dim or a missing one: one line, exit 2
