@@ -235,6 +235,27 @@ def test_a_requirement_is_never_leaned_on_where_no_data_can_meet_it(tmp_path):
     assert not rep.disagreements
 
 
+def test_verify_fill_on_the_command_line(tmp_path):
+    """`verify --fill`: the data each run gets. With zeros the requirement (one non-zero
+    entry) fails, and onnxruntime's failure at the node it names is an agreement."""
+    import json
+
+    from click.testing import CliRunner
+
+    from graphshape.cli import main
+
+    path = model_from_text(17, NEEDS_ONE_ENTRY, str(tmp_path / "m.onnx"))
+    args = ["verify", path, "--dim", "x:1=P>=0", "--size", "P=3", "--cpu", "--json"]
+    for fills, observed in (((), "valid"), (("--fill", "zeros"), "invalid"),
+                            (("--fill", "normal", "--fill", "zeros"), "invalid")):
+        r = CliRunner().invoke(main, args + list(fills))
+        assert r.exit_code == 0, r.output
+        (v,) = json.loads(r.output)["verdicts"]
+        assert (v["predicted"], v["observed"], v["agree"]) == ("valid", observed, True), v
+    r = CliRunner().invoke(main, args + ["--fill", "sideways"])
+    assert r.exit_code == 2 and "sideways" in r.output
+
+
 # ---- the detectors (built on demand, large) -----------------------------------------------
 @pytest.fixture(scope="module")
 def detector(model_cache):

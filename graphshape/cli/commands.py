@@ -103,8 +103,6 @@ def explain(model, dims, sizes, show_all, fmt, output):
     numbers at --size), effective stride and receptive field, the first failing node marked
     '>>', and where the model absorbs, pins or changes the size. Without --size: the domain
     and its nearest valid sizes."""
-
-
     a = analysed(model, dims)
     s = parse_sizes(sizes) if sizes else None
     rows = layer_table.layers(a, s)
@@ -163,20 +161,23 @@ def explain(model, dims, sizes, show_all, fmt, output):
 @click.option("--opt-level", type=click.Choice(["disable", "basic", "extended", "all"]),
               default="all", show_default=True, help="onnxruntime graph optimisation level.")
 @click.option("--cpu", is_flag=True, help="Use the CPU provider even when a GPU is present.")
+@click.option("--fill", "fills", multiple=True, default=("normal",), show_default=True,
+              type=click.Choice(["normal", "zeros", "uniform", "huge"]),
+              help="Input data for each run (repeatable: every size runs with each, and the "
+                   "first that fails decides). A detector's counts depend on the data: "
+                   "zeros or huge (1e30) values leave no detection or no proposal.")
 @format_option("text", "json", "markdown")
 @output_option
 @guarded
 def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level, cpu,
-           fmt, output):
+           fills, fmt, output):
     """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
-
-
     a = analysed(model, dims)
     points = [parse_sizes(sizes)] if sizes else None
     rep = verification.verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
-                     memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
-                     providers=["CPUExecutionProvider"] if cpu else None,
-                     progress=progress_bar())
+                              memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
+                              providers=["CPUExecutionProvider"] if cpu else None,
+                              progress=progress_bar(), fills=tuple(fills))
     if fmt in ("json", "markdown"):
         d = json.loads(json.dumps(rep.to_json(), default=str))
         emit(json.dumps(d, indent=2) if fmt == "json" else markdown.verification(d), output)
@@ -190,8 +191,6 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
 @guarded
 def ops(fmt):
     """The ops graphshape has rules for (domain, op, opset range)."""
-
-
     lazy.load(rule_families)
     rows = claimed_ops()
     if fmt == "json":

@@ -117,9 +117,12 @@ def verification_lines(rep, limit: int = 60) -> list:
     shown = [v for v in rows if v.agree is False] + [v for v in rows if v.agree is not False]
     for v in shown[:limit]:
         mark = {True: "yes", False: "NO", None: "-"}[v.agree]
+        # a run that failed where the data broke the model's requirement (a detector with no
+        # proposal) agrees, and says why
+        why = v.agree is False or v.observed in ("skipped", "timeout") or (
+            v.given_counts and v.observed == "invalid")
         lines.append(f"  {_fmt_sizes(v.sizes):<28} {v.predicted:<10} {v.observed:<9} {mark}"
-                     + (f"   {v.detail[:120]}" if v.agree is False or v.observed in (
-                         "skipped", "timeout") else ""))
+                     + (f"   {v.detail[:120]}" if why else ""))
     if len(rows) > limit:
         lines.append(f"  ... {len(rows) - limit} more rows (--json has them all)")
     for v in rep.disagreements:

@@ -434,8 +434,9 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal"
                           "empty (a later op ignored it)")
     if given_counts:
         agree = shapes_ok is not False and (observed == VALID or blamed in count_nodes)
-        detail = "valid given the count conditions" + (
-            "; one failed with this data, as they allow: " + detail
+        detail = ("valid under the requirement on the data" if predicted == VALID else
+                  "valid given the count conditions") + (
+            "; this data broke it, as it allows: " + detail
             if observed == INVALID and blamed in count_nodes else
             (": " + detail if detail else ""))
     elif predicted == UNPROVEN:
