@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -111,11 +112,20 @@ def copy(src: str, path: str) -> str:
     return path
 
 
+def default_sigint() -> None:
+    """In the child before it runs: Ctrl-C as a terminal delivers it. A suite started in the
+    background by a shell without job control inherits SIGINT ignored, and Python then
+    never turns it into KeyboardInterrupt (the Ctrl-C tests would see a run that ignores
+    it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def graphshape_cli(*args, env=None, **kw) -> subprocess.Popen:
     """`graphshape ARGS` in a new process (stdout and stderr piped)."""
     return subprocess.Popen([sys.executable, "-m", "graphshape.cli", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, env=dict(os.environ, **(env or {})), **kw)
+                            cwd=ROOT, env=dict(os.environ, **(env or {})),
+                            preexec_fn=default_sigint, **kw)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):

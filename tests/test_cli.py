@@ -102,7 +102,8 @@ def test_ctrl_c_stops_verification_cleanly_with_the_partial_table(toy_path):
 
     env = dict(os.environ, GRAPHSHAPE_PROGRESS="1")
     p = subprocess.Popen(BIN + ["verify", toy_path, "--random", "200"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env)
+                         stderr=subprocess.PIPE, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
     deadline = time.time() + 300
     while b"verifying" not in seen or seen.count(b"/") < 20:  # a few sizes are done

@@ -305,7 +305,7 @@ def _computed_zeros(ctx, data, target, out, neg) -> list:
         ctx.assume(f"shape entries {left} may be 0 at some sizes (onnxruntime then copies "
                    "the input's dims there)" + (" next to a -1 entry" if neg is not None
                                                 else "") + "; taken literally",
-                   shapes_unsure=True)
+                   shapes_unsure=True, conditions_unsure=True)
         return []
     return left
 

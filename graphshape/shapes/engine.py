@@ -85,7 +85,8 @@ class NodeContext:
 
     __slots__ = ("name", "op", "opset", "domain", "n_outputs", "constraints", "spec_notes",
                  "fresh_symbols", "notes", "subgraph_runner", "assumptions", "graph",
-                 "_new_symbol", "derived_symbols", "_counter", "shapes_unsure")
+                 "_new_symbol", "derived_symbols", "_counter", "shapes_unsure",
+                 "conditions_unsure")
 
     def __init__(self, name, op, opset, domain="", n_outputs=1, subgraph_runner=None,
                  new_symbol=None, graph: GraphView | None = None, counter=None):
@@ -97,6 +98,7 @@ class NodeContext:
         self.notes: list = []
         self.assumptions: list = []
         self.shapes_unsure = False  # an assumption may have made the output shapes wrong
+        self.conditions_unsure = False  # ... or this node's own conditions
         self.subgraph_runner = subgraph_runner
         self.graph = graph
         self._counter = counter or getattr(new_symbol, "__self__", None) or _Counter()
@@ -106,14 +108,18 @@ class NodeContext:
     def origin(self, reason: str) -> Origin:
         return Origin(self.name, self.op, reason)
 
-    def assume(self, reason: str, shapes_unsure: bool = False) -> None:
+    def assume(self, reason: str, shapes_unsure: bool = False,
+               conditions_unsure: bool = False) -> None:
         """The rule produced outputs (often with fresh symbols) without proving them: the
         analysis goes on downstream, and the answer is 'unproven because' this node.
         ``shapes_unsure``: the output shapes themselves may be wrong at some sizes (not only
-        the node's success): then no condition of this node or of any node downstream of its
-        outputs is claimed (it could call a size invalid that runs), see Walk._record."""
+        the node's success): then no condition of any node downstream of its outputs is
+        claimed (it could call a size invalid that runs), see Walk._record.
+        ``conditions_unsure``: this node's own conditions rest on the same reading (a
+        Reshape entry taken literally): they are not claimed either."""
         self.assumptions.append(reason)
         self.shapes_unsure = self.shapes_unsure or shapes_unsure
+        self.conditions_unsure = self.conditions_unsure or conditions_unsure
 
     def add(self, c: Constraint) -> None:
         """Impose a built condition (a tautology is dropped, a contradiction fails the node)."""
@@ -499,15 +505,18 @@ class Walk:
         mine = [Unproven(name, node.op_type, reason) for reason in ctx.assumptions]
         self.result.unproven.extend(mine)
         unsure = [self.unsure[i] for i in node.input if i in self.unsure]
-        if ctx.shapes_unsure and mine:
+        if (ctx.shapes_unsure or ctx.conditions_unsure) and mine:
             unsure.append(mine[0])
         if unsure:
-            # shapes that may be wrong at some sizes: this node's conditions could reject a
-            # size that runs, so none is claimed; its outputs carry the doubt downstream
+            # shapes that may be wrong at some sizes: a node reading them could reject a
+            # size that runs, so none of its conditions is claimed, and its outputs carry
+            # the doubt downstream
             for o in node.output:
                 if o:
                     self.unsure[o] = unsure[0]
-        else:
+        if not unsure or (ctx.shapes_unsure and not ctx.conditions_unsure and
+                          not any(i in self.unsure for i in node.input)):
+            # (a node whose own conditions are sound, only its outputs unsure, keeps them)
             self.result.constraints.extend(ctx.constraints)
             self.result.spec_notes.extend(ctx.spec_notes)
         self.result.data_dependent.extend(ctx.fresh_symbols)
