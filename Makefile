@@ -47,7 +47,7 @@ demo: install-demo
 	$(VENV)/bin/graphshape analyze $(MODELS)/toy.onnx --verify
 
 test: install browser
-	$(PY) -m pytest -q -p no:cacheprovider --durations=20 tests
+	$(PY) -m pytest -q -rs -p no:cacheprovider --durations=20 tests
 
 test-fast: install browser
 	$(PY) -m pytest -q -p no:cacheprovider -m "not large and not fuzz" tests

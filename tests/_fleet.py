@@ -136,3 +136,22 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def night_one(reg, toy_path) -> None:
+    """The registry of the diff tests' first night: a (Conv 3x3), b, old, toy."""
+    reg.mkdir()
+    conv(str(reg / "a.onnx"), 3)
+    conv(str(reg / "b.onnx"), 2, name="b")
+    conv(str(reg / "old.onnx"), 4, name="o")
+    copy(toy_path, str(reg / "toy.onnx"))
+
+
+def night_two(reg, toy_path) -> None:
+    """What changed by the second night: a became a 5x5 Conv, old was removed, new was
+    added, b was renamed b2, toy was replaced by its variant pinned to 256x256."""
+    conv(str(reg / "a.onnx"), 5)
+    os.remove(reg / "old.onnx")
+    conv(str(reg / "new.onnx"), 7, name="n")
+    os.rename(reg / "b.onnx", reg / "b2.onnx")
+    pinned(toy_path, str(reg / "toy.onnx"), {"H": 256, "W": 256})

@@ -93,20 +93,12 @@ def test_diff_of_two_runs_with_a_model_replaced_matches_the_schema(tmp_path, toy
     """Run 1: a, b, old, toy. Run 2: toy replaced by its variant pinned to 256x256, a
     became a 5x5 Conv, old removed, new added, b renamed b2."""
     reg = tmp_path / "reg"
-    reg.mkdir()
-    F.conv(str(reg / "a.onnx"), 3)
-    F.conv(str(reg / "b.onnx"), 2, name="b")
-    F.conv(str(reg / "old.onnx"), 4, name="o")
-    F.copy(toy_path, str(reg / "toy.onnx"))
+    F.night_one(reg, toy_path)
     db = tmp_path / "audit.sqlite"
     code, out = _cli("audit", reg, "--db", db, "-q", "--format", "json")
     assert code == 0
     schema.validate(json.loads(out), "audit_registry")
-    F.pinned(toy_path, str(reg / "toy.onnx"), {"H": 256, "W": 256})
-    F.conv(str(reg / "a.onnx"), 5)
-    os.remove(reg / "old.onnx")
-    F.conv(str(reg / "new.onnx"), 7, name="n")
-    os.rename(reg / "b.onnx", reg / "b2.onnx")
+    F.night_two(reg, toy_path)
     code, out = _cli("audit", reg, "--db", db, "-q", "--format", "json")
     assert code == 0
     second = json.loads(out)

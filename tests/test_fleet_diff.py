@@ -35,18 +35,10 @@ def two_nights(tmp_path, toy_path):
     """Night 1: a (Conv 3x3), b, old, toy. Night 2: a became a 5x5 Conv, old was removed,
     new was added, b was renamed b2, toy was replaced by its variant pinned to 256x256."""
     reg = tmp_path / "reg"
-    reg.mkdir()
-    F.conv(str(reg / "a.onnx"), 3)
-    F.conv(str(reg / "b.onnx"), 2, name="b")
-    F.conv(str(reg / "old.onnx"), 4, name="o")
-    F.copy(toy_path, str(reg / "toy.onnx"))
+    F.night_one(reg, toy_path)
     db = tmp_path / "audit.sqlite"
     first = _night(reg, db)
-    F.conv(str(reg / "a.onnx"), 5)
-    os.remove(reg / "old.onnx")
-    F.conv(str(reg / "new.onnx"), 7, name="n")
-    os.rename(reg / "b.onnx", reg / "b2.onnx")
-    F.pinned(toy_path, str(reg / "toy.onnx"), {"H": 256, "W": 256})
+    F.night_two(reg, toy_path)
     second = _night(reg, db)
     return tmp_path, reg, db, first, second
 
