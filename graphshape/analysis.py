@@ -16,7 +16,7 @@ from graphshape.answers.reasons import readable
 from graphshape.answers.size_story import count_words, requirement_words
 from graphshape.arith.dims import free_symbols, substitute, to_str
 from graphshape.domain import solve
-from graphshape.domain.counts import discharge, requirements
+from graphshape.domain.counts import discharge, read_requirements, requirements
 from graphshape.domain.sets import Domain
 from graphshape.loader import graph as model
 from graphshape.results import Explanation, Verdict, Violation
@@ -214,8 +214,9 @@ def analyze(source, dims=None) -> Analysis:
     proven, dd = _split_dd(constraints, dd_syms)
     # a condition on counts that holds whatever the counts (0 included) binds no size: a
     # detector's size is valid when the run succeeds for every count the graph allows
-    dd, needs, reachable = requirements(discharge(dd),
-                                        {d.symbol: d for d in prop.data_dependent})
+    counts = {d.symbol: d for d in prop.data_dependent}
+    dd, needs, reachable = requirements(discharge(dd, counts), counts)
+    needs += read_requirements(counts)
     proven += reachable
     solved = solve.solve(proven, g.symbols, prop.derived)
     domain = Domain(solved, prop.unproven, dd, prop.impossible, needs)

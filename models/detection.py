@@ -14,6 +14,9 @@ to a multiple of 32); SSD and SSDlite resize to a fixed square (300, 320).
     ssdlite_ts           SSDlite320 MobileNetV3-Large
     maskrcnn_ts          Mask R-CNN ResNet-50 FPN (masks pasted in a Loop)
     keypointrcnn_ts      Keypoint R-CNN ResNet-50 FPN
+    paste_masks_ts       torchvision's mask pasting alone (roi_heads.paste_masks_in_image, the
+                         Loop Mask R-CNN runs): masks [N, 1, 28, 28], boxes [N, 4] (float,
+                         any values), image [3, H, W] for the size; output [N, 1, H, W]
     yolo_head_ts         an ultralytics-style YOLOv8 model (C2f/SPPF backbone, PAN neck,
                          anchor-free Detect head with DFL), written here in torch; input
                          [1, 3, H, W], output [1, 4 + 80, anchors] as ultralytics exports it
@@ -33,7 +36,7 @@ TORCHVISION = {
     "maskrcnn_ts": "maskrcnn_resnet50_fpn",
     "keypointrcnn_ts": "keypointrcnn_resnet50_fpn",
 }
-NAMES = list(TORCHVISION) + ["yolo_head_ts"]
+NAMES = list(TORCHVISION) + ["yolo_head_ts", "paste_masks_ts"]
 
 _OUTPUTS = {
     "maskrcnn_ts": ["boxes", "labels", "scores", "masks"],
@@ -44,6 +47,8 @@ _OUTPUTS = {
 def build(out_dir: str, name: str) -> str:
     if name == "yolo_head_ts":
         return build_yolo(out_dir)
+    if name == "paste_masks_ts":
+        return build_paste_masks(out_dir)
     return build_torchvision(out_dir, name)
 
 
@@ -63,6 +68,27 @@ def build_torchvision(out_dir: str, name: str) -> str:
     axes.update({o: {0: "D"} for o in outs})
     return export(m, ([x],), path, dynamo=False, input_names=["image"], output_names=outs,
                   dynamic_axes=axes, opset=17)
+
+
+def build_paste_masks(out_dir: str) -> str:
+    import torch
+    from torchvision.models.detection.roi_heads import paste_masks_in_image
+
+    path, hit = cached(out_dir, "paste_masks_ts")
+    if hit:
+        return path
+
+    class Paste(torch.nn.Module):
+        def forward(self, masks, boxes, image):
+            return paste_masks_in_image(masks, boxes, (image.shape[-2], image.shape[-1]),
+                                        padding=1)
+
+    masks = torch.rand(3, 1, 28, 28)
+    boxes = torch.tensor([[1.0, 2.0, 20.0, 30.0], [0.0, 0.0, 5.0, 5.0], [10, 10, 40, 40]])
+    return export(Paste().eval(), (masks, boxes, torch.rand(3, 50, 60)), path, dynamo=False,
+                  input_names=["masks", "boxes", "image"], output_names=["masks_in_image"],
+                  dynamic_axes={"masks": {0: "N"}, "boxes": {0: "N"}, "image": {1: "H", 2: "W"},
+                                "masks_in_image": {0: "N", 2: "H", 3: "W"}}, opset=17)
 
 
 # ---- an ultralytics-style YOLOv8 (random weights; the layer layout of yolov8n) -----------

@@ -93,7 +93,8 @@ BUILDERS.update({n: (partial(everyday.build, name=n), "issue 21: " + n) for n in
 # -- detectors (issue 20): torchvision's detection family, an ultralytics-style YOLO ---------
 BUILDERS.update({n: (partial(detection.build, name=n), "detector: " + (
     "torchvision " + detection.TORCHVISION[n] if n in detection.TORCHVISION else
-    "ultralytics-style YOLOv8 (C2f, SPPF, PAN neck, DFL head), [1, 3, H, W]"))
+    "torchvision's paste_masks_in_image (Mask R-CNN's Loop) alone" if n == "paste_masks_ts"
+    else "ultralytics-style YOLOv8 (C2f, SPPF, PAN neck, DFL head), [1, 3, H, W]"))
     for n in detection.NAMES})
 
 # slow to export, analyse or run: tests mark them @pytest.mark.large

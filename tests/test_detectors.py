@@ -346,11 +346,75 @@ def test_yolo_head_domain(detector):
 
 
 @pytest.mark.large
-@pytest.mark.parametrize("name", ["maskrcnn_ts", "keypointrcnn_ts"])
-def test_mask_and_keypoint_rcnn_sizes_decided_rest_unproven(detector, name):
-    a = detector(name)
+def test_maskrcnn_proved_with_its_pasted_masks(detector):
+    """The paste Loop (each mask resized to its box, cut back to the image, concatenated)
+    is proved: the masks output is [D, 1, H, W] at every valid size, for any boxes."""
+    a = detector("maskrcnn_ts")
+    d = a.domain
+    assert d.exact and not d.unproven and not d.dd_conditions, \
+        [u.describe() for u in d.unproven] + [str(c) for c in d.dd_conditions]
+    assert str(d).startswith("W <= 1333*H and 1333*W >= H")
+    assert d.check({"H": 7, "W": 9331}) == "invalid"
+    assert d.check({"H": 320, "W": 480}) == "valid"
+    shape = a.output_shapes_at({"H": 320, "W": 480})["masks"]
+    assert shape[1:] == [1, 320, 480]
+    from graphshape.answers.size_story import requirement_words
+    assert any("integers read from data at run time" in w and "Loop 'Loop_3186'" in w
+               for w in requirement_words(a))
+    rep = _runs(a, [{"H": 7, "W": 9331}, {"H": 9331, "W": 7}, {"H": 1, "W": 1333},
+                    {"H": 320, "W": 480}], fills=("normal",))
+    assert [v.observed for v in rep.verdicts] == ["invalid", "invalid", "valid", "valid"]
+
+
+@pytest.mark.large
+def test_keypoint_rcnn_sizes_decided_heatmap_decoding_unproven(detector):
+    """Keypoint R-CNN's Loop decodes each heatmap's argmax into a row and a column (a
+    position mod the map's width, through float casts): not bounded, so unproven."""
+    a = detector("keypointrcnn_ts")
     d = a.domain
     assert str(d).startswith("W <= 1333*H and 1333*W >= H")
     assert d.check({"H": 7, "W": 9331}) == "invalid"
     assert d.check({"H": 320, "W": 480}) == "unproven"
+    assert any(u.node == "Loop_3077" for u in d.unproven)
     _runs(a, [{"H": 7, "W": 9331}, {"H": 9331, "W": 7}], fills=("normal",))
+
+
+def test_paste_masks_proved_for_any_boxes_and_sizes(model_cache):
+    """torchvision's paste_masks_in_image alone: [N, 1, H, W] at every N, H, W whatever the
+    boxes (inside, across, outside the image, inverted, degenerate), checked on
+    onnxruntime with boxes drawn to break it; the proof needs the boxes finite and small
+    (a 1e30 coordinate cast to int64 overflows: the data's requirement, and verify says
+    so)."""
+    import onnxruntime as ort
+
+    path = registry.build("paste_masks_ts", model_cache)
+    a = graphshape.analyze(path)
+    d = a.domain
+    assert d.exact and str(d) == "any N; any H; any W"
+    assert a.output_shapes_at({"N": 3, "H": 5, "W": 7})["masks_in_image"] == [3, 1, 5, 7]
+    (req,) = d.requirements
+    assert req.origin.node == "Loop_113"
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(20261207)
+    ran = 0
+    for t in range(300):
+        h, w, n = (int(x) for x in rng.integers(1, 48, size=3) % [48, 48, 4] + [0, 0, 1])
+        s = float(rng.choice([1, 3, 50]))
+        boxes = rng.uniform(-s * max(h, w), s * max(h, w), size=(n, 4)).astype(np.float32)
+        if t % 3 == 0:  # well-ordered boxes (x0 <= x1, y0 <= y1)
+            boxes = np.sort(boxes.reshape(n, 2, 2), axis=1).reshape(n, 4)
+        if t % 5 == 0:
+            boxes = np.round(boxes)
+        sizes = {"N": n, "H": h, "W": w}
+        assert d.check(sizes) == "valid"
+        (out,) = sess.run(None, {"masks": rng.random((n, 1, 28, 28), dtype=np.float32),
+                                 "boxes": boxes, "image": np.zeros((3, h, w), np.float32)})
+        assert list(out.shape) == a.output_shapes_at(sizes)["masks_in_image"], (sizes, boxes)
+        ran += 1
+    assert ran == 300
+    rep = _runs(a, [{"N": 1, "H": 1, "W": 1}, {"N": 3, "H": 40, "W": 13}],
+                fills=("normal", "zeros", "uniform"))
+    assert all(v.observed == "valid" for v in rep.verdicts)
+    rep = _runs(a, [{"N": 2, "H": 9, "W": 4}], fills=("huge",))
+    (v,) = rep.verdicts
+    assert v.observed == "invalid" and v.agree and v.blamed_node == "Loop_113"

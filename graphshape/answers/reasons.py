@@ -534,11 +534,11 @@ def bound_lines(analysis, show_all: bool = False, max_faces: int = 6, cut: bool 
         lines.append(f"      {_at(first.outside)} is rejected")
     binding = [c for c, _ in d.binding()]
     extra_ess = [c for c in binding if ess is not None and id(c) in ess and id(c) not in shown]
-    if extra_ess or not groups:
+    shaping = extra_ess if groups else [c for c in binding if ess is None or id(c) in ess]
+    if shaping:
         lines.append("conditions that shape the domain" + (
             " (no box faces: the sizes are coupled):" if not groups else ":"))
-        for c in (extra_ess if groups else [c for c in binding
-                                             if ess is None or id(c) in ess]):
+        for c in shaping:
             shown.add(id(c))
             lines.append(f"  {_cond_head(c)}")
             lines.append(f"      {readable(analysis, c)}")

@@ -18,7 +18,7 @@ import sympy
 
 from graphshape.arith import float32 as f32
 from graphshape.arith.dims import free_symbols, to_str
-from graphshape.domain.counts import each_at_least_one
+from graphshape.domain.counts import each_at_least_one, is_read_requirement
 
 __all__ = ["story", "resized", "count_words", "requirement_words"]
 
@@ -160,6 +160,9 @@ def requirement_words(analysis) -> list:
     dd = {x.symbol: x for x in analysis.propagation.data_dependent}
     groups: dict = {}
     for c in analysis.domain.requirements:
+        if is_read_requirement(c, dd):
+            groups.setdefault(("read", c.origin.node), []).append(c)
+            continue
         syms = sorted(c.symbols(), key=lambda x: x.name)
         key = tuple(syms) if each_at_least_one(c) else str(c)
         groups.setdefault(key, []).append(c)
@@ -169,7 +172,9 @@ def requirement_words(analysis) -> list:
         op = cs[0].origin.op + " " if cs[0].origin is not None else ""
         fails = (op + " and ".join(where) + (" fail" if len(where) > 1 else " fails")) \
             if where else "the model fails"
-        if isinstance(key, tuple):
+        if key[0] == "read":
+            out.append(cs[0].origin.reason + f"; else {fails}")
+        elif isinstance(key, tuple):
             counts = [f"{dd[s].what.removeprefix('number of ')} at {dd[s].op} '{dd[s].node}'"
                       if s in dd else str(s) for s in key]
             out.append(("at least 1 each: " if len(counts) > 1 else "at least 1 ")

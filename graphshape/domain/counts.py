@@ -20,18 +20,55 @@ from graphshape.arith.terms import norm
 from graphshape.shapes.constraints import Constraint, Origin
 from graphshape.shapes.tautology import always, same_sets, sometimes
 
-__all__ = ["discharge", "requirements", "each_at_least_one"]
+__all__ = ["discharge", "requirements", "each_at_least_one", "read_requirements",
+           "READ_BOUND", "is_read_requirement"]
+
+# the integers read from data (box coordinates) are taken as mathematical integers: true
+# while each stays within this bound, where a few sums and differences of them cannot
+# overflow int64 (a NaN or 1e30 coordinate cast to int64 breaks it: measured, onnxruntime
+# then allocates a negative size)
+READ_BOUND = 2 ** 31
 
 
-def discharge(conditions: list) -> list:
-    """The conditions (on counts) not proved to hold for every count."""
+def discharge(conditions: list, counts: dict | None = None) -> list:
+    """The conditions (on counts) not proved to hold for every count. ``counts``: symbol
+    -> engine.DataDependent; a count defined from other values (DataDependent.defined_by)
+    takes only the values its definition allows."""
+    definitions = {s: d.defined_by for s, d in (counts or {}).items()
+                   if d.defined_by is not None}
     out = []
     for c in conditions:
-        if always(c):
+        if always(c, definitions=definitions):
             stats.COUNTERS["count_conditions_discharged"] += 1
             continue
         out.append(c)
     return out
+
+
+def read_requirements(counts: dict) -> list:
+    """The data's requirement that the integers read from it (rules/_common.read_values)
+    stay small, one per top-level node holding the reads: every proof about them treats
+    them as integers, true only without overflow. The parts p, q >= 0 of each read value
+    p - q: their sum at most READ_BOUND."""
+    by_top: dict = {}
+    for s, d in counts.items():
+        if d.kind == "read":
+            by_top.setdefault((d.top or d.node, d.top_op or d.op), []).append(s)
+    out = []
+    for (node, op), syms in by_top.items():
+        total = norm(sum(sorted(syms, key=lambda x: x.name), 0))
+        reads = sorted({f"{counts[s].op} '{counts[s].node}'" for s in syms})
+        out.append(Constraint.ge(READ_BOUND, total, Origin(
+            node, op, f"the integers read from data at run time ({', '.join(reads)}) must "
+                      f"be finite and within +-2^31, so that arithmetic on them cannot "
+                      f"overflow")))
+    return out
+
+
+def is_read_requirement(c, counts: dict) -> bool:
+    """Whether requirement ``c`` is one of read_requirements'."""
+    syms = c.symbols()
+    return bool(syms) and all(s in counts and counts[s].kind == "read" for s in syms)
 
 
 def requirements(conditions: list, counts: dict) -> tuple[list, list, list]:

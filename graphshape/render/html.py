@@ -302,8 +302,9 @@ def _region_section(analysis, pic, init, data) -> list:
     if d.requirements:
         out.append("<h3>What the data must give, at every size</h3><ul class=\"requires\">"
                    + "".join(f"<li>{esc(w)}</li>" for w in requirement_words(analysis))
-                   + "</ul><p class=\"muted\">A requirement on data-dependent counts that "
-                   "no size changes: the sizes above are decided under it.</p>")
+                   + "</ul><p class=\"muted\">A requirement on the data (a count, the range of "
+                   "values read at run time) that no size changes: the sizes above are "
+                   "decided under it.</p>")
     diff = guard(analysis.spec_differences, None)
     if diff is not None:
         out.append("<details><summary>The ONNX spec (and PyTorch) accept fewer sizes than "

@@ -76,7 +76,7 @@ def text(analysis, verification=None, show_all: bool = False) -> str:
         lines.append(f"  {e}")
     if analysis.domain.requirements:
         lines.append("")
-        lines.append("what the data must give, at every size (a count no size changes):")
+        lines.append("what the data must give, at every size (no size changes it):")
         for w in requirement_words(analysis):
             lines.append(fit(f"  {w}", cut=False))
     if analysis.domain.unproven or analysis.domain.dd_conditions:

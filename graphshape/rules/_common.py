@@ -18,6 +18,29 @@ from graphshape.errors import Unsupported
 from graphshape.loader.tensor import Tensor
 from graphshape.shapes.constraints import Constraint
 
+# the most elements of a run-time tensor that get symbolic values (read_values)
+MAX_READ_VALUES = 8
+
+
+def read_values(ctx, shape):
+    """Symbolic values for the few integers of a tensor computed from data at run time (box
+    coordinates gathered, a float box side cast to an integer), or None: each any integer
+    (a fresh p - q, p, q >= 0). Arithmetic on them downstream is then tracked, and a
+    condition on them is claimed only where it holds for every value (domain/counts.py;
+    else unproven). Two reads are independent even of the same element: less precise,
+    never unsound. The proofs take them as integers: the data must keep them finite and
+    small (counts.read_requirements, printed with the domain)."""
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    n = 1
+    for d in shape:
+        n *= d
+    if n > MAX_READ_VALUES:
+        return None
+    what = "integer read from data at run time"
+    return tuple(norm(ctx.fresh(what + " (part >= 0)", kind="read") -
+                      ctx.fresh(what + " (part <= 0)", kind="read")) for _ in range(n))
+
 
 def norm_axis(ctx, axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):

@@ -331,6 +331,27 @@ def _either_bounds(a, b):
     return Bounds(dmin(bs[0].lo, bs[1].lo), dmax(bs[0].hi, bs[1].hi), False)
 
 
+def _carried_growth(carried_in, carried_out) -> dict:
+    """Carried values that grow by a constant on some axes each iteration (the rest of
+    their shape the same): value index -> {axis: growth >= 1}."""
+    out: dict = {}
+    for i, (a, b) in enumerate(zip(carried_in, carried_out)):
+        if a.shape is None or b.shape is None or len(a.shape) != len(b.shape) or \
+                _same_shape(a, b):
+            continue
+        g = {}
+        for ax, (x, y) in enumerate(zip(a.shape, b.shape)):
+            d = norm(sub(y, x))
+            if isinstance(d, int) and d >= 1:
+                g[ax] = d
+            elif not structurally_equal(x, y):
+                g = {}
+                break
+        if g:
+            out[i] = g
+    return out
+
+
 def _check_carried(carried_in, carried_out):
     for i, (a, b) in enumerate(zip(carried_in, carried_out)):
         if not _same_shape(a, b):
@@ -388,8 +409,27 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
     _loop_body_inputs(ctx, body, env, names[2:])
     outs, prop = _run(ctx, body, env)
     n_carried = len(v_initial)
+    growth = _carried_growth(v_initial, outs[1:1 + n_carried])
+    if growth:
+        # an accumulator (torchvision's pasted masks: cat((res, mask[None]))): the body
+        # again with each growing axis of any length k >= 0 must give k + c on it
+        for i, g in growth.items():
+            shp = list(v_initial[i].shape)
+            for ax in g:
+                shp[ax] = ctx.fresh(f"axis {ax} of loop-carried value {i} so far")
+            env[names[2 + i]] = Tensor(tuple(shp), v_initial[i].dtype)
+        _loop_body_inputs(ctx, body, env, names[2:])  # a declared fixed axis: unproven
+        outs, prop = _run(ctx, body, env)
+        for i, g in growth.items():
+            t_in, t_out = env[names[2 + i]], outs[1 + i]
+            if t_out.shape is None or len(t_out.shape) != len(t_in.shape) or any(
+                    norm(sub(y, x)) != g.get(ax, 0) and not (
+                        ax not in g and structurally_equal(x, y))
+                    for ax, (x, y) in enumerate(zip(t_in.shape, t_out.shape))):
+                raise Unsupported(f"loop-carried value {i} changes shape across iterations")
     carried = outs[1:1 + n_carried]
-    _check_carried(v_initial, carried)
+    _check_carried([t for i, t in enumerate(v_initial) if i not in growth],
+                   [t for i, t in enumerate(carried) if i not in growth])
     cond_out = prop.tensors.get(body.output[0].name)
     passthrough = cond_out is not None and cond_out.value == (1,)
     if M is not None and M.value is not None and passthrough and cond_true:
@@ -426,7 +466,16 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
         ctx.fresh_symbols.extend(prop.data_dependent)
     else:
         _merge(ctx, prop)
-    result = [Tensor(t.shape, t.dtype) for t in carried]
+    result = []
+    for i, t in enumerate(carried):
+        if i not in growth:
+            result.append(Tensor(t.shape, t.dtype))
+            continue
+        shp = list(v_initial[i].shape)
+        for ax, c in growth[i].items():
+            shp[ax] = add(shp[ax], c * trips) if isinstance(trips, int) else \
+                norm(sympy.sympify(shp[ax]) + c * trips)
+        result.append(Tensor(tuple(shp), t.dtype))
     for t in outs[1 + n_carried:]:
         result.append(Tensor((trips,) + tuple(t.shape), t.dtype))
     return result

@@ -37,7 +37,7 @@ from graphshape.loader.tensor import (
     Tensor,
 )
 from graphshape.rules import float_values
-from graphshape.rules._common import broadcast_shapes
+from graphshape.rules._common import broadcast_shapes, read_values
 from graphshape.rules._conditional import where_bounds
 from graphshape.rules._ranges import (
     binary_bounds,
@@ -400,6 +400,11 @@ def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, ro
     bounds = None
     if input.value is None and dtype != BOOL and (dtype in FLOAT_TYPES or dtype in INT_TYPES):
         bounds = monotone(bounds_of(ctx, input), lambda v: _cast_value(v, dtype))
+    if value is None and input.value is None and dtype in INT_TYPES and \
+            input.dtype in FLOAT_TYPES and bounds is None:
+        # a float read from data, made an integer (a box side): symbolic integers (bounded
+        # elements keep their bounds instead, which index checks prove with)
+        value = read_values(ctx, input.shape)
     origin = origin_of(ctx, input) if dtype in INT_TYPES or dtype in FLOAT_TYPES else ""
     return Tensor(input.shape, dtype, value, bounds, origin)
 

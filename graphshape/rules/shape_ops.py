@@ -12,6 +12,8 @@ from graphshape.arith.dims import (
     dmax,
     dmin,
     floordiv,
+    free_symbols,
+    is_data_dependent,
     is_integer_expr,
     mul,
     norm,
@@ -32,6 +34,7 @@ from graphshape.rules._common import (
     const_ints,
     ints,
     norm_axis,
+    read_values,
 )
 from graphshape.rules._ranges import (
     bounds_of,
@@ -48,6 +51,7 @@ from graphshape.shapes.constraints import Constraint as C
 from graphshape.shapes.known import at_least_given, nonneg_given
 from graphshape.shapes.quotients import is_quotient
 from graphshape.shapes.registry import rule
+from graphshape.shapes.tautology import always
 
 if TYPE_CHECKING:
     import numpy as np
@@ -550,6 +554,9 @@ def gather(ctx, data, indices, *, axis: int = 0):
             value = tuple(_flat(taken))
         except IndexError:  # out of range at every size: the condition above says so
             value = None
+    if value is None and data.value is None and DataType(data.dtype).is_integer and \
+            bounds_of(ctx, data) is None:
+        value = read_values(ctx, out)  # (bounded elements keep their bounds instead)
     facts = same_elements(ctx, data, subset=True, from_value=value is None)
     return Tensor(out, data.dtype, value, **facts)
 
@@ -666,7 +673,12 @@ def _same_off_axis(inputs, a) -> bool:
             if isinstance(d, int) and isinstance(e, int):
                 return False
             diff = norm(sub(d, e))
-            if not (nonneg(diff, budget=True) and nonpos(diff, budget=True)):
+            if nonneg(diff, budget=True) and nonpos(diff, budget=True):
+                continue
+            # equal for every value of the counts in them that their definitions allow (a
+            # pasted mask cut back to the image: tautology.always)
+            if not (any(is_data_dependent(s) for s in free_symbols(diff)) and
+                    always(Constraint.eq(d, e))):
                 return False
     return True
 
@@ -729,7 +741,7 @@ def transpose(ctx, data, *, perm=None):
                   **same_elements(ctx, data))
 
 
-def _clamp_index(v, n, lo_bias: int, step_pos: bool):
+def _clamp_index(v, n, lo_bias: int, step_pos: bool, ctx=None):
     """onnxruntime's Slice clamping of one start/end index against a dim of size n: a
     negative index counts from the end (v + n), then the result is clamped to
     [lo_bias, n] (step > 0) or [lo_bias, n - 1] (step < 0), lo_bias being 0 or -1."""
@@ -752,6 +764,14 @@ def _clamp_index(v, n, lo_bias: int, step_pos: bool):
         return v if lo_bias <= 0 else dmax(v, lo_bias)
     if provably(add(v, 1), Rel.NONPOS):
         return dmax(add(v, n), lo_bias)
+    if not isinstance(n, int) and step_pos and ctx is not None and any(
+            is_data_dependent(x) for x in free_symbols(v)):
+        # v + n * [v < 0] with a symbolic n is a product of two unknowns: a bound read at
+        # run time (a box coordinate) becomes a value defined by the clamp, exactly
+        return ctx.fresh(f"the slice bound {to_str(v)} clamped to an axis of {to_str(n)}",
+                         defined_by=lambda r: C.any_of([
+                             C.all_of([C.ge(v, 0), C.eq(r, dmin(v, n))]),
+                             C.all_of([C.ge(-1, v), C.eq(r, dmax(add(v, n), 0))])]))
     if not isinstance(n, int):
         # v + n * [v < 0] with a symbolic n is a product of two unknowns
         raise Unsupported(f"a slice bound {to_str(v)} that is negative for some sizes only, on "
@@ -796,8 +816,8 @@ def _slice(ctx, data, st, en, ax, sp):
             ctx.fail("slice step cannot be 0")
         n = data.shape[a]
         if k > 0:
-            s2 = _clamp_index(s, n, 0, True)
-            e2 = _clamp_index(e, n, 0, True)
+            s2 = _clamp_index(s, n, 0, True, ctx)
+            e2 = _clamp_index(e, n, 0, True, ctx)
             length = dmax(ceildiv(sub(e2, s2), k), 0)
         else:
             s2 = _clamp_index(s, n, -1, False)

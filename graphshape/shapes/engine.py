@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from graphshape import stats
 from graphshape.arith.dims import Dim, nonneg_symbol
@@ -35,6 +35,7 @@ from graphshape.loader.tensor import Tensor
 from graphshape.shapes import known, ort_compat, registry
 from graphshape.shapes.constraints import Constraint, Kind, Origin
 from graphshape.shapes.graph_view import GraphView
+from graphshape.shapes.tautology import definitions_in_scope
 
 __all__ = ["Walk", "propagate", "Propagation", "NodeContext", "Inferred", "Unproven",
            "Impossible", "DataDependent", "call_rule"]
@@ -74,6 +75,17 @@ class DataDependent:
     # the most the count can be in a run that gets past this node (a NonZero's input's
     # element count, ...): a Dim, possibly of other counts; None where the rule cannot say
     upper: object = None
+    # a Presburger condition that defines it from other values (a slice bound clamped to
+    # its axis whichever its sign): a condition on it is claimed where it holds for every
+    # value meeting this one (domain/counts.py); None: any value >= 0
+    defined_by: object = None
+    # "count" (how many: >= 0), or "read" (a part of an integer read from data at run time,
+    # rules/_common.read_values), whose proofs rest on the data's requirement that it is
+    # finite and small (domain/counts.read_requirements)
+    kind: str = "count"
+    # the node of the top-level graph that holds it (a Loop whose body reads it), and its op
+    top: str = ""
+    top_op: str = ""
 
 
 class NodeContext:
@@ -166,11 +178,17 @@ class NodeContext:
         if c.constant_truth() is None or c.constant_truth() is False:
             self.spec_notes.append(c)
 
-    def fresh(self, what: str, nonneg: bool = True, upper=None):
+    def fresh(self, what: str, nonneg: bool = True, upper=None, defined_by=None,
+              kind: str = "count"):
         """A fresh symbol for a data-dependent dim (NonZero count, TopK k from data...);
-        ``upper``: the most it can be (see DataDependent.upper)."""
+        ``upper``: the most it can be (see DataDependent.upper); ``defined_by``: a function
+        of the symbol giving the condition that defines it (DataDependent.defined_by)."""
         s = self._new_symbol()
-        self.fresh_symbols.append(DataDependent(s, self.name, self.op, what, upper))
+        d = DataDependent(s, self.name, self.op, what, upper,
+                          defined_by(s) if defined_by is not None else None, kind)
+        self.fresh_symbols.append(d)
+        if d.defined_by is not None:
+            self._counter.definitions[s] = d.defined_by
         return s
 
     def derived(self, rounding: str, program) -> object:
@@ -194,6 +212,9 @@ class _Counter:
         self.taken = {str(t) for t in taken}  # the graph's own symbol names
         self._derived: dict = {}
         self.derived_list: list = []  # every Derived of the walk and its subgraphs
+        # defined counts of the walk and its subgraphs: symbol -> its definition
+        # (DataDependent.defined_by), which always() uses while the walk runs
+        self.definitions: dict = {}
 
     def symbol(self):
         self.n += 1
@@ -354,8 +375,9 @@ class Walk:
         self._memory_base = _resident_mb() if MEMORY_MB else 0.0
 
     def run(self) -> Propagation:
-        for idx, node in enumerate(self.graph.nodes):
-            self.step(idx, node)
+        with definitions_in_scope(self.counter.definitions):
+            for idx, node in enumerate(self.graph.nodes):
+                self.step(idx, node)
         self.result.node_count = len(self.graph.nodes)
         self.result.derived = list(self.counter.derived_list)
         self._folded_away()
@@ -519,7 +541,9 @@ class Walk:
             # (a node whose own conditions are sound, only its outputs unsure, keeps them)
             self.result.constraints.extend(ctx.constraints)
             self.result.spec_notes.extend(ctx.spec_notes)
-        self.result.data_dependent.extend(ctx.fresh_symbols)
+        # (a subgraph's counts come up through its node: the outermost one names it last)
+        self.result.data_dependent.extend(replace(d, top=name, top_op=node.op_type)
+                                          for d in ctx.fresh_symbols)
         for o, t in zip(node.output, outs):
             if o:
                 self.tensors[o] = t

@@ -1,0 +1,89 @@
+"""Integers read from data at run time (box coordinates, a split point): symbolic values,
+slice bounds of either sign clamped exactly, loop-carried accumulators. Each claim is
+checked on onnxruntime with data drawn to break it, and each near miss (a relation that
+holds for some data only) must stay unproven, never valid."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import graphshape
+
+from ._rule_rows import model_from_text
+
+# x[:e] ++ x[e:] has N elements whatever e is (negative, past the end): clamping, exactly
+SPLIT = """(float[N] x, int64[2] e) => (float y) <int64[1] z = {0}, int64[1] one = {1},
+    int64[1] big = {9223372036854775807}> {
+  k = Gather <axis = 0> (e, z)
+  a = Slice (x, z, k)
+  b = Slice (x, %s, big)
+  c = Concat <axis = 0> (a, b)
+  y = Add (c, x)
+}"""
+
+# rows appended one per iteration to an empty [0, W] accumulator
+LOOP = """(float[W] x, int64 m) => (float y) <int64[1] z = {0}, int64[1] ax = {0}> {
+  s = Shape (x)
+  sh = Concat <axis = 0> (z, s)
+  acc0 = ConstantOfShape (sh)
+  t = Constant <value = bool {1}> ()
+  y = Loop (m, t, acc0) <body = g (int64 it, bool cc, float[?, W] acc) => (bool co,
+      float[?, W] acco) { co = Identity (cc)  u = Unsqueeze (x, ax)
+      acco = Concat <axis = 0> (%s) }>
+}"""
+
+
+def _session(path):
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def test_split_at_a_read_index_is_valid_for_any_index(tmp_path):
+    path = model_from_text(17, SPLIT % "k", str(tmp_path / "split.onnx"))
+    a = graphshape.analyze(path)
+    assert a.domain.exact and str(a.domain) == "any N", (
+        [u.describe() for u in a.domain.unproven], [str(c) for c in a.domain.dd_conditions])
+    assert any("integers read from data" in c.origin.reason for c in a.domain.requirements)
+    s = _session(path)
+    for n in (1, 2, 5, 9):
+        for k in range(-3 * n - 2, 3 * n + 3):
+            (y,) = s.run(None, {"x": np.ones(n, np.float32), "e": np.array([k, 0])})
+            assert y.shape == (n,), (n, k)
+
+
+def test_split_that_loses_an_element_is_never_called_valid(tmp_path):
+    """x[:e] ++ x[e+1:] has N - 1 elements for 0 <= e < N: the Add fails for such data and
+    runs for other (e past the end): unproven, not valid and not invalid."""
+    path = model_from_text(17, SPLIT.replace("  a = Slice", "  k1 = Add (k, one)\n  a = Slice")
+                           % "k1",
+                           str(tmp_path / "lose.onnx"))
+    a = graphshape.analyze(path)
+    assert a.check({"N": 5}) == "unproven"
+    s = _session(path)
+    with pytest.raises(Exception, match="Add"):
+        s.run(None, {"x": np.ones(5, np.float32), "e": np.array([2, 0])})
+    (y,) = s.run(None, {"x": np.ones(5, np.float32), "e": np.array([7, 0])})
+    assert y.shape == (5,)
+
+
+def test_loop_accumulator_grows_one_row_per_iteration(tmp_path):
+    path = model_from_text(17, LOOP % "acc, u", str(tmp_path / "acc.onnx"))
+    a = graphshape.analyze(path)
+    assert a.domain.exact and str(a.domain) == "any W"
+    assert a.output_shapes_at({"W": 4})["y"] == [None, 4]  # [trip count, W]
+    s = _session(path)
+    for w in (1, 4):
+        for m in (0, 1, 3):
+            (y,) = s.run(None, {"x": np.ones(w, np.float32), "m": np.array(m)})
+            assert y.shape == (m, w)
+
+
+def test_loop_accumulator_that_doubles_is_unproven(tmp_path):
+    """acc ++ acc ++ row: 0 -> 1 -> 3 -> 7 rows, not a constant growth: unproven."""
+    path = model_from_text(17, LOOP % "acc, acc, u", str(tmp_path / "dbl.onnx"))
+    a = graphshape.analyze(path)
+    assert a.check({"W": 3}) == "unproven"
+    assert any("changes shape across iterations" in u.reason for u in a.domain.unproven)
+    (y,) = _session(path).run(None, {"x": np.ones(3, np.float32), "m": np.array(3)})
+    assert y.shape == (7, 3)
