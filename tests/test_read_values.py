@@ -87,3 +87,41 @@ def test_loop_accumulator_that_doubles_is_unproven(tmp_path):
     assert any("changes shape across iterations" in u.reason for u in a.domain.unproven)
     (y,) = _session(path).run(None, {"x": np.ones(3, np.float32), "m": np.array(3)})
     assert y.shape == (7, 3)
+
+
+# each iteration's output is stacked: its shape must be the same in every iteration
+PER_ITERATION = """(float[N] x, float[M, 4] e) => (int64 y) <int64[1] z = {0}> {
+  s = Shape (e)
+  m = Gather <axis = 0> (s, z)
+  ms = Squeeze (m)
+  t = Constant <value = bool {1}> ()
+  y = Loop (ms, t) <body = g (int64 it, bool cc) => (bool co, int64 so) {
+      co = Identity (cc)  ii = Unsqueeze (it, z)  row = Gather <axis = 0> (e, ii)
+      so = %s }>
+}"""
+
+
+@pytest.mark.parametrize("body", ["NonZero (row)",
+                                  "Shape (row)"])
+def test_loop_output_computed_from_each_iterations_data(tmp_path, body):
+    """A count each iteration computes (NonZero of its row) may differ between iterations,
+    and onnxruntime then fails ('Inconsistent shape in loop output'): graphshape once
+    called every size valid here. Unproven now; a shape that does not depend on the data
+    (Shape of the row) stays proved."""
+    path = model_from_text(17, PER_ITERATION % body, str(tmp_path / "it.onnx"))
+    a = graphshape.analyze(path)
+    s = _session(path)
+    x = np.ones(5, np.float32)
+    same = np.array([[1, 1, 0, 0], [0, 1, 1, 0]], np.float32)
+    differ = np.array([[1, 0, 0, 0], [1, 1, 1, 0]], np.float32)
+    s.run(None, {"x": x, "e": same})
+    if body.startswith("NonZero"):
+        assert a.check({"N": 5, "M": 2}) == "unproven"
+        assert any("differ" in u.reason or "different sizes" in u.reason
+                   for u in a.domain.unproven)
+        with pytest.raises(Exception, match="Inconsistent shape"):
+            s.run(None, {"x": x, "e": differ})
+    else:
+        assert a.domain.exact and a.check({"N": 5, "M": 2}) == "valid"
+        (y,) = s.run(None, {"x": x, "e": differ})
+        assert list(y.shape) == a.output_shapes_at({"N": 5, "M": 2})["y"] == [2, 2]

@@ -331,6 +331,25 @@ def _either_bounds(a, b):
     return Bounds(dmin(bs[0].lo, bs[1].lo), dmax(bs[0].hi, bs[1].hi), False)
 
 
+def _same_every_iteration(ctx, body, prop, outs, varying=()) -> None:
+    """Per-iteration outputs stacked by the op must have one shape in every iteration
+    (onnxruntime: 'Inconsistent shape in loop output', measured on 1.31.1). An axis computed
+    from what the body reads at run time (a NonZero count, a value read from the data) or
+    from a carried value that grows (``varying``) may differ between iterations: unproven,
+    and nothing downstream is claimed."""
+    mine = {d.symbol for d in prop.data_dependent} | set(varying)
+    for o, t in zip(body.output[len(body.output) - len(outs):], outs):
+        if t.shape is None:
+            continue
+        for axis, d in enumerate(t.shape):
+            if not isinstance(d, int) and not mine.isdisjoint(d.free_symbols):
+                ctx.assume(f"axis {axis} of its per-iteration output '{o.name}' is computed "
+                           f"from data each iteration reads ({to_str(d)}); onnxruntime fails "
+                           "when two iterations give different sizes, and graphshape cannot "
+                           "prove they agree", shapes_unsure=True)
+                return
+
+
 def _carried_growth(carried_in, carried_out) -> dict:
     """Carried values that grow by a constant on some axes each iteration (the rest of
     their shape the same): value index -> {axis: growth >= 1}."""
@@ -410,6 +429,7 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
     outs, prop = _run(ctx, body, env)
     n_carried = len(v_initial)
     growth = _carried_growth(v_initial, outs[1:1 + n_carried])
+    grown: list = []  # the symbols standing for the growing axes' lengths so far
     if growth:
         # an accumulator (torchvision's pasted masks: cat((res, mask[None]))): the body
         # again with each growing axis of any length k >= 0 must give k + c on it
@@ -417,6 +437,7 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
             shp = list(v_initial[i].shape)
             for ax in g:
                 shp[ax] = ctx.fresh(f"axis {ax} of loop-carried value {i} so far")
+                grown.append(shp[ax])
             env[names[2 + i]] = Tensor(tuple(shp), v_initial[i].dtype)
         _loop_body_inputs(ctx, body, env, names[2:])  # a declared fixed axis: unproven
         outs, prop = _run(ctx, body, env)
@@ -476,6 +497,7 @@ def loop(ctx, M=None, cond=None, *v_initial, body):
             shp[ax] = add(shp[ax], c * trips) if isinstance(trips, int) else \
                 norm(sympy.sympify(shp[ax]) + c * trips)
         result.append(Tensor(tuple(shp), t.dtype))
+    _same_every_iteration(ctx, body, prop, outs[1 + n_carried:], grown)
     for t in outs[1 + n_carried:]:
         result.append(Tensor((trips,) + tuple(t.shape), t.dtype))
     return result
@@ -523,6 +545,7 @@ def scan(ctx, *initial_state_and_scan_inputs, body, num_scan_inputs: int,
     _merge(ctx, prop)
     result = [Tensor(t.shape, t.dtype) for t in outs[:n]]
     k = len(outs) - n
+    _same_every_iteration(ctx, body, prop, outs[n:])
     out_axes = list(scan_output_axes) if scan_output_axes else [0] * k
     for t, a in zip(outs[n:], out_axes):
         r = len(t.shape) + 1
@@ -594,6 +617,7 @@ def scan8(ctx, sequence_lens=None, *initial_state_and_scan_inputs, body,
     ctx.spec_notes.extend(prop.spec_notes)
     ctx.fresh_symbols.extend(prop.data_dependent)
     result = [Tensor(a.shape, a.dtype) for a in ins[:n]]
+    _same_every_iteration(ctx, body, prop, outs[n:])
     for t in outs[n:]:
         result.append(Tensor((batch, seq) + tuple(t.shape), t.dtype))
     return result
