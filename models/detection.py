@@ -17,6 +17,9 @@ to a multiple of 32); SSD and SSDlite resize to a fixed square (300, 320).
     paste_masks_ts       torchvision's mask pasting alone (roi_heads.paste_masks_in_image, the
                          Loop Mask R-CNN runs): masks [N, 1, 28, 28], boxes [N, 4] (float,
                          any values), image [3, H, W] for the size; output [N, 1, H, W]
+    heatmap_keypoints_ts torchvision's keypoint decoding alone (roi_heads.heatmaps_to_keypoints,
+                         the Loop Keypoint R-CNN runs): heatmaps [N, 17, 56, 56], boxes
+                         [N, 4] (float, any values); outputs [N, 17, 3] and [N, 17]
     yolo_head_ts         an ultralytics-style YOLOv8 model (C2f/SPPF backbone, PAN neck,
                          anchor-free Detect head with DFL), written here in torch; input
                          [1, 3, H, W], output [1, 4 + 80, anchors] as ultralytics exports it
@@ -36,7 +39,7 @@ TORCHVISION = {
     "maskrcnn_ts": "maskrcnn_resnet50_fpn",
     "keypointrcnn_ts": "keypointrcnn_resnet50_fpn",
 }
-NAMES = list(TORCHVISION) + ["yolo_head_ts", "paste_masks_ts"]
+NAMES = list(TORCHVISION) + ["yolo_head_ts", "paste_masks_ts", "heatmap_keypoints_ts"]
 
 _OUTPUTS = {
     "maskrcnn_ts": ["boxes", "labels", "scores", "masks"],
@@ -49,6 +52,8 @@ def build(out_dir: str, name: str) -> str:
         return build_yolo(out_dir)
     if name == "paste_masks_ts":
         return build_paste_masks(out_dir)
+    if name == "heatmap_keypoints_ts":
+        return build_heatmap_keypoints(out_dir)
     return build_torchvision(out_dir, name)
 
 
@@ -89,6 +94,26 @@ def build_paste_masks(out_dir: str) -> str:
                   input_names=["masks", "boxes", "image"], output_names=["masks_in_image"],
                   dynamic_axes={"masks": {0: "N"}, "boxes": {0: "N"}, "image": {1: "H", 2: "W"},
                                 "masks_in_image": {0: "N", 2: "H", 3: "W"}}, opset=17)
+
+
+def build_heatmap_keypoints(out_dir: str) -> str:
+    import torch
+    from torchvision.models.detection.roi_heads import heatmaps_to_keypoints
+
+    path, hit = cached(out_dir, "heatmap_keypoints_ts")
+    if hit:
+        return path
+
+    class Decode(torch.nn.Module):
+        def forward(self, maps, rois):
+            return heatmaps_to_keypoints(maps, rois)
+
+    maps = torch.rand(3, 17, 56, 56)
+    rois = torch.tensor([[1.0, 2.0, 20.0, 30.0], [0.0, 0.0, 5.0, 5.0], [10, 10, 40, 40]])
+    return export(Decode().eval(), (maps, rois), path, dynamo=False,
+                  input_names=["heatmaps", "boxes"], output_names=["keypoints", "scores"],
+                  dynamic_axes={"heatmaps": {0: "N"}, "boxes": {0: "N"},
+                                "keypoints": {0: "N"}, "scores": {0: "N"}}, opset=17)
 
 
 # ---- an ultralytics-style YOLOv8 (random weights; the layer layout of yolov8n) -----------

@@ -94,6 +94,8 @@ BUILDERS.update({n: (partial(everyday.build, name=n), "issue 21: " + n) for n in
 BUILDERS.update({n: (partial(detection.build, name=n), "detector: " + (
     "torchvision " + detection.TORCHVISION[n] if n in detection.TORCHVISION else
     "torchvision's paste_masks_in_image (Mask R-CNN's Loop) alone" if n == "paste_masks_ts"
+    else "torchvision's heatmaps_to_keypoints (Keypoint R-CNN's Loop) alone"
+    if n == "heatmap_keypoints_ts"
     else "ultralytics-style YOLOv8 (C2f, SPPF, PAN neck, DFL head), [1, 3, H, W]"))
     for n in detection.NAMES})
 

@@ -367,16 +367,53 @@ def test_maskrcnn_proved_with_its_pasted_masks(detector):
 
 
 @pytest.mark.large
-def test_keypoint_rcnn_sizes_decided_heatmap_decoding_unproven(detector):
-    """Keypoint R-CNN's Loop decodes each heatmap's argmax into a row and a column (a
-    position mod the map's width, through float casts): not bounded, so unproven."""
+def test_keypoint_rcnn_proved_with_its_heatmap_decoding(detector):
+    """Keypoint R-CNN's Loop resizes each heatmap to its box (sides read from the data, at
+    least 1 where the graph clamps them), then turns the argmax into a row and a column
+    (mod and division by the width): both Gathers proved in range."""
     a = detector("keypointrcnn_ts")
     d = a.domain
+    assert d.exact and not d.unproven and not d.dd_conditions, \
+        [u.describe() for u in d.unproven] + [str(c) for c in d.dd_conditions]
     assert str(d).startswith("W <= 1333*H and 1333*W >= H")
     assert d.check({"H": 7, "W": 9331}) == "invalid"
-    assert d.check({"H": 320, "W": 480}) == "unproven"
-    assert any(u.node == "Loop_3077" for u in d.unproven)
-    _runs(a, [{"H": 7, "W": 9331}, {"H": 9331, "W": 7}], fills=("normal",))
+    assert d.check({"H": 320, "W": 480}) == "valid"
+    shapes = a.output_shapes_at({"H": 320, "W": 480})
+    assert shapes["keypoints"][1:] == [17, 3] and shapes["keypoints_scores"][1:] == [17]
+    rep = _runs(a, [{"H": 7, "W": 9331}, {"H": 9331, "W": 7}, {"H": 1, "W": 1333},
+                    {"H": 320, "W": 480}], fills=("normal",))
+    assert [v.observed for v in rep.verdicts] == ["invalid", "invalid", "valid", "valid"]
+
+
+def test_heatmap_keypoints_proved_for_any_boxes(model_cache):
+    """torchvision's heatmaps_to_keypoints alone: [N, 17, 3] and [N, 17] for any boxes
+    (inverted, degenerate, outside the image), checked on onnxruntime; a 1e30 box breaks
+    the data's requirement (its side cast to int64 overflows)."""
+    import onnxruntime as ort
+
+    path = registry.build("heatmap_keypoints_ts", model_cache)
+    a = graphshape.analyze(path)
+    d = a.domain
+    assert d.exact and str(d) == "any N"
+    (req,) = d.requirements
+    assert req.origin.op == "Loop"
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(20261208)
+    for t in range(150):
+        n = int(rng.integers(1, 4))
+        s = float(rng.choice([1, 20, 300]))
+        boxes = rng.uniform(-s, s, size=(n, 4)).astype(np.float32)
+        if t % 3 == 0:
+            boxes = np.sort(boxes.reshape(n, 2, 2), axis=1).reshape(n, 4)
+        k, sc = sess.run(None, {"heatmaps": rng.standard_normal((n, 17, 56, 56),
+                                                                dtype=np.float32),
+                                "boxes": boxes})
+        want = a.output_shapes_at({"N": n})
+        assert [list(k.shape), list(sc.shape)] == [want["keypoints"], want["scores"]]
+    rep = _runs(a, [{"N": 1}, {"N": 3}], fills=("normal", "zeros", "uniform"))
+    assert all(v.observed == "valid" for v in rep.verdicts)
 
 
 def test_paste_masks_proved_for_any_boxes_and_sizes(model_cache):

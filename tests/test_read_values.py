@@ -221,3 +221,42 @@ def test_random_slices_at_read_bounds_agree_with_onnxruntime(tmp_path):
                     assert list(y.shape) == want, (i, n, e.tolist(), want, y.shape)
                 compared += 1
     assert decided >= 150 and compared >= 6000, (decided, compared)
+
+
+# a flat argmax turned back into (row, column) by the map's width: torchvision's keypoint
+# decoding, with the width a size here
+ROW_COL = """(float[H, W] m) => (float y) <int64[1] flat = {-1}, int64[1] one = {1},
+    int64[1] z = {0}> {
+  f = Reshape (m, flat)
+  pos = ArgMax <axis = 0, keepdims = 1> (f)
+  s = Shape (m)
+  w = Gather <axis = 0> (s, one)
+  col = Mod (pos, w)
+  d = Sub (pos, col)
+  row0 = Div (d, w)
+  row = %s
+  r = Gather <axis = 0> (m, row)
+  y = Gather <axis = 1> (r, col)
+}"""
+
+
+@pytest.mark.parametrize("row", ["Identity (row0)", "Add (row0, one)"])
+def test_position_mod_and_div_by_a_symbolic_width(tmp_path, row):
+    """pos mod W lies in [0, W - 1] and (pos - col) / W in [0, H - 1] when pos < H*W: both
+    Gathers are in range at every size. One row further is out of range where the maximum
+    is on the last row: never valid."""
+    path = model_from_text(17, ROW_COL % row, str(tmp_path / "rc.onnx"))
+    a = graphshape.analyze(path)
+    s = _session(path)
+    rng = np.random.default_rng(3)
+    if row.startswith("Identity"):
+        assert a.domain.exact and str(a.domain) == "any H; any W"
+        for h, w in ((1, 1), (1, 7), (5, 1), (4, 6), (9, 9)):
+            for _ in range(5):
+                s.run(None, {"m": rng.standard_normal((h, w)).astype(np.float32)})
+    else:
+        assert a.check({"H": 3, "W": 4}) != "valid"
+        m = np.zeros((3, 4), np.float32)
+        m[2, 1] = 1.0  # the maximum on the last row
+        with pytest.raises(Exception, match="Gather"):
+            s.run(None, {"m": m})

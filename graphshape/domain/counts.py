@@ -23,11 +23,12 @@ from graphshape.shapes.tautology import always, same_sets, sometimes
 __all__ = ["discharge", "requirements", "each_at_least_one", "read_requirements",
            "READ_BOUND", "is_read_requirement"]
 
-# the integers read from data (box coordinates) are taken as mathematical integers: true
-# while each stays within this bound, where a few sums and differences of them cannot
-# overflow int64 (a NaN or 1e30 coordinate cast to int64 breaks it: measured, onnxruntime
-# then allocates a negative size)
-READ_BOUND = 2 ** 31
+# the integers read from data (box coordinates, a heatmap's side) are taken as mathematical
+# integers: true while each stays within this bound, where float32 holds them exactly (a
+# row index cast to float and back) and a few sums, differences and products of them
+# cannot overflow int64 (a NaN or 1e30 coordinate cast to int64 breaks it: measured,
+# onnxruntime then allocates a negative size)
+READ_BOUND = 2 ** 24
 
 
 def discharge(conditions: list, counts: dict | None = None) -> list:
@@ -60,8 +61,8 @@ def read_requirements(counts: dict) -> list:
         reads = sorted({f"{counts[s].op} '{counts[s].node}'" for s in syms})
         out.append(Constraint.ge(READ_BOUND, total, Origin(
             node, op, f"the integers read from data at run time ({', '.join(reads)}) must "
-                      f"be finite and within +-2^31, so that arithmetic on them cannot "
-                      f"overflow")))
+                      f"be finite and within +-2^24 (float32 holds them exactly and "
+                      f"arithmetic on them cannot overflow)")))
     return out
 
 

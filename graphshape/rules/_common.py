@@ -22,10 +22,11 @@ from graphshape.shapes.constraints import Constraint
 MAX_READ_VALUES = 8
 
 
-def read_values(ctx, shape):
+def read_values(ctx, shape, lo: int | None = None):
     """Symbolic values for the few integers of a tensor computed from data at run time (box
     coordinates gathered, a float box side cast to an integer), or None: each any integer
-    (a fresh p - q, p, q >= 0). Arithmetic on them downstream is then tracked, and a
+    (a fresh p - q, p, q >= 0), or lo + p where the graph makes each at least ``lo``.
+    Arithmetic on them downstream is then tracked, and a
     condition on them is claimed only where it holds for every value (domain/counts.py;
     else unproven). Two reads are independent even of the same element: less precise,
     never unsound. The proofs take them as integers: the data must keep them finite and
@@ -38,6 +39,9 @@ def read_values(ctx, shape):
     if n > MAX_READ_VALUES:
         return None
     what = "integer read from data at run time"
+    if lo is not None:
+        return tuple(norm(ctx.fresh(what + f" (less {lo})", kind="read") + lo)
+                     for _ in range(n))
     return tuple(norm(ctx.fresh(what + " (part >= 0)", kind="read") -
                       ctx.fresh(what + " (part <= 0)", kind="read")) for _ in range(n))
 

@@ -15,10 +15,21 @@ need every index in [-dim, dim - 1] (onnxruntime checks exactly that):
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from graphshape.arith import lazy
-from graphshape.arith.dims import add, dmax, dmin, mul, norm, provably, sub, to_str
+from graphshape.arith.dims import (
+    add,
+    dmax,
+    dmin,
+    is_integer_expr,
+    mul,
+    norm,
+    provably,
+    sub,
+    to_str,
+)
 from graphshape.arith.prove import Rel
 from graphshape.arith.terms import is_expr
 from graphshape.errors import Unsupported
@@ -133,6 +144,81 @@ def last_axis_parts(ctx, position: int):
     return parts
 
 
+# ops whose output elements are some of their first input's (or all of them, reshaped)
+_SUBSET_OPS = {"Gather", "Slice", "Unsqueeze", "Squeeze", "Reshape", "Identity", "Flatten",
+               "Expand", "Transpose", "Tile", "GatherElements", "GatherND"}
+# casts that keep order and every value a float32 or int64 holds (no wrap-around, no
+# saturation; rounding to the type only toward a floor already taken): float, double, int64
+_ORDERED_CASTS = {1, 11, 7}
+
+
+def float_floor(ctx, position: int = 0):
+    """A number every (finite) element of input ``position`` of this node is at least, read
+    from how the graph made it: a Clip's or Max's constant minimum, a Relu, through Ceil,
+    Floor, Round, Cast, Concat and the ops that pick or reshape elements, the enclosing
+    graphs included (a Loop body reading a box side computed outside). None where it
+    cannot say. Needs the graph (ctx.graph). A NaN is below every number: the caller's
+    values must be finite (counts.read_requirements)."""
+    view = ctx.graph
+    if view is None:
+        return None
+    me = view.node(ctx.name)
+    if me is None or len(me.input) <= position or not me.input[position]:
+        return None
+    return _floor_of(view, me.input[position], 24)
+
+
+def _floor_of(view, value: str, depth: int):
+    if depth <= 0 or view is None:
+        return None
+    node = view.producer(value)
+    if node is None:
+        t = view.tensor(value)
+        if t is not None and t.value is not None and t.value and \
+                all(isinstance(v, (int, float)) for v in t.value):
+            return min(t.value)
+        return None if view.defines(value) else _floor_of(view.parent, value, depth - 1)
+    if node.domain not in ("", "ai.onnx"):
+        return None
+    op, ins = node.op_type, [i for i in node.input]
+    if op == "Relu":
+        return 0
+    if op == "Max":  # at least each constant operand
+        known = [v for v in (_const_scalar(view, i) for i in ins) if v is not None]
+        return max(known) if known else None
+    if op == "Clip":  # min(max(x, lo), hi) >= min(max(floor of x, lo), hi)
+        attrs = {x.name: x.f for x in node.attribute if x.name in ("min", "max")}
+        lo = _const_scalar(view, ins[1]) if len(ins) > 1 else attrs.get("min")
+        hi = _const_scalar(view, ins[2]) if len(ins) > 2 else attrs.get("max")
+        x = _floor_of(view, ins[0], depth - 1) if ins and ins[0] else None
+        cands = [v for v in (lo, x) if v is not None]
+        if not cands:
+            return None
+        return min(max(cands), hi) if hi is not None else max(cands)
+    if op == "Cast" and next((a.i for a in node.attribute if a.name == "to"),
+                             None) not in _ORDERED_CASTS:
+        return None
+    if op in ("Ceil", "Floor", "Round", "Cast") or op in _SUBSET_OPS:
+        lo = _floor_of(view, ins[0], depth - 1) if ins and ins[0] else None
+        if lo is None:
+            return None
+        if op == "Cast" and abs(lo) > 2 ** 24:  # beyond float32's exact integers
+            return None
+        return math.floor(lo) if op in ("Floor", "Round", "Cast") else lo
+    if op == "Concat":
+        los = [_floor_of(view, i, depth - 1) for i in ins if i]
+        return min(los) if los and all(v is not None for v in los) else None
+    return None
+
+
+def _const_scalar(view, value: str):
+    t = view.tensor(value) if value else None
+    if t is None or t.value is None or len(t.value) != 1 or \
+            not isinstance(t.value[0], (int, float)):
+        return None
+    return t.value[0]
+
+
 _NEUTRAL = {"Add": (0, (0, 1)), "Sub": (0, (1,)), "Mul": (1, (0, 1)), "Div": (1, (1,))}
 
 
@@ -201,6 +287,39 @@ def monotone(b, f, increasing: bool = True):
     return Bounds(lo, hi, b.tight) if increasing else Bounds(hi, lo, b.tight)
 
 
+def _trunc_div(v, c):
+    """trunc(v / c) for an integer c >= 1 (proved by the caller), exact, or None: v's sign
+    must be known, and the quotient is read off a polynomial division of v by c whose
+    remainder is a constant r (floor((q*c + r)/c) is q when 0 <= r < c, q - 1 when
+    -c <= r < 0)."""
+    if provably(v, Rel.NONNEG):
+        return _floor_div(v, c)
+    if provably(v, Rel.NONPOS):
+        f = _floor_div(norm(-sympy.sympify(v)), c)
+        return None if f is None else norm(-sympy.sympify(f))
+    return None
+
+
+def _floor_div(v, c):
+    if isinstance(v, int) and v == 0:
+        return 0
+    num, den = sympy.expand(v), sympy.expand(c)
+    first = sorted(den.free_symbols, key=lambda x: x.name)
+    rest = sorted(num.free_symbols - den.free_symbols, key=lambda x: x.name)
+    try:  # the divisor's symbols lead, so that the remainder is free of them
+        q, r = sympy.div(num, den, *(first + rest))
+    except (sympy.PolynomialError, TypeError, ValueError):
+        return None
+    q, r = norm(q), norm(r)
+    if not isinstance(r, int) or not is_integer_expr(q):
+        return None
+    if r >= 0 and provably(sub(sub(c, 1), r), Rel.NONNEG):
+        return q
+    if r < 0 and provably(add(c, r), Rel.NONNEG):
+        return norm(sub(q, 1))
+    return None
+
+
 def uniform_value(t: Tensor):
     """The single value every element of t holds (a known scalar or constant vector)."""
     if t is None or t.value is None or not t.value:
@@ -265,6 +384,16 @@ def binary_bounds(op: str, a: Tensor, b: Tensor, ba, bb, floating: bool):
         return monotone(x, g, increasing=c > 0)
     if op == "Div" and not left and isinstance(c, int) and c != 0:
         return monotone(x, g, increasing=c > 0)  # trunc or exact division: monotone
+    if not left and not floating and is_expr(c) and provably(sub(c, 1), Rel.NONNEG):
+        # an integer divisor of symbolic value >= 1 (a heatmap's width read from the data:
+        # a position mod it, and the row it is on)
+        if op == "Mod":  # Python sign: [0, c - 1], or x itself when already within it
+            if provably(x.lo, Rel.NONNEG) and provably(sub(sub(c, 1), x.hi), Rel.NONNEG):
+                return x
+            return Bounds(0, sub(c, 1))
+        if op == "Div":  # truncation toward zero, increasing in x
+            lo, hi = _trunc_div(x.lo, c), _trunc_div(x.hi, c)
+            return None if lo is None or hi is None else Bounds(lo, hi)
     if op in ("Mod", "FMod") and not left and isinstance(c, int) and c != 0:
         m = abs(c)
         nonneg_x = provably(x.lo, Rel.NONNEG)

@@ -42,6 +42,7 @@ from graphshape.rules._conditional import where_bounds
 from graphshape.rules._ranges import (
     binary_bounds,
     bounds_of,
+    float_floor,
     is_input_data,
     monotone,
     origin_of,
@@ -402,9 +403,12 @@ def cast(ctx, input, target_type=None, *, to: int = FLOAT, saturate: int = 1, ro
         bounds = monotone(bounds_of(ctx, input), lambda v: _cast_value(v, dtype))
     if value is None and input.value is None and dtype in INT_TYPES and \
             input.dtype in FLOAT_TYPES and bounds is None:
-        # a float read from data, made an integer (a box side): symbolic integers (bounded
-        # elements keep their bounds instead, which index checks prove with)
-        value = read_values(ctx, input.shape)
+        # a float read from data, made an integer (a box side, at least 1 where the graph
+        # clamps it): symbolic integers (bounded elements keep their bounds instead, which
+        # index checks prove with)
+        lo = float_floor(ctx)
+        value = read_values(ctx, input.shape,
+                            None if lo is None or not math.isfinite(lo) else math.floor(lo))
     origin = origin_of(ctx, input) if dtype in INT_TYPES or dtype in FLOAT_TYPES else ""
     return Tensor(input.shape, dtype, value, bounds, origin)
 

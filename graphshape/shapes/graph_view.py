@@ -75,6 +75,13 @@ class GraphView:
             out.update(o for o in n.output if o)
         return out
 
+    def defines(self, value: str) -> bool:
+        """Whether this graph itself defines ``value`` (else it comes from an enclosing
+        graph, see ``parent``)."""
+        if "defines" not in self.cache:
+            self.cache["defines"] = frozenset(self._tensors_local())
+        return value in self.cache["defines"]
+
     def is_initializer(self, name: str) -> bool:
         return name in self._graph.initializers
 
