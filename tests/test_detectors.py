@@ -346,32 +346,16 @@ def test_yolo_head_domain(detector):
 
 
 @pytest.mark.large
-def test_maskrcnn_proved_with_its_pasted_masks(detector):
-    """The paste Loop (each mask resized to its box, cut back to the image, concatenated)
-    is proved: the masks output is [D, 1, H, W] at every valid size, for any boxes."""
-    a = detector("maskrcnn_ts")
-    d = a.domain
-    assert d.exact and not d.unproven and not d.dd_conditions, \
-        [u.describe() for u in d.unproven] + [str(c) for c in d.dd_conditions]
-    assert str(d).startswith("W <= 1333*H and 1333*W >= H")
-    assert d.check({"H": 7, "W": 9331}) == "invalid"
-    assert d.check({"H": 320, "W": 480}) == "valid"
-    shape = a.output_shapes_at({"H": 320, "W": 480})["masks"]
-    assert shape[1:] == [1, 320, 480]
-    from graphshape.answers.size_story import requirement_words
-    assert any("integers read from data at run time" in w and "Loop 'Loop_3186'" in w
-               for w in requirement_words(a))
-    rep = _runs(a, [{"H": 7, "W": 9331}, {"H": 9331, "W": 7}, {"H": 1, "W": 1333},
-                    {"H": 320, "W": 480}], fills=("normal",))
-    assert [v.observed for v in rep.verdicts] == ["invalid", "invalid", "valid", "valid"]
-
-
-@pytest.mark.large
-def test_keypoint_rcnn_proved_with_its_heatmap_decoding(detector):
-    """Keypoint R-CNN's Loop resizes each heatmap to its box (sides read from the data, at
-    least 1 where the graph clamps them), then turns the argmax into a row and a column
-    (mod and division by the width): both Gathers proved in range."""
-    a = detector("keypointrcnn_ts")
+@pytest.mark.parametrize("name, loop, outputs", [
+    ("maskrcnn_ts", "Loop_3186", {"masks": [1, 320, 480]}),
+    ("keypointrcnn_ts", "Loop_3077", {"keypoints": [17, 3], "keypoints_scores": [17]})])
+def test_mask_and_keypoint_rcnn_proved_with_their_loops(detector, name, loop, outputs):
+    """Mask R-CNN's paste Loop (each mask resized to its box, cut back to the image,
+    concatenated) and Keypoint R-CNN's decoding Loop (each heatmap resized to its box, whose
+    sides the graph clamps to at least 1, the argmax turned into a row and a column by mod
+    and division by the width) are proved for any boxes: exact, with the data's requirement
+    that the values read stay small."""
+    a = detector(name)
     d = a.domain
     assert d.exact and not d.unproven and not d.dd_conditions, \
         [u.describe() for u in d.unproven] + [str(c) for c in d.dd_conditions]
@@ -379,7 +363,10 @@ def test_keypoint_rcnn_proved_with_its_heatmap_decoding(detector):
     assert d.check({"H": 7, "W": 9331}) == "invalid"
     assert d.check({"H": 320, "W": 480}) == "valid"
     shapes = a.output_shapes_at({"H": 320, "W": 480})
-    assert shapes["keypoints"][1:] == [17, 3] and shapes["keypoints_scores"][1:] == [17]
+    assert {k: shapes[k][1:] for k in outputs} == outputs
+    from graphshape.answers.size_story import requirement_words
+    assert any("integers read from data at run time" in w and f"Loop '{loop}'" in w
+               for w in requirement_words(a))
     rep = _runs(a, [{"H": 7, "W": 9331}, {"H": 9331, "W": 7}, {"H": 1, "W": 1333},
                     {"H": 320, "W": 480}], fills=("normal",))
     assert [v.observed for v in rep.verdicts] == ["invalid", "invalid", "valid", "valid"]

@@ -260,3 +260,36 @@ def test_position_mod_and_div_by_a_symbolic_width(tmp_path, row):
         m[2, 1] = 1.0  # the maximum on the last row
         with pytest.raises(Exception, match="Gather"):
             s.run(None, {"m": m})
+
+
+# a float from the data, given a floor by the graph, cast to an integer and used as a size
+FLOORED = """(float[1] x) => (float y) <float lo = {%s}, float hi = {%s}, int64[1] d = {%d}> {
+  c = Clip (x, lo, hi)
+  u = Ceil (c)
+  i = Cast <to = 7> (u)
+  n = Sub (i, d)
+  y = ConstantOfShape (n)
+}"""
+
+
+@pytest.mark.parametrize("lo, hi, d, proved", [
+    (1.0, 1e6, 1, True),      # ceil(clip(x, 1, 1e6)) - 1 >= 0 for every x: proved
+    (5.0, 3.0, 4, False),     # min above max: Clip gives 3, and 3 - 4 < 0 fails
+    (0.5, 1e6, 1, True),      # ceil of a value >= 0.5 is >= 1
+    (-2.0, 1e6, 0, False)])   # may be negative: never valid
+def test_a_floor_the_graph_gives_a_value_read_from_data(tmp_path, lo, hi, d, proved):
+    path = model_from_text(17, FLOORED % (lo, hi, d), str(tmp_path / "fl.onnx"))
+    a = graphshape.analyze(path)
+    s = _session(path)
+    xs = [-1e5, -3.0, -0.5, 0.0, 0.2, 0.7, 1.0, 2.5, 4.0, 7.0, 1e5]
+    ran = []
+    for x in xs:
+        try:
+            s.run(None, {"x": np.array([x], np.float32)})
+            ran.append(True)
+        except Exception:  # noqa: BLE001  onnxruntime's verdict
+            ran.append(False)
+    if proved:
+        assert a.domain.exact and a.check({}) == "valid" and all(ran)
+    else:
+        assert not a.domain.exact and not all(ran)

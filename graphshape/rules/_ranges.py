@@ -122,14 +122,11 @@ def last_axis_parts(ctx, position: int):
     Ranges), the Concat's inputs as Tensors, in order; else None. Each part's own bounds
     then bound its components of the index tuple (the Concat's bounds are their union).
     Needs the graph (ctx.graph)."""
-    view = ctx.graph
-    if view is None:
+    view, name = _input_name(ctx, position)
+    if name is None:
         return None
-    me = view.node(ctx.name)
-    if me is None or len(me.input) <= position or not me.input[position]:
-        return None
-    out = view.tensor(me.input[position])
-    cat = view.producer(me.input[position])
+    out = view.tensor(name)
+    cat = view.producer(name)
     if out is None or out.shape is None or cat is None or cat.op_type != "Concat" or \
             cat.domain not in ("", "ai.onnx"):
         return None
@@ -159,13 +156,17 @@ def float_floor(ctx, position: int = 0):
     graphs included (a Loop body reading a box side computed outside). None where it
     cannot say. Needs the graph (ctx.graph). A NaN is below every number: the caller's
     values must be finite (counts.read_requirements)."""
+    view, name = _input_name(ctx, position)
+    return None if name is None else _floor_of(view, name, 24)
+
+
+def _input_name(ctx, position: int):
+    """(the graph's view, the name of this node's input ``position``), or (view, None)."""
     view = ctx.graph
-    if view is None:
-        return None
-    me = view.node(ctx.name)
+    me = view.node(ctx.name) if view is not None else None
     if me is None or len(me.input) <= position or not me.input[position]:
-        return None
-    return _floor_of(view, me.input[position], 24)
+        return view, None
+    return view, me.input[position]
 
 
 def _floor_of(view, value: str, depth: int):
@@ -200,10 +201,12 @@ def _floor_of(view, value: str, depth: int):
         return None
     if op in ("Ceil", "Floor", "Round", "Cast") or op in _SUBSET_OPS:
         lo = _floor_of(view, ins[0], depth - 1) if ins and ins[0] else None
-        if lo is None:
+        if lo is None or not math.isfinite(lo):
             return None
         if op == "Cast" and abs(lo) > 2 ** 24:  # beyond float32's exact integers
             return None
+        if op == "Ceil":
+            return math.ceil(lo)
         return math.floor(lo) if op in ("Floor", "Round", "Cast") else lo
     if op == "Concat":
         los = [_floor_of(view, i, depth - 1) for i in ins if i]
