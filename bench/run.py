@@ -4,7 +4,9 @@
                                   [--repeats 3] [--verify-models NAME ...] [--quick]
 
 For every corpus model (models/registry.py, built on demand with `python -m models build
-NAME` into .cache/models) and for Conv/Relu chains of 1,000 to 10,000 nodes:
+NAME` into .cache/models), for Conv/Relu chains of 1,000 to 10,000 nodes and for a 32-layer
+Llama-style decoder from a transformers config via dynamo (models/hf.build_llama_decoder,
+--llama-layers):
 
 * graphshape COLD: `python -c` in a fresh process imports graphshape, then times
   graphshape.analyze(path) alone; median of --repeats fresh processes. The whole process
@@ -470,6 +472,8 @@ def main(argv=None) -> int:
     ap.add_argument("--per-symbol", type=int, default=12, help="sampled sweep sizes a symbol")
     ap.add_argument("--sweep-cap-s", type=float, default=30.0,
                     help="a 1-D model is swept in full when that is estimated under this")
+    ap.add_argument("--llama-layers", type=int, default=32,
+                    help="a Llama-style decoder of this many layers via dynamo (0: none)")
     ap.add_argument("--quick", action="store_true", help="1 process per tool, no verify")
     ap.add_argument("--json", default=DEFAULT_JSON)
     args = ap.parse_args(argv)
@@ -502,6 +506,15 @@ def main(argv=None) -> int:
                             args.slow_s, tools))
         save()
         print(f"measured chain_{n} ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr,
+              flush=True)
+    if args.llama_layers:
+        from models import hf
+
+        name = f"llama{args.llama_layers}_dynamo"
+        rows.append(measure(name, hf.build_llama_decoder(cache, args.llama_layers),
+                            args.repeats, args.warm, args.slow_s, tools))
+        save()
+        print(f"measured {name} ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr,
               flush=True)
     ver = []
     for name in args.verify_models:

@@ -90,3 +90,37 @@ def build(out_dir: str, name: str) -> str:
         outs = ["logits" if name == "gpt2_hf" else "last_hidden_state"]
     return export(m, example(name), path, dynamo=False, input_names=names, output_names=outs,
                   dynamic_axes=axes, opset=17)
+
+
+def build_llama_decoder(out_dir: str, layers: int = 32) -> str:
+    """A Llama-style decoder (LlamaForCausalLM from a config: hidden 64, 4 heads, 2 KV
+    heads, 256 positions, no cache, eager attention; random weights) with ``layers`` layers,
+    exported by the dynamo exporter with B and S symbolic. Not a corpus model (its export
+    takes about 50 s): the bench's large-graph row (issue 24), built on demand."""
+    import torch
+    import transformers as tr
+    from torch import nn
+
+    path, hit = cached(out_dir, f"llama{layers}_dynamo")
+    if hit:
+        return path
+    torch.manual_seed(0)
+    cfg = tr.LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=layers, num_attention_heads=4,
+                         num_key_value_heads=2, max_position_embeddings=256, use_cache=False,
+                         attn_implementation="eager")
+    inner = tr.LlamaForCausalLM(cfg).eval()
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = inner
+
+        def forward(self, input_ids):
+            return self.m(input_ids=input_ids, return_dict=True).logits
+
+    ids = torch.randint(0, 128, (2, 16))
+    dims = ({0: torch.export.Dim("B", min=1, max=64), 1: torch.export.Dim("S", min=2,
+                                                                           max=256)},)
+    return export(Decoder(), (ids,), path, dynamo=True, input_names=["input_ids"],
+                  output_names=["logits"], dynamic_shapes=dims)
