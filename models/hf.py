@@ -122,5 +122,5 @@ def build_llama_decoder(out_dir: str, layers: int = 32) -> str:
     ids = torch.randint(0, 128, (2, 16))
     dims = ({0: torch.export.Dim("B", min=1, max=64), 1: torch.export.Dim("S", min=2,
                                                                            max=256)},)
-    return export(Decoder(), (ids,), path, dynamo=True, input_names=["input_ids"],
+    return export(Decoder().eval(), (ids,), path, dynamo=True, input_names=["input_ids"],
                   output_names=["logits"], dynamic_shapes=dims)
