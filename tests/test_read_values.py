@@ -129,18 +129,78 @@ def test_loop_output_computed_from_each_iterations_data(tmp_path, body):
         assert list(y.shape) == a.output_shapes_at({"N": 5, "M": 2})["y"] == [2, 2]
 
 
+def _int64(inits: list, name: str, vals, shape=None) -> str:
+    """An int64 initializer appended to ``inits`` (a vector, or ``shape``); its name."""
+    from onnx import TensorProto, helper
+
+    inits.append(helper.make_tensor(name, TensorProto.INT64,
+                                    [len(vals)] if shape is None else shape, vals))
+    return name
+
+
+def _x_e_model(name: str, nodes: list, inits: list):
+    """The random graphs' model: float x[N] and int64 e[3] (the data read) in, y out."""
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"]),
+         helper.make_tensor_value_info("e", TensorProto.INT64, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+
+
+def _hold_against_onnxruntime(tmp_path, rng, make, graphs: int, sizes, draws: int, span):
+    """Analyse ``graphs`` random models from ``make(rng, i)``; hold every decided verdict
+    at each N in ``sizes`` against ``draws`` draws of e, each in ``span(n)`` (a half-open
+    range): 'valid' must run every time with the predicted shape, 'invalid' must fail every
+    time. graphshape's rule applies: an empty output is a failure unless its axis is
+    data-dependent (then any count, 0 included, is the model's answer). Returns (verdict
+    -> sizes decided, runs compared)."""
+    import onnx
+
+    decided = {"valid": 0, "invalid": 0}
+    compared = 0
+    for i in range(graphs):
+        path = str(tmp_path / f"g{i}.onnx")
+        onnx.save(make(rng, i), path)
+        a = graphshape.analyze(path)
+        s = _session(path)
+        dd = {d.symbol for d in a.propagation.data_dependent}
+        sym = a.propagation.tensors["y"].shape
+        excused = [sym is None or (not isinstance(d, int) and bool(d.free_symbols & dd))
+                   for d in (sym or [None])]
+        for n in sizes:
+            verdict = str(a.check({"N": n}))
+            if verdict == "unproven":
+                continue
+            decided[verdict] += 1
+            want = a.output_shapes_at({"N": n})["y"]
+            for _ in range(draws):
+                e = rng.integers(*span(n), size=3)
+                try:
+                    (y,) = s.run(None, {"x": np.ones(n, np.float32), "e": e})
+                    ran = all(g > 0 or ok for g, ok in zip(y.shape, excused * y.ndim))
+                except Exception:  # noqa: BLE001  onnxruntime's verdict, whatever it says
+                    ran = False
+                assert ran == (verdict == "valid"), (i, n, e.tolist(), verdict)
+                if ran and want is not None and None not in want:
+                    assert list(y.shape) == want, (i, n, e.tolist(), want, y.shape)
+                compared += 1
+    return decided, compared
+
+
 def _random_slice_graph(rng, i: int):
     """x[N] cut by Slices whose bounds are integers read from e (or constants, or N less a
     constant), the pieces concatenated and tied to x (Add, which needs equal lengths) or
     reshaped: the relations graphshape must decide for every value of e, or leave
     unproven."""
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     nodes, inits = [], []
 
     def const(name, vals):
-        inits.append(helper.make_tensor(name, TensorProto.INT64, [len(vals)], vals))
-        return name
+        return _int64(inits, name, vals)
 
     const("z", [0])
     const("big", [2 ** 62])
@@ -176,51 +236,17 @@ def _random_slice_graph(rng, i: int):
         nodes.append(helper.make_node("Reshape", ["cat", "two"], ["y"]))
     else:
         nodes.append(helper.make_node("Identity", ["cat"], ["y"]))
-    g = helper.make_graph(
-        nodes, f"slices{i}",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"]),
-         helper.make_tensor_value_info("e", TensorProto.INT64, [3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    return _x_e_model(f"slices{i}", nodes, inits)
 
 
 def test_random_slices_at_read_bounds_agree_with_onnxruntime(tmp_path):
     """100 random graphs; at N = 1..6 each verdict is held against 40 draws of e (values
     -3N - 3 .. 3N + 3): 'valid' must run for every draw with the predicted shape, 'invalid'
     must fail for every draw."""
-    import onnx
-
-    rng = np.random.default_rng(7734002)
-    decided = compared = 0
-    for i in range(100):
-        path = str(tmp_path / f"s{i}.onnx")
-        onnx.save(_random_slice_graph(rng, i), path)
-        a = graphshape.analyze(path)
-        s = _session(path)
-        for n in range(1, 7):
-            verdict = a.check({"N": n})
-            if verdict == "unproven":
-                continue
-            decided += 1
-            want = a.output_shapes_at({"N": n})["y"]
-            dd = {d.symbol for d in a.propagation.data_dependent}
-            sym = a.propagation.tensors["y"].shape
-            excused = [sym is None or (not isinstance(d, int) and bool(d.free_symbols & dd))
-                       for d in (sym or [None])]
-            for _ in range(40):
-                e = rng.integers(-3 * n - 3, 3 * n + 4, size=3)
-                try:
-                    (y,) = s.run(None, {"x": np.ones(n, np.float32), "e": e})
-                    # graphshape's rule: an empty output is a failure unless its axis is
-                    # data-dependent (then any count, 0 included, is the model's answer)
-                    ran = all(g > 0 or ok for g, ok in zip(y.shape, excused * y.ndim))
-                except Exception:  # noqa: BLE001  onnxruntime's verdict, whatever it says
-                    ran = False
-                assert ran == (verdict == "valid"), (i, n, e.tolist(), verdict)
-                if ran and want is not None and None not in want:
-                    assert list(y.shape) == want, (i, n, e.tolist(), want, y.shape)
-                compared += 1
-    assert decided >= 150 and compared >= 6000, (decided, compared)
+    decided, compared = _hold_against_onnxruntime(
+        tmp_path, np.random.default_rng(7734002), _random_slice_graph, 100, range(1, 7), 40,
+        lambda n: (-3 * n - 3, 3 * n + 4))
+    assert sum(decided.values()) >= 150 and compared >= 6000, (decided, compared)
 
 
 # a flat argmax turned back into (row, column) by the map's width: torchvision's keypoint
@@ -304,12 +330,10 @@ def _random_size_graph(rng, i: int):
     nodes, inits = [], []
 
     def const(name, vals):
-        inits.append(helper.make_tensor(name, TensorProto.INT64, [len(vals)], vals))
-        return name
+        return _int64(inits, name, vals)
 
     def scalar(name, v):
-        inits.append(helper.make_tensor(name, TensorProto.INT64, [], [v]))
-        return name
+        return _int64(inits, name, [v], shape=[])
 
     nodes.append(helper.make_node("Shape", ["x"], ["n"]))
 
@@ -355,41 +379,13 @@ def _random_size_graph(rng, i: int):
             nodes.append(helper.make_node("Squeeze", [f"{o}f", const(f"q{p}", [0])], [o]))
         outs.append(o)
     nodes.append(helper.make_node("Add", outs, ["y"]))
-    g = helper.make_graph(
-        nodes, f"sizes{i}",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"]),
-         helper.make_tensor_value_info("e", TensorProto.INT64, [3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    return _x_e_model(f"sizes{i}", nodes, inits)
 
 
 def test_random_sizes_read_from_data_agree_with_onnxruntime(tmp_path):
     """80 random graphs using read integers as sizes; at N = 1..5 every decided verdict
     held against 30 draws of e (-3 .. 3N + 2)."""
-    import onnx
-
-    rng = np.random.default_rng(7734005)
-    decided = {"valid": 0, "invalid": 0}
-    for i in range(80):
-        path = str(tmp_path / f"z{i}.onnx")
-        onnx.save(_random_size_graph(rng, i), path)
-        a = graphshape.analyze(path)
-        s = _session(path)
-        dd = {d.symbol for d in a.propagation.data_dependent}
-        sym = a.propagation.tensors["y"].shape
-        excused = [sym is None or (not isinstance(d, int) and bool(d.free_symbols & dd))
-                   for d in (sym or [None])]
-        for n in range(1, 6):
-            verdict = str(a.check({"N": n}))
-            if verdict == "unproven":
-                continue
-            decided[verdict] += 1
-            for _ in range(30):
-                e = rng.integers(-3, 3 * n + 3, size=3)
-                try:
-                    (y,) = s.run(None, {"x": np.ones(n, np.float32), "e": e})
-                    ran = all(g > 0 or ok for g, ok in zip(y.shape, excused * y.ndim))
-                except Exception:  # noqa: BLE001  onnxruntime's verdict
-                    ran = False
-                assert ran == (verdict == "valid"), (i, n, e.tolist(), verdict)
+    decided, _ = _hold_against_onnxruntime(
+        tmp_path, np.random.default_rng(7734005), _random_size_graph, 80, range(1, 6), 30,
+        lambda n: (-3, 3 * n + 3))
     assert decided["valid"] >= 5 and decided["invalid"] >= 20, decided

@@ -181,7 +181,7 @@ def _floor_of(view, value: str, depth: int):
         return None if view.defines(value) else _floor_of(view.parent, value, depth - 1)
     if node.domain not in ("", "ai.onnx"):
         return None
-    op, ins = node.op_type, [i for i in node.input]
+    op, ins = node.op_type, list(node.input)
     if op == "Relu":
         return 0
     if op == "Max":  # at least each constant operand

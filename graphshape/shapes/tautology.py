@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from graphshape import stats
 from graphshape.arith import lazy
+from graphshape.arith.dims import add
 from graphshape.arith.isl import (
     PROOF_OPERATIONS,
     IslPrinter,
@@ -215,10 +216,10 @@ def _always_given(c: Constraint, defs: dict) -> bool:
 def negation(c: Constraint):
     """The condition that holds exactly where ``c`` fails (integers), or None (DIV)."""
     if c.kind == EQ:
-        return Constraint.any_of([Constraint.ge(c.lhs, norm(sympy.sympify(c.rhs) + 1)),
-                                  Constraint.ge(c.rhs, norm(sympy.sympify(c.lhs) + 1))])
+        return Constraint.any_of([Constraint.ge(c.lhs, add(c.rhs, 1)),
+                                  Constraint.ge(c.rhs, add(c.lhs, 1))])
     if c.kind == GE:
-        return Constraint.ge(c.rhs, norm(sympy.sympify(c.lhs) + 1))
+        return Constraint.ge(c.rhs, add(c.lhs, 1))
     if c.kind in (AND, OR):
         parts = [negation(p) for p in c.parts]
         if any(p is None for p in parts):
