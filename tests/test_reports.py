@@ -302,3 +302,16 @@ def test_violation_lines_at_300_name_the_38x38_map(toy_path):
     from graphshape.arith.dims import substitute
 
     assert [substitute(d, {"H": 300, "W": 300}) for d in shapes] == [1, 32, 38, 38]
+
+
+def test_a_size_named_like_a_sympy_function_is_read_back_as_the_size():
+    """A batch size named N (sympy's numeric-evaluation function) in the "why" text of an
+    onnx zoo model: its read-back of the reduced condition once parsed N as the function and
+    the command ended in an internal error (light_inception_v1, alexnet and vgg19 alike)."""
+    path = os.path.join(os.path.dirname(onnx.__file__),
+                        "backend/test/data/light/light_inception_v1.onnx")
+    r = CliRunner().invoke(main, ["analyze", path, "--dim", "data_0:0=N", "--dim",
+                                  "data_0:2=H", "--dim", "data_0:3=W"])
+    assert r.exit_code == 0, r.output
+    assert "N = 1; 221 <= H <= 252; 221 <= W <= 252" in r.output
+    assert "so N*h*w = 1 (here 1024*N*h*w = 2048)" in r.output

@@ -374,8 +374,10 @@ def readable(analysis, cond, sizes: dict | None = None) -> str:
     if reduced:
         need += f", so {reduced}"
     if sizes and values and reduced and not reduced.startswith("no size"):
-        part = sympy.sympify(reduced.split(" = ")[0].split(" >= ")[0], locals={
-            str(k): k for k in values})
+        # read back with every symbol it may name bound to the analysis's own (a size
+        # named N, S, E or Q is otherwise sympy's function or constant of that name)
+        names = {str(k): k for k in list(d.symbols) + list(values)}
+        part = sympy.sympify(reduced.split(" = ")[0].split(" >= ")[0], locals=names)
         if part.free_symbols and part.free_symbols <= set(values):
             need += f" (here {to_str(norm(part))} = {norm(part.subs(values))})"
             return f"{head}; {need}"
