@@ -8,18 +8,23 @@ NAME` into .cache/models), for Conv/Relu chains of 1,000 to 10,000 nodes and for
 Llama-style decoder from a transformers config via dynamo (models/hf.build_llama_decoder,
 --llama-layers):
 
-* graphshape COLD: `python -c` in a fresh process imports graphshape, then times
-  graphshape.analyze(path) alone; median of --repeats fresh processes. The whole process
-  wall (interpreter start, imports, analysis, exit) is measured around it too.
+* graphshape FIRST: `python -c` in a fresh process times `import graphshape`, then
+  graphshape.analyze(path); FIRST is the two together (what a CLI call, a CI step or an
+  audit worker's first model pays, less the interpreter's own start and exit, which are the
+  same for every tool), median of --repeats fresh processes. CALL is the analysis alone,
+  after the import: not comparable across tools (graphshape imports sympy and isl on the
+  first call, onnxruntime's tool imports sympy with itself), so it is kept for reference.
+  The whole process wall (interpreter start, imports, analysis, exit) and the process's
+  peak memory (VmHWM) are measured too.
 * graphshape WARM: the same call repeated in one process (expression caches warm).
-* the peers, each cold in fresh processes the same way, each timed from the file's path to
-  its result (load included, as graphshape.analyze includes its load):
+* the peers, each in fresh processes the same way (its imports, then the call from the
+  file's path to its result, load included, as graphshape.analyze includes its load):
   - onnxruntime's symbolic_shape_infer (SymbolicShapeInference.infer_shapes, auto_merge=True);
   - onnx-shape-inference 0.4.0 (onnx_ir.load + infer_symbolic_shapes, default policy);
   - onnx's C++ infer_shapes(data_prop=True), no symbolic arithmetic: the physical anchor.
   A peer whose first cold call takes over --slow-s seconds gets one process, not three (the
   table says n=1).
-* cold ratios graphshape / peer (at most 0.5 is the goal of issue 8).
+* FIRST ratios graphshape / peer (the goal: at most 0.5 against ort and osi).
 
 Then `verify` (edge points) against a brute-force onnxruntime sweep over 1..1024 per symbol
 on --verify-models: a 1-D model is swept in full when that fits --sweep-cap-s, else its time
@@ -79,6 +84,11 @@ try:
         res["warm_s"].append(time.perf_counter() - t)
 except Exception as e:  # the peer's failure is a row in the table, not a crash
     res["error"] = type(e).__name__ + ": " + " ".join(str(e).split())[:160]
+try:  # this process's own peak (ru_maxrss would also count the parent's pages before exec)
+    with open("/proc/self/status") as f:
+        res["peak_mb"] = next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM:"))
+except (OSError, StopIteration, ValueError):
+    res["peak_mb"] = None
 sys.stdout.flush()
 print("BENCH_JSON " + json.dumps(res))
 '''
@@ -160,9 +170,13 @@ def measure(name: str, path: str, repeats: int, warm: int, slow_s: float, tools)
     for tool in tools:
         rs = runs[tool]
         cold = _median([x.get("cold_s") for x in rs])
-        d = {"cold_s": cold, "cold_runs_s": [x.get("cold_s") for x in rs],
+        first = [x["import_s"] + x["cold_s"] if x.get("cold_s") is not None and
+                 x.get("import_s") is not None else None for x in rs]
+        d = {"first_s": _median(first), "first_runs_s": first,
+             "cold_s": cold, "cold_runs_s": [x.get("cold_s") for x in rs],
              "process_s": _median([x.get("process_s") for x in rs]),
-             "import_s": _median([x.get("import_s") for x in rs]), "n": len(rs)}
+             "import_s": _median([x.get("import_s") for x in rs]), "n": len(rs),
+             "peak_mb": max((x.get("peak_mb") or 0 for x in rs), default=None) or None}
         errs = [x["error"] for x in rs if x.get("error")]
         if errs:
             d["error"] = errs[0]
@@ -170,12 +184,13 @@ def measure(name: str, path: str, repeats: int, warm: int, slow_s: float, tools)
             d["warm_s"] = _median(rs[0].get("warm_s") or [None])
             d.update(rs[0].get("info") or {})
         row[tool] = d
-    gs = row["graphshape"]["cold_s"]
+    gs, gs_call = row["graphshape"]["first_s"], row["graphshape"]["cold_s"]
     for peer in tools:
         if peer == "graphshape":
             continue
-        pc = row[peer]["cold_s"]
-        row[peer]["ratio"] = gs / pc if gs is not None and pc else None
+        pf, pc = row[peer]["first_s"], row[peer]["cold_s"]
+        row[peer]["ratio"] = gs / pf if gs is not None and pf else None
+        row[peer]["call_ratio"] = gs_call / pc if gs_call is not None and pc else None
     row["nodes"] = row["graphshape"].get("nodes") or _node_count(path)
     return row
 
@@ -322,7 +337,7 @@ def cli_start(toy: str, repeats: int = 3) -> dict:
         rc, out = p.returncode, (p.stdout.strip() or p.stderr.strip())[:200]
     return {"command": "graphshape check " + os.path.relpath(toy, ROOT) +
             " --size H=256 --size W=256", "wall_s": statistics.median(walls),
-            "walls_s": walls, "rc": rc, "output": out, "target_s": 0.5}
+            "walls_s": walls, "rc": rc, "output": out, "target_s": 0.35}
 
 
 # -- machine and setup ------------------------------------------------------------------------
@@ -399,11 +414,13 @@ def print_table(result: dict) -> None:
           f"Python {m['python']}; load average {m['load_avg_start'][0]:.1f} at start, "
           f"{result['load_avg_end'][0]:.1f} at end")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    print(f"cold = first call in a fresh process, median of up to {result['settings']['repeats']}"
-          " processes (n = how many); proc = whole process wall; seconds")
-    hdr = (f"{'model':<26}{'nodes':>6} {'gs cold':>8}{'gs warm':>8}{'gs proc':>8}"
-           f" {'ort':>8}{'osi':>8}{'onnx C++':>9}  {'gs/ort':>6}{'gs/osi':>7}{'gs/onnx':>8}"
-           f"  {'n ort/osi/onnx':>14}")
+    print(f"first = import + first call in a fresh process (what a CLI call or a worker's first "
+          f"model pays, less the interpreter's own start), median of up to "
+          f"{result['settings']['repeats']} processes (n = how many); call = the first call "
+          "after the import; warm = the call again; peak = the process's peak memory; seconds")
+    hdr = (f"{'model':<24}{'nodes':>6} {'gs first':>9}{'call':>7}{'warm':>7}{'peak MB':>8}"
+           f" {'ort':>7}{'osi':>7}{'C++':>7}  {'gs/ort':>6}{'gs/osi':>7}{'gs/C++':>7}"
+           f"  {'n ort/osi/C++':>13}")
     print(hdr)
     print("-" * len(hdr))
     notes = []
@@ -412,20 +429,25 @@ def print_table(result: dict) -> None:
         cells = []
         for p in PEERS:
             d = r.get(p) or {}
-            cells.append(_f(d.get("cold_s")) if d.get("cold_s") is not None else "fail")
+            cells.append(_f(d.get("first_s"), 2) if d.get("first_s") is not None else "fail")
             if d.get("error"):
                 notes.append(f"{r['model']}: {p}: {d['error']}")
         ratios = [_f((r.get(p) or {}).get("ratio"), 2) for p in PEERS]
         ns = "/".join(str((r.get(p) or {}).get("n", 0)) for p in PEERS)
-        print(f"{r['model']:<26}{r['nodes']:>6} {_f(g['cold_s']):>8}{_f(g.get('warm_s')):>8}"
-              f"{_f(g['process_s']):>8} {cells[0]:>8}{cells[1]:>8}{cells[2]:>9}  "
-              f"{ratios[0]:>6}{ratios[1]:>7}{ratios[2]:>8}  {ns:>14}")
+        print(f"{r['model']:<24}{r['nodes']:>6} {_f(g.get('first_s'), 2):>9}"
+              f"{_f(g['cold_s'], 2):>7}{_f(g.get('warm_s'), 3):>7}{g.get('peak_mb') or '-':>8} "
+              f"{cells[0]:>7}{cells[1]:>7}{cells[2]:>7}  "
+              f"{ratios[0]:>6}{ratios[1]:>7}{ratios[2]:>7}  {ns:>13}")
         if g.get("error"):
             notes.append(f"{r['model']}: graphshape: {g['error']}")
     over = [r["model"] for r in result["rows"] if any(
         ((r.get(p) or {}).get("ratio") or 0) > 0.5 for p in ("ort_symbolic",
                                                               "onnx_shape_inference"))]
-    print(f"cold ratio above 0.5 against ort or osi: {', '.join(over) or 'none'}")
+    print(f"first-call ratio above 0.5 against ort or osi: {', '.join(over) or 'none'}")
+    slow = [r["model"] for r in result["rows"] if (r["graphshape"].get("first_s") or 0) > 2]
+    print(f"graphshape's first call above 2 s: {', '.join(slow) or 'none'}")
+    big = [r["model"] for r in result["rows"] if (r["graphshape"].get("peak_mb") or 0) > 300]
+    print(f"graphshape's peak above 300 MB: {', '.join(big) or 'none'}")
     for n in notes:
         print("  note: " + n)
     if result.get("verify"):

@@ -9,12 +9,9 @@ from graphshape import (
     rules,  # noqa: F401  (importing the package registers every rule)
     stats,
 )
-from graphshape.answers.contract import require
-from graphshape.answers.fit import fit
-from graphshape.answers.profiles import profiles
-from graphshape.answers.reasons import readable
 from graphshape.answers.size_story import count_words, requirement_words
-from graphshape.arith.dims import free_symbols, substitute, to_str
+from graphshape.arith import lazy
+from graphshape.arith.dims import free_symbols, substitute, to_str, value_at
 from graphshape.domain import solve
 from graphshape.domain.counts import discharge, read_requirements, requirements
 from graphshape.domain.sets import Domain
@@ -22,6 +19,13 @@ from graphshape.loader import graph as model
 from graphshape.results import Explanation, Verdict, Violation
 from graphshape.shapes import engine
 from graphshape.shapes.constraints import Constraint, Origin
+
+# the deployer answers and the words for a violation are imported when first asked for: an
+# analysis alone does not import them (profiles imports the verifier, and with it numpy)
+contract = lazy.module("graphshape.answers.contract")
+fit_answers = lazy.module("graphshape.answers.fit")
+profile_answers = lazy.module("graphshape.answers.profiles")
+reasons = lazy.module("graphshape.answers.reasons")
 
 __all__ = ["Analysis", "analyze", "SCHEMA_VERSION"]
 
@@ -80,14 +84,8 @@ class Analysis:
             if t is None or t.shape is None:
                 out[n] = None
                 continue
-            dims = []
-            for d in t.shape:
-                try:
-                    v = substitute(d, env)
-                except ValueError:  # no value at this size (c // d with d == 0)
-                    v = None
-                dims.append(v if isinstance(v, int) else None)
-            out[n] = dims
+            # None: no value here (a data-dependent count, or c // d with d == 0)
+            out[n] = [value_at(d, env) for d in t.shape]
         return out
 
     def input_shapes_at(self, sizes: dict) -> dict:
@@ -128,17 +126,17 @@ class Analysis:
         """Whether every size of a contract ("H in 224..640 step 32, W = H") is valid,
         decided as one set inclusion (graphshape.contract)."""
 
-        return require(self, spec)
+        return contract.require(self, spec)
 
     def fit(self, sizes: dict, policy: str = "any", placement: str = "center"):
         """The valid sizes nearest ``sizes`` (pad, crop, resize), best first (graphshape.fit)."""
 
-        return fit(self, sizes, policy, placement)
+        return fit_answers.fit(self, sizes, policy, placement)
 
     def profiles(self, range_spec: str | None = None, opt: dict | None = None, **kw):
         """TensorRT optimisation profiles: min/opt/max per valid box (graphshape.profiles)."""
 
-        return profiles(self, range_spec, opt, **kw)
+        return profile_answers.profiles(self, range_spec, opt, **kw)
 
     def constraints_table(self) -> list:
         rows = []
@@ -242,6 +240,6 @@ def _readable(analysis, cond, sizes) -> str:
                          f"float32 at {', '.join(f'{k}={v}' for k, v in sizes.items())}"
                          for d in floats.derived if d.symbol in cond.constraint.symbols())
     try:
-        return readable(analysis, cond, sizes)
+        return reasons.readable(analysis, cond, sizes)
     except Exception:  # noqa: BLE001  words are a courtesy; the verdict does not depend on them
         return ""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 else:
     sympy = lazy.module("sympy")
 
-__all__ = ["compile_dim"]
+__all__ = ["compile_dim", "value_at"]
 
 def _py(e) -> str:
     if isinstance(e, int):
@@ -80,3 +80,16 @@ def compile_dim(x: Dim):
                 return substitute(_x, env)
         _COMPILED[x] = f
     return f
+
+
+def value_at(x: Dim, env: dict) -> int | None:
+    """The dim's value where the symbols take the ints in ``env`` (names to ints), by its
+    compiled function; None where it has none there (a symbol ``env`` does not give, such as
+    a data-dependent count, or c // d with d == 0)."""
+    if isinstance(x, int):
+        return x
+    try:
+        v = compile_dim(x)(env)
+    except (KeyError, ZeroDivisionError, ValueError):
+        return None
+    return v if isinstance(v, int) else None

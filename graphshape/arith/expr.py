@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from graphshape import stats
-from graphshape.arith import lazy
+from graphshape.arith import lazy, memo
 from graphshape.arith.prove import at_least, nonneg, nonpos, structural_nonneg
 from graphshape.arith.terms import Dim, is_expr, is_integer_expr, norm
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 else:
     sympy = lazy.module("sympy")
 
-__all__ = ["floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
+__all__ = ["rebuilt", "factored", "floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
            "trunc_expr", "mod", "dmin", "dmax", "add", "sub", "mul", "prod", "substitute",
            "to_str", "structurally_equal", "UndefinedDim"]
 
@@ -226,6 +226,7 @@ def _minmax(cls, xs) -> Dim:
         return ints[0]
     if len(args) == 1:
         return args[0]
+    memo.install()  # sympy re-evaluates this max wherever it is rebuilt: remember its pairs
     return cls(*args, evaluate=False)
 
 
@@ -346,6 +347,67 @@ def substitute(x: Dim, env: dict) -> Dim:
     if out.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise UndefinedDim(f"{x} divides by 0 at {env}")  # c // d with d == 0
     return norm(out)
+
+
+def rebuilt(x: Dim, env: dict | None = None, expand: bool = False) -> Dim:
+    """``x`` with the symbols in ``env`` replaced by their dims (``x.xreplace(env)``), and,
+    with ``expand``, products of sums multiplied out at every level (``sympy.expand(x)``).
+    The same value, built bottom-up, but a max or min is rebuilt by flattening alone:
+    sympy's own rebuilding compares every pair of its arguments again (factoring their
+    difference), which costs seconds on a detector's clamped boxes (docs/performance.md)."""
+    if isinstance(x, int):
+        return x
+    return norm(_rebuilt(x, env or {}, expand, {}))
+
+
+def _rebuilt(x, env: dict, expand: bool, seen: dict):
+    if x.is_Atom:
+        return sympy.sympify(env[x]) if x in env else x
+    done = seen.get(x)
+    if done is not None:
+        return done
+    args = [_rebuilt(a, env, expand, seen) for a in x.args]
+    if isinstance(x, (sympy.Max, sympy.Min)):
+        flat: list = []
+        for a in args:
+            flat.extend(a.args if isinstance(a, x.func) else (a,))
+        nums = [a for a in flat if a.is_Number]
+        kept = list(dict.fromkeys(a for a in flat if not a.is_Number))
+        if nums:  # the numbers reduce to the one that can win
+            kept.append(max(nums) if x.func is sympy.Max else min(nums))
+        out = kept[0] if len(kept) == 1 else x.func(*kept, evaluate=False)
+    elif all(a is b for a, b in zip(args, x.args)):
+        out = x
+    else:
+        out = x.func(*args)
+    if expand and (out.is_Add or out.is_Mul or out.is_Pow):
+        out = sympy.expand(out, deep=False)
+    seen[x] = out
+    return out
+
+
+def factored(x):
+    """``sympy.factor_terms(x)`` with the insides of max, min, floor, ... left as they are:
+    the common factors of the sum and its products are taken out; a function application is
+    kept whole (sympy's own would factor inside it and so rebuild every max: rebuilt())."""
+    if isinstance(x, int):
+        return sympy.Integer(x)
+    x = sympy.sympify(x)
+    whole = set()
+    todo = [x]
+    while todo:
+        e = todo.pop()
+        if e.is_Atom:
+            continue
+        if e.is_Add or e.is_Mul or e.is_Pow:
+            todo.extend(e.args)
+        else:
+            whole.add(e)
+    if not whole:
+        return sympy.factor_terms(x)
+    hide = {e: sympy.Dummy() for e in whole}
+    back = {d: e for e, d in hide.items()}
+    return sympy.factor_terms(x.xreplace(hide)).xreplace(back)
 
 
 class UndefinedDim(ZeroDivisionError, ValueError):

@@ -1,5 +1,5 @@
 """``python -m graphshape.cli``: the same command line as the ``graphshape`` script."""
 
-from graphshape.cli import main
+from graphshape.cli import run
 
-main()
+run()

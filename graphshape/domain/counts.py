@@ -15,7 +15,7 @@ claims a size invalid because of one."""
 from __future__ import annotations
 
 from graphshape import stats
-from graphshape.arith.dims import to_str
+from graphshape.arith.dims import rebuilt, to_str
 from graphshape.arith.terms import norm
 from graphshape.shapes.constraints import Constraint, Origin
 from graphshape.shapes.tautology import always, same_sets, sometimes
@@ -85,11 +85,13 @@ def requirements(conditions: list, counts: dict) -> tuple[list, list, list]:
     keep: list = []
     req: list = []
     sizes: list = []
+    known: dict = {}  # count -> its bound, each worked out once
     for c in conditions:
         if not (c.symbols() <= set(counts) and sometimes(c) and each_at_least_one(c)):
             keep.append(c)
             continue
-        bounds = [_size_bound(s, counts) for s in sorted(c.symbols(), key=lambda x: x.name)]
+        bounds = [_size_bound(s, counts, known=known)
+                  for s in sorted(c.symbols(), key=lambda x: x.name)]
         if any(b is None for b in bounds):
             keep.append(c)
             continue
@@ -100,23 +102,32 @@ def requirements(conditions: list, counts: dict) -> tuple[list, list, list]:
             d = counts[s]
             sizes.append(Constraint.ge(b, 1, Origin(
                 c.origin.node if c.origin else d.node, c.origin.op if c.origin else d.op,
-                f"needs at least 1 {d.what.removeprefix('number of ')} at {d.op} "
-                f"'{d.node}', and a run gives at most {to_str(b)} there")))
+                lambda d=d, b=b: f"needs at least 1 {d.what.removeprefix('number of ')} at "
+                                 f"{d.op} '{d.node}', and a run gives at most {to_str(b)} "
+                                 f"there")))
     return keep, req, sizes
 
 
-def _size_bound(s, counts: dict, depth: int = 0):
+def _size_bound(s, counts: dict, depth: int = 0, known: dict | None = None):
     """The most count ``s`` can be, as a Dim of the sizes alone (counts in its bound
-    replaced by their own bounds: every bound grows with the counts in it), or None."""
+    replaced by their own bounds: every bound grows with the counts in it), or None.
+    ``known``: bounds already worked out (a count's bound is the same wherever asked)."""
+    if known is None:
+        known = {}
+    if s in known:
+        return known[s]
     u = counts[s].upper if s in counts else None
     if u is None or depth > 16:
-        return None
+        return None  # not remembered: a shallower call may still reach it within the depth
     if isinstance(u, int):
+        known[s] = u
         return u
-    inner = {x: _size_bound(x, counts, depth + 1) for x in u.free_symbols if x in counts}
+    inner = {x: _size_bound(x, counts, depth + 1, known) for x in u.free_symbols
+             if x in counts}
     if any(v is None for v in inner.values()):
         return None
-    return norm(u.xreplace(inner)) if inner else u
+    known[s] = out = rebuilt(u, inner) if inner else u
+    return out
 
 
 def each_at_least_one(c) -> bool:

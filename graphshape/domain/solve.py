@@ -29,6 +29,8 @@ from functools import lru_cache
 import sympy
 
 from graphshape import stats
+from graphshape.arith import memo
+from graphshape.arith.dims import factored
 from graphshape.arith.isl import Error as IslError
 from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set
 from graphshape.arith.prove import nonneg
@@ -104,7 +106,7 @@ def _factorisations(k: int, n: int, signed: bool):
 
 def _product_form(expr):
     """expr == c * prod(factors) with every factor free of products, or None."""
-    e = sympy.factor_terms(sympy.sympify(expr))
+    e = factored(expr)
     coeff, rest = e.as_coeff_Mul()
     if not coeff.is_Integer:
         return None
@@ -158,7 +160,7 @@ class ConditionPrinter:
         if c.kind == EQ:
             diff = sympy.sympify(c.lhs) - sympy.sympify(c.rhs)
             # a*N == b*N with N a positive input dim: N cancels (Reshape [N, -1] checks)
-            ft = sympy.factor_terms(diff)
+            ft = factored(diff)
             if ft.is_Mul:
                 keep = [f for f in ft.args if not (f.is_Symbol and f.is_positive)]
                 if len(keep) < len(ft.args):
@@ -285,6 +287,7 @@ class Solved:
 
 def solve(constraints, symbols, derived=()) -> Solved:
     """``derived``: float32.Derived sizes the constraints may mention (float_eval)."""
+    memo.install()
     names = isl_names(symbols)
     dsyms = {d.symbol for d in derived}
     ext_names = isl_names(list(symbols) + [d.symbol for d in derived])

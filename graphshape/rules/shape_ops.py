@@ -194,19 +194,23 @@ def _reshape(ctx, data, target, allowzero):
     if neg is not None and not at_least_given(ctx.graph, known, 1):
         # reshape_helper.h: 'size != 0': a -1 is never inferred from a product of 0 (an
         # empty KV cache reshaped to [-1, P, d] at P = 0 fails)
-        ctx.ge(known, 1, f"reshape to {_shape_str(out, neg)}: the -1 axis cannot be "
-                         f"inferred where the other entries multiply to 0 ({to_str(known)})")
+        ctx.ge(known, 1, lambda: f"reshape to {_shape_str(out, neg)}: the -1 axis cannot be "
+                                 f"inferred where the other entries multiply to 0 "
+                                 f"({to_str(known)})")
     if neg is None:
-        target, shared = _shape_words(out)
-        count = _count_words(numel, shared)
-        ctx.eq(numel, known, f"reshape to {target} needs the element count to match the "
-                             "input's" + (f" {count}" if len(target) + len(count) <= 120 else ""))
+        def why() -> str:
+            target, shared = _shape_words(out)
+            count = _count_words(numel, shared)
+            return (f"reshape to {target} needs the element count to match the input's"
+                    + (f" {count}" if len(target) + len(count) <= 120 else ""))
+        ctx.eq(numel, known, why)
     else:
         try:
             out[neg] = _exact_quotient(ctx, numel, known,
-                                       f"reshape to {_shape_str(out, neg)}: the input's "
-                                       f"{to_str(numel, pretty=True)} elements must be a "
-                                       f"multiple of {to_str(known, pretty=True)}")
+                                       lambda: f"reshape to {_shape_str(out, neg)}: the "
+                                               f"input's {to_str(numel, pretty=True)} "
+                                               f"elements must be a multiple of "
+                                               f"{to_str(known, pretty=True)}")
         except Unsupported as e:
             if not any(s.is_nonnegative and not s.is_positive
                        for s in sympy.sympify(numel).free_symbols):
@@ -445,7 +449,7 @@ def _exact_quotient(ctx, numel, known, reason):
             ctx.fail("cannot infer -1 with a zero-sized entry")
         if isinstance(numel, int):
             if numel % known:
-                ctx.fail(reason + f" ({numel} is not)")
+                ctx.fail((reason() if callable(reason) else reason) + f" ({numel} is not)")
             return numel // known
         coeff, rest = sympy.sympify(numel).as_coeff_Mul()
         if coeff.is_Integer:

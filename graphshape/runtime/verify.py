@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphshape.arith.dims import substitute
+from graphshape.arith.dims import value_at
 from graphshape.domain.sets import INVALID, UNPROVEN, VALID
 from graphshape.dtypes import DataType
 from graphshape.errors import VerificationError
@@ -187,11 +187,8 @@ def estimate_bytes(analysis, sizes) -> int:
             continue
         n = 1
         for d in t.shape:
-            try:
-                v = substitute(d, env)
-            except ValueError:  # no value at this size (c // d with d == 0)
-                v = None
-            if not isinstance(v, int):
+            v = value_at(d, env)  # None: no value here (a count, or c // d with d == 0)
+            if v is None:
                 n = 0
                 break
             n *= max(v, 0)

@@ -41,6 +41,21 @@ def main() -> int:
     if not hello["ready"]:
         return 0
     rng = np.random.default_rng(0)
+    pools: dict = {}  # (fill, dtype) -> random values drawn once, grown when a size needs more
+
+    def draw(fill, shape, dtype):
+        """Random data of ``shape``: a prefix of one pool, so that a size costs no new draw
+        (drawing is most of a small model's run at a large size)."""
+        n = 1
+        for d in shape:
+            n *= d
+        pool = pools.get((fill, dtype.str))
+        if pool is None or pool.size < n:
+            m = max(n, 2 * (pool.size if pool is not None else 0), 1 << 16)
+            vals = rng.standard_normal(m) if fill == "normal" else rng.random(m)
+            pool = pools[(fill, dtype.str)] = vals.astype(dtype)
+        return pool[:n].reshape(shape).copy()
+
     for line in sys.stdin:
         req = json.loads(line)
         feeds = {}
@@ -50,9 +65,9 @@ def main() -> int:
             if dtype.kind == "f" and fill != "normal":
                 feeds[name] = (np.zeros(shape, dtype) if fill == "zeros" else
                                np.full(shape, 1e30, dtype) if fill == "huge" else
-                               rng.random(shape).astype(dtype))
+                               draw(fill, shape, dtype))
             elif dtype.kind == "f":
-                feeds[name] = rng.standard_normal(shape).astype(dtype)
+                feeds[name] = draw(fill, shape, dtype)
             elif dtype.kind == "b":
                 feeds[name] = np.ones(shape, dtype)
             else:

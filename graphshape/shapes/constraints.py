@@ -20,6 +20,7 @@ from graphshape.arith.dims import (
     compile_dim,
     free_symbols,
     norm,
+    rebuilt,
     substitute,
     to_str,
 )
@@ -47,14 +48,42 @@ class Kind(str, enum.Enum):
 EQ, GE, DIV, OR, AND = Kind.EQ, Kind.GE, Kind.DIV, Kind.OR, Kind.AND
 
 
-@dataclass(frozen=True)
 class Origin:
-    node: str
-    op: str
-    reason: str
+    """Where a condition comes from: the node, its op and the reason in words. A rule may
+    give the reason as a function that writes it: the text (which prints expressions, often
+    dearer than the condition's own check) is made the first time it is read, and most
+    conditions are never read (merged into an equal one, or implied)."""
+
+    __slots__ = ("node", "op", "_reason")
+
+    def __init__(self, node: str, op: str, reason) -> None:
+        self.node = node
+        self.op = op
+        self._reason = reason
+
+    @property
+    def reason(self) -> str:
+        r = self._reason
+        if not isinstance(r, str):
+            r = self._reason = str(r())
+        return r
 
     def describe(self) -> str:
         return located(self.op, self.node, self.reason)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return (self.node, self.op, self.reason) == (other.node, other.op, other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.node, self.op, self.reason))
+
+    def __repr__(self) -> str:
+        return f"Origin(node={self.node!r}, op={self.op!r}, reason={self.reason!r})"
+
+    def __reduce__(self):  # the text travels, never the function that writes it
+        return (Origin, (self.node, self.op, self.reason))
 
 
 @dataclass(frozen=True)
@@ -100,12 +129,12 @@ class Constraint:
         if self.kind in (OR, AND):
             return (self.kind, tuple(sorted((p.key() for p in self.parts), key=repr)))
         if self.kind == EQ:
-            d = norm(sympy.expand(sympy.sympify(self.lhs) - self.rhs))
+            d = rebuilt(sympy.sympify(self.lhs) - self.rhs, expand=True)
             if not isinstance(d, int) and sympy.sympify(d).could_extract_minus_sign():
                 d = norm(-d)
             return (EQ, d)
         if self.kind == GE:
-            return (GE, norm(sympy.expand(sympy.sympify(self.lhs) - self.rhs)))
+            return (GE, rebuilt(sympy.sympify(self.lhs) - self.rhs, expand=True))
         return (self.kind, self.lhs, self.rhs)
 
     def evaluate(self, env: dict) -> bool:

@@ -5,6 +5,7 @@ arity, type constraints). Read from two tables measured on onnxruntime 1.31.1 an
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def opset_refusal(domain: str, opset: int) -> str | None:
 
 
 
+@functools.cache
 def type_words(dtype: int) -> str:
     t = DataType.of(dtype)
     return f"tensor({t.onnx_name})" if t else f"tensor(element type {dtype})"
@@ -156,9 +158,11 @@ def _type_refusal(schema: dict, where: str, node, inputs) -> str | None:
     formals = schema["formals"]
     if not formals:
         return None
-    assert _SCHEMAS is not None  # schema_of loaded the table before its row came here
-    lists = _SCHEMAS["type_lists"]
-    allowed = {p: set(lists[k]) for p, k in schema["types"].items()}
+    allowed = schema.get("allowed")
+    if allowed is None:  # each schema's sets made once, on the first node that needs them
+        assert _SCHEMAS is not None  # schema_of loaded the table before its row came here
+        lists = _SCHEMAS["type_lists"]
+        allowed = schema["allowed"] = {p: set(lists[k]) for p, k in schema["types"].items()}
     variadic = schema["variadic"]
     bound: dict = {}
     for i, t in enumerate(inputs):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from graphshape.arith import lazy
-from graphshape.arith.dims import norm
+from graphshape.arith.dims import norm, rebuilt
 from graphshape.arith.prove import nonneg
 from graphshape.shapes.constraints import AND, EQ, GE, OR, Constraint
 
@@ -61,13 +61,13 @@ def linearize(c: Constraint) -> Constraint | None:
         return Constraint(c.kind, parts=tuple(new), origin=c.origin)
     if c.kind not in (EQ, GE):
         return None
-    diff = sympy.expand(sympy.sympify(c.lhs) - sympy.sympify(c.rhs))
+    diff = sympy.sympify(rebuilt(sympy.sympify(c.lhs) - sympy.sympify(c.rhs), expand=True))
     qs = list(dict.fromkeys(_quotients(diff)))
     if len(qs) != 1:
         return None
     q = qs[0]
     a = diff.coeff(q)
-    b = sympy.expand(diff - a * q)
+    b = sympy.sympify(rebuilt(diff - a * q, expand=True))
     if a == 0 or b.has(q) or a.has(q):
         return None
     # a*q + b == 0 (or >= 0) with a, b sharing a factor g >= 0 (the window count)
