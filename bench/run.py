@@ -44,6 +44,7 @@ pip command printed first (or reported, when pip cannot reach it).
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -502,6 +503,9 @@ def main(argv=None) -> int:
     if args.quick:
         args.repeats, args.verify_models = 1, []
     t_start = time.perf_counter()
+    # byte-compile graphshape as `pip install` does for the peers' packages (an editable
+    # install compiles on first import, unless PYTHONDONTWRITEBYTECODE forbids it)
+    compileall.compile_dir(os.path.join(ROOT, "graphshape"), quiet=1)
     missing = ensure_requirements()
     tools = ["graphshape"] + [p for p in PEERS if p not in missing]
     mach = machine()

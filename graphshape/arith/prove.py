@@ -261,8 +261,17 @@ def _expanded(e, limit: int = 200):
     a proof about the expanded form is a proof about e. floor/min/max terms are atoms
     (DETR's token count (floor((H - 1)/32) + 1)*(floor((W - 1)/32) + 1) cancels the same
     way). Only for small expressions: expansion can grow without bound."""
-    if isinstance(e, int) or sympy.count_ops(e) > limit or not any(
-            a.is_Mul and any(b.is_Add for b in a.args) for a in sympy.preorder_traversal(e)):
+    if isinstance(e, int):
+        return None
+    return _expanded_expr(e, limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _expanded_expr(e, limit: int):
+    # the search for a product of a sum first: it is what most expressions lack, and it
+    # costs less than counting the operations
+    if not any(a.is_Mul and any(b.is_Add for b in a.args)
+               for a in sympy.preorder_traversal(e)) or sympy.count_ops(e) > limit:
         return None
     x = norm(sympy.expand(e))
     return None if x == e else x
@@ -312,6 +321,30 @@ def _decide(e, sign: int, budget: bool, depth: int) -> bool:
         structural_nonpos(x) or bounds(x)[1] <= 0
 
 
+# the provers' answers by (expression, budget): a rule asks the same question of every use
+# of a dim (a detector's 90 per-class branches, each clamp of a box), and the answer is a
+# function of the question alone (bounded: cleared when full)
+_PROVED: dict = {}
+
+
+def _remembered(fn):
+    @functools.wraps(fn)
+    def prover(e: Dim, budget: bool = False) -> bool:
+        e = norm(e)
+        if isinstance(e, int):
+            return fn(e, budget)
+        key = (fn, e, budget)
+        found = _PROVED.get(key)
+        if found is None:
+            found = fn(e, budget)
+            if len(_PROVED) >= 1 << 16:
+                _PROVED.clear()
+            _PROVED[key] = found
+        return found
+    return prover
+
+
+@_remembered
 def nonneg(e: Dim, budget: bool = False) -> bool:
     """e >= 0 at every size. With ``budget``, isl is asked only for small expressions."""
     e = norm(e)
@@ -339,6 +372,7 @@ def nonneg(e: Dim, budget: bool = False) -> bool:
                                                   and _isl_proves(x, ">=")))
 
 
+@_remembered
 def nonpos(e: Dim, budget: bool = False) -> bool:
     """e <= 0 at every size."""
     e = norm(e)

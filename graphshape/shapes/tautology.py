@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from graphshape import stats
 from graphshape.arith import lazy
-from graphshape.arith.dims import add
+from graphshape.arith.dims import add, lower_bound
 from graphshape.arith.isl import (
     PROOF_OPERATIONS,
     IslPrinter,
@@ -277,12 +277,25 @@ def _isl_decide(c: Constraint, negate: bool, budget: int = PROOF_OPERATIONS) -> 
         text = _text(c, printer)
     except NonPresburger:
         return None
+    key = (text, negate, budget, tuple(lower_bound(s) for s in syms))
+    if key in _DECIDED:  # the same question (a loop body walked again, a condition
+        return _DECIDED[key]  # asked of each of its uses): isl's answer once
     stats.COUNTERS["isl_proofs"] += 1
     try:
         with operations(budget):
-            return size_set(syms, f"not {text}" if negate else text).is_empty()
+            found = size_set(syms, f"not {text}" if negate else text).is_empty()
     except Exception:  # noqa: BLE001  an isl failure means "not proved"
-        return None
+        found = None
+    if len(_DECIDED) >= 4096:
+        _DECIDED.clear()
+    _DECIDED[key] = found
+    return found
+
+
+# isl's answers by question: the condition's text over v0, v1, ... (the symbols in name
+# order), which way it is asked, the operation budget and each symbol's least value (1 for
+# a size, 0 for a count): everything the answer depends on
+_DECIDED: dict = {}
 
 
 def _text(c: Constraint, p: IslPrinter) -> str:
