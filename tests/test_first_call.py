@@ -208,3 +208,53 @@ def test_the_script_survives_a_reader_that_goes_away(toy_path, command):
     rc = p.wait(timeout=300)
     assert err == "", err  # no traceback, no internal error: the output had nowhere to go
     assert rc == 141, (rc, err)
+
+
+# ---- tensor contents without numpy ----------------------------------------------------------
+def test_value_operations_are_numpys():
+    """Slicing, transposing, gathering and concatenating known contents in Python give
+    numpy's elements, in numpy's order, on random shapes (empty axes included)."""
+    import itertools
+
+    import numpy as np
+
+    from graphshape.loader.tensor import Tensor
+    from graphshape.rules import shape_ops
+
+    rng = random.Random(2)
+    for _ in range(400):
+        r = rng.randint(1, 4)
+        shape = tuple(rng.randint(0, 4) for _ in range(r))
+        n = int(np.prod(shape))
+        arr = np.arange(n).reshape(shape)
+        t = Tensor(shape, 7, tuple(range(n)))
+        perm = list(range(r))
+        rng.shuffle(perm)
+        strides = shape_ops._strides(shape)
+        moved = tuple(t.value[sum(j * strides[a] for j, a in zip(idx, perm))]
+                      for idx in itertools.product(*(range(shape[a]) for a in perm)))
+        assert moved == tuple(arr.transpose(perm).reshape(-1))
+        plan = {}
+        for a in range(r):
+            if rng.random() < 0.6:
+                k, m = rng.choice([-2, -1, 1, 2, 3]), shape[a]
+                s2, e2 = (rng.randint(0, m), rng.randint(0, m)) if k > 0 else \
+                    (rng.randint(-1, m - 1), rng.randint(-1, m - 1))
+                plan[a] = (s2, e2, k)
+        sl = [slice(None)] * r
+        for a, (s2, e2, k) in plan.items():
+            sl[a] = slice(s2, e2, k) if k > 0 else slice(s2, e2 if e2 >= 0 else None, k)
+        assert shape_ops._sliced_value(t, plan) == tuple(arr[tuple(sl)].reshape(-1))
+        a = rng.randrange(r)
+        if shape[a]:
+            picks = [rng.randint(-shape[a], shape[a] - 1) for _ in range(rng.randint(0, 5))]
+            want = tuple(np.take(arr, np.array(picks, dtype=np.int64), axis=a).reshape(-1))
+            assert shape_ops._taken_value(t, picks, a) == want
+        assert shape_ops._taken_value(t, [shape[a]], a) is None  # out of range: no value
+        other = list(shape)
+        other[a] = rng.randint(0, 3)
+        m = int(np.prod(other))
+        u = Tensor(tuple(other), 7, tuple(range(100, 100 + m)))
+        want = tuple(np.concatenate([arr, np.arange(100, 100 + m).reshape(other)],
+                                    axis=a).reshape(-1))
+        assert shape_ops._joined_value([t, u], a) == want

@@ -48,8 +48,9 @@ __all__ = ["Dim", "symbol", "nonneg_symbol", "size_symbol", "may_be_empty", "low
            "is_data_dependent", "norm", "is_const",
            "free_symbols", "is_integer_expr", "lcm_denominator", "floordiv", "ceildiv",
            "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr", "trunc_expr", "mod", "dmin",
-           "dmax", "add", "sub", "mul", "prod", "rebuilt", "factored", "substitute", "to_str", "structurally_equal",
-           "compile_dim", "value_at", "nonneg", "nonpos", "at_least", "can_prove", "provably", "Rel"]
+           "dmax", "add", "sub", "mul", "prod", "rebuilt", "factored", "substitute", "to_str",
+           "structurally_equal", "compile_dim", "value_at", "nonneg", "nonpos", "at_least",
+           "can_prove", "provably", "Rel"]
 
 
 def provably(e, rel: Rel) -> bool:

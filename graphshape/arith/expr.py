@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 else:
     sympy = lazy.module("sympy")
 
-__all__ = ["rebuilt", "factored", "floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
+__all__ = ["floordiv", "ceildiv", "truncdiv", "truncdiv_dim", "floor_expr", "ceil_expr",
            "trunc_expr", "mod", "dmin", "dmax", "add", "sub", "mul", "prod", "substitute",
-           "to_str", "structurally_equal", "UndefinedDim"]
+           "rebuilt", "factored", "to_str", "structurally_equal", "UndefinedDim"]
 
 
 @functools.lru_cache(maxsize=65536)

@@ -10,7 +10,7 @@ import struct
 
 from graphshape.dtypes import DataType
 from graphshape.errors import Unsupported
-from graphshape.loader.tensor import MAX_VALUE_ELEMENTS, Tensor
+from graphshape.loader.tensor import MAX_VALUE_ELEMENTS, Bounds, Tensor
 from graphshape.loader.wire import EXTERNAL
 
 # -- tensor contents without onnx.numpy_helper ------------------------------------------------
@@ -112,6 +112,22 @@ def tensor_to_array(t, base_dir: str | None = None):
     return arr.reshape(shape)
 
 
+def tensor_from_attribute(t, base_dir: str | None = None) -> Tensor | None:
+    """A Constant node's tensor attribute as the Tensor its rule makes of the array (the
+    contents when small, an integer tensor's extremes when longer), read with ``struct``:
+    no numpy for the common types (a scripted export has a Constant per shape literal);
+    None for a type or layout ``struct`` does not read (numpy then does)."""
+    vals = tensor_values(t, base_dir)
+    if vals is None:
+        return None
+    shape = tuple(int(d) for d in t.dims)
+    if len(vals) <= MAX_VALUE_ELEMENTS:
+        return Tensor(shape, t.data_type, vals)
+    if vals and all(isinstance(v, int) for v in vals):  # too long to hold: its extremes
+        return Tensor(shape, t.data_type, None, Bounds(min(vals), max(vals), True))
+    return Tensor(shape, t.data_type, None)
+
+
 def attribute_values(node, base_dir: str | None = None) -> dict:
     """A node's attributes by name, as graphshape.engine.attribute_values gives them
     (onnx.helper.get_attribute_value, tensors as numpy arrays, strings decoded) but without
@@ -137,7 +153,12 @@ def attribute_values(node, base_dir: str | None = None) -> dict:
         elif ty == 8:
             v = [x.decode("utf-8", "replace") for x in a.strings]
         elif ty == 4:
-            v = tensor_to_array(a.t, base_dir)
+            v = None
+            if node.op_type in ("Constant", "ConstantOfShape") and a.name == "value" and \
+                    not node.domain:
+                v = tensor_from_attribute(a.t, base_dir)  # their rules take either
+            if v is None:
+                v = tensor_to_array(a.t, base_dir)
         elif ty == 5:
             v = a.g
         elif ty in _ATTR_FIELDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -87,7 +88,9 @@ def tensor_from_array(arr) -> Tensor:
 @rule("Constant")
 def constant(ctx, *, value=None, value_int=None, value_ints=None, value_float=None,
              value_floats=None, sparse_value=None, value_string=None, value_strings=None):
-    """The attribute's tensor."""
+    """The attribute's tensor (read by the loader, or a numpy array for exotic types)."""
+    if isinstance(value, Tensor):
+        return value
     if value is not None:
         return tensor_from_array(value)
     if value_int is not None:
@@ -550,14 +553,11 @@ def gather(ctx, data, indices, *, axis: int = 0):
     check_indices(ctx, indices, dim, table_words(dim, a))
     out = tuple(data.shape[:a]) + tuple(indices.shape) + tuple(data.shape[a + 1:])
     value = None
-    arr = _value_array(data)
-    idx = _value_array(indices)
-    if arr is not None and idx is not None and all(isinstance(v, int) for v in indices.value):
-        try:
-            taken = np.take(arr, idx.astype(np.int64), axis=a)
-            value = tuple(_flat(taken))
-        except IndexError:  # out of range at every size: the condition above says so
-            value = None
+    if data.value is not None and indices.value is not None and \
+            all(isinstance(d, int) for d in data.shape) and \
+            all(isinstance(d, int) for d in indices.shape) and \
+            all(isinstance(v, int) for v in indices.value):
+        value = _taken_value(data, indices.value, a)  # None where an index is out of range
     if value is None and data.value is None and DataType(data.dtype).is_integer and \
             bounds_of(ctx, data) is None:
         value = read_values(ctx, out)  # (bounded elements keep their bounds instead)
@@ -634,9 +634,10 @@ def concat(ctx, *inputs, axis: int):
     value = None
     if r == 0:
         ctx.fail("cannot concatenate scalars")
-    arrs = [_value_array(t) for t in inputs]
-    if all(x is not None for x in arrs):
-        value = tuple(np.concatenate(arrs, axis=a).reshape(-1))
+    if all(t.value is not None and all(isinstance(d, int) for d in t.shape)
+           for t in inputs) and \
+            len({tuple(d for i, d in enumerate(t.shape) if i != a) for t in inputs}) == 1:
+        value = _joined_value(inputs, a)
     # every input non-empty: the extremes of the parts are attained in the whole
     solid_all = all(not m for m in maybe_empty)
     bounds = None if value is not None else union([bounds_of(ctx, t) for t in inputs],
@@ -739,8 +740,11 @@ def transpose(ctx, data, *, perm=None):
     p = list(perm) if perm is not None else list(range(r))[::-1]
     if sorted(p) != list(range(r)):
         ctx.fail(f"perm {p} is not a permutation of {r} axes")
-    arr = _value_array(data)
-    value = None if arr is None else tuple(arr.transpose(p).reshape(-1))
+    value = None
+    if data.value is not None and all(isinstance(d, int) for d in data.shape):
+        strides = _strides(data.shape)  # output element (j...) is input element (j at p)
+        value = tuple(data.value[sum(j * strides[a] for j, a in zip(idx, p))]
+                      for idx in itertools.product(*(range(data.shape[a]) for a in p)))
     return Tensor(tuple(data.shape[i] for i in p), data.dtype, value,
                   **same_elements(ctx, data))
 
@@ -830,14 +834,68 @@ def _slice(ctx, data, st, en, ax, sp):
         out[a] = length
         plan[a] = (s2, e2, k)
     value = None
-    arr = _value_array(data)
-    if arr is not None and all(isinstance(v, int) for p in plan.values() for v in p[:2]):
-        sl = [slice(None)] * r
-        for a, (s2, e2, k) in plan.items():
-            sl[a] = slice(s2, e2, k) if k > 0 else slice(s2, e2 if e2 >= 0 else None, k)
-        value = tuple(arr[tuple(sl)].reshape(-1))
+    if data.value is not None and all(isinstance(d, int) for d in data.shape) and \
+            all(isinstance(v, int) for p in plan.values() for v in p[:2]):
+        value = _sliced_value(data, plan)
     facts = same_elements(ctx, data, subset=True, from_value=value is None)
     return Tensor(tuple(out), data.dtype, value, **facts)
+
+
+def _sliced_value(data, plan: dict) -> tuple:
+    """The row-major elements of ``data``'s value at the slice ``plan`` (axis -> clamped
+    start, end, step), as numpy's basic slicing gives them, without numpy."""
+    shape = data.shape
+    picks = []
+    for a, n in enumerate(shape):
+        if a in plan:
+            s2, e2, k = plan[a]
+            sl = slice(s2, e2, k) if k > 0 else slice(s2, e2 if e2 >= 0 else None, k)
+        else:
+            sl = slice(None)
+        picks.append(range(*sl.indices(n)))
+    strides = _strides(shape)
+    vals = data.value
+    return tuple(vals[sum(i * st for i, st in zip(idx, strides))]
+                 for idx in itertools.product(*picks))
+
+
+def _taken_value(data, picks, a: int) -> tuple | None:
+    """The row-major elements of ``np.take(data, picks, axis=a)`` (``picks`` flat, row-major)
+    without numpy: for each position before the axis, the picked rows' contiguous blocks;
+    None where a pick is out of range (the rule's condition says so)."""
+    n = data.shape[a]
+    if any(not -n <= q < n for q in picks):
+        return None
+    inner = math.prod(data.shape[a + 1:])
+    outer = math.prod(data.shape[:a])
+    vals = data.value
+    out: list = []
+    for o in range(outer):
+        for q in picks:
+            start = (o * n + (q % n)) * inner
+            out.extend(vals[start:start + inner])
+    return tuple(out)
+
+
+def _joined_value(inputs, a: int) -> tuple:
+    """The row-major elements of ``np.concatenate`` of the inputs' values along axis ``a``
+    (their other dims equal, concrete) without numpy: for each position before the axis,
+    each input's contiguous block in turn."""
+    outer = math.prod(inputs[0].shape[:a])
+    blocks = [math.prod(t.shape[a:]) for t in inputs]
+    out: list = []
+    for o in range(outer):
+        for t, b in zip(inputs, blocks):
+            out.extend(t.value[o * b:(o + 1) * b])
+    return tuple(out)
+
+
+def _strides(shape) -> list:
+    """Row-major element strides of a concrete shape."""
+    strides = [1] * len(shape)
+    for a in range(len(shape) - 2, -1, -1):
+        strides[a] = strides[a + 1] * shape[a + 1]
+    return strides
 
 
 def _flat(x) -> list:
@@ -874,7 +932,10 @@ def constant_of_shape(ctx, input, *, value=None):
     _nonneg_entries(ctx, shp, "the shape")
     fill = 0.0
     dtype = FLOAT
-    if value is not None:
+    if isinstance(value, Tensor):  # read by the loader
+        dtype = value.dtype
+        fill = value.value[0] if value.value else 0
+    elif value is not None:
         arr = np.asarray(value).reshape(-1)
         fill = arr[0].item() if arr.size else 0
         dtype = _np_dtype_code(arr)
