@@ -32,6 +32,7 @@ class ExitCode(enum.IntEnum):
     UNPROVEN = 3  # the answer depends on something graphshape could not prove
     INTERNAL = 4  # a bug in graphshape
     INTERRUPTED = 130
+    READER_GONE = 141  # stdout's reader went away (`| head -1`): as a process SIGPIPE ends
 
 
 _BY_VERDICT = {Verdict.VALID: ExitCode.OK, Verdict.INVALID: ExitCode.INVALID,

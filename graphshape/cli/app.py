@@ -54,7 +54,7 @@ def analysed(model: str, dims):
 # the one exit-code table is results.ExitCode; these names are its members
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = ExitCode.OK, ExitCode.INVALID, ExitCode.USAGE
 EXIT_UNPROVEN, EXIT_INTERNAL = ExitCode.UNPROVEN, ExitCode.INTERNAL
-EXIT_INTERRUPTED = ExitCode.INTERRUPTED
+EXIT_INTERRUPTED, EXIT_READER_GONE = ExitCode.INTERRUPTED, ExitCode.READER_GONE
 
 EPILOG = """\b
 Examples:
@@ -66,7 +66,7 @@ Examples:
   graphshape audit model.onnx --json
 \b
 Exit codes: 0 valid/agree, 1 invalid/disagree, 2 bad usage or unreadable model,
-3 unproven, 4 internal error, 130 interrupted."""
+3 unproven, 4 internal error, 130 interrupted, 141 stdout's reader went away."""
 
 
 def _fail(msg: str, code: int) -> None:
@@ -85,8 +85,6 @@ def _reader_gone() -> None:
         pass
     sys.exit(EXIT_READER_GONE)
 
-
-EXIT_READER_GONE = 141
 
 
 def guarded(fn):

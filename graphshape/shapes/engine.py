@@ -310,8 +310,7 @@ def _walk_budget():
     node pays one timer call to start its budget and one to stop it, not a handler swap
     (four system calls and enum conversions a node: 0.1 s on a 10,000-node chain). The
     caller's handler and its timer's remaining time are put back when the walk ends."""
-    if _LEASE or _BUDGET or NODE_SECONDS <= 0 or not hasattr(signal, "setitimer") or \
-            threading.current_thread() is not threading.main_thread():
+    if _LEASE or not _can_time():
         yield
         return
     _LEASE["handler"] = signal.signal(signal.SIGALRM, _on_alarm)
@@ -319,19 +318,30 @@ def _walk_budget():
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        handler, timer = _LEASE.pop("handler"), _LEASE.pop("timer", (0.0, 0.0))
-        _LEASE.clear()
-        signal.signal(signal.SIGALRM, handler)
-        if timer[0] > 0:
-            signal.setitimer(signal.ITIMER_REAL, *timer)
+        _give_back(_LEASE)
+
+
+def _can_time() -> bool:
+    """Whether a node's budget can be timed here: a budget, a timer, the main thread, and
+    no rule call that armed its own already."""
+    return not _BUDGET and NODE_SECONDS > 0 and hasattr(signal, "setitimer") and \
+        threading.current_thread() is threading.main_thread()
+
+
+def _give_back(saved: dict) -> None:
+    """Stop graphshape's timer and put the caller's handler and timer (in ``saved``) back."""
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    handler, timer = saved.pop("handler"), saved.pop("timer", (0.0, 0.0))
+    saved.clear()
+    signal.signal(signal.SIGALRM, handler)
+    if timer[0] > 0:
+        signal.setitimer(signal.ITIMER_REAL, *timer)
 
 
 def _arm() -> None:
     """SIGALRM after NODE_SECONDS (outermost rule call, main thread only). The caller's
     handler is saved before the timer starts, so _disarm can always put it back."""
-    if _BUDGET or NODE_SECONDS <= 0 or not hasattr(signal, "setitimer") or \
-            threading.current_thread() is not threading.main_thread():
+    if not _can_time():
         return
     _BUDGET["handler"] = signal.signal(signal.SIGALRM, _on_alarm)
     _BUDGET["timer"] = signal.setitimer(signal.ITIMER_REAL, NODE_SECONDS)
@@ -339,14 +349,8 @@ def _arm() -> None:
 
 def _disarm() -> None:
     """Stop the timer and put the caller's handler and timer back (idempotent)."""
-    if not _BUDGET:
-        return
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    handler, timer = _BUDGET.pop("handler"), _BUDGET.pop("timer", (0.0, 0.0))
-    _BUDGET.clear()
-    signal.signal(signal.SIGALRM, handler)
-    if timer[0] > 0:
-        signal.setitimer(signal.ITIMER_REAL, *timer)
+    if _BUDGET:
+        _give_back(_BUDGET)
 
 
 def _run_rule(entry, ctx, ins, attrs):
