@@ -364,3 +364,24 @@ def test_ceil_mode_window_dropped_on_a_fixed_axis_may_refuse_the_model_at_load(t
                     "alone.onnx")
     rep = verify(graphshape.analyze(q), _pts(1, 4, "H"), providers=["CPUExecutionProvider"])
     assert all(v.observed == "valid" for v in rep.verdicts)
+
+
+def test_window_count_zero_in_an_unsure_reshape_target_is_not_proved(tmp_path):
+    """Fuzz seed 6630992 (mix): a window partition reshaped back with Concat(Gather(Shape),
+    Div(...), Gather(Shape), 4). The window count is 0 at L = 1, 2; whether onnxruntime's
+    Reshape fusion infers that entry (after folding the Gathers) or reads the 0 and copies
+    the input's dim decides the run, and it copies: the run fails. Every size was called
+    valid; the node is now unproven, and no size is claimed valid or invalid where
+    onnxruntime disagrees."""
+    from tests.oracles import fuzz_mixed
+
+    model, _ = fuzz_mixed.generate(6630992)
+    path = str(tmp_path / "fuzz-mix-6630992.onnx")
+    onnx.save(model, path)
+    a = graphshape.analyze(path)
+    assert not a.domain.exact
+    assert any("may be 0" in u.describe() for u in a.domain.unproven)
+    rep = verify(a, [{"L": v} for v in (1, 2, 3, 4, 8, 16)], providers=["CPUExecutionProvider"])
+    assert [v.observed.value for v in rep.verdicts[:2]] == ["invalid", "invalid"]
+    assert not rep.disagreements
+    assert all(v.predicted.value == "unproven" for v in rep.verdicts)

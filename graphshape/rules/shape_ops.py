@@ -185,6 +185,8 @@ def _reshape(ctx, data, target, allowzero):
         target[fused] = -1  # what onnxruntime runs: the entry is inferred, not read
     out, neg = _reshape_target(ctx, data, target, allowzero)
     numel = data.numel()
+    if fused == UNSURE and not allowzero:
+        _unsure_zeros(ctx, data, target)
     split = [] if allowzero or fused == UNSURE else \
         _computed_zeros(ctx, data, target, out, neg)
     if split and neg is not None:
@@ -238,6 +240,21 @@ def _reshape_fusion(ctx):
     optimisations off; with two computed entries, or one next to a -1, nothing is fused.
     Returns None (not fused), the target index that becomes -1 (fused), or UNSURE (an
     Unsqueeze chain, a graph that cannot be seen: the target is then taken as written)."""
+    parts = _fusion_parts(ctx)
+    if parts is None or parts == UNSURE:
+        return parts
+    minus, sym, vague = parts
+    if minus + len(sym) > 1:
+        return None
+    if vague:
+        return UNSURE
+    return sym[0] if sym else None
+
+
+def _fusion_parts(ctx):
+    """What ReshapeFusion sees in the target's Concat: (the count of constant -1 entries,
+    the indices of computed one-element entries, the count of entries constant folding or
+    an Unsqueeze chain may turn either way); None (not fusable) or UNSURE (not seen)."""
     if ctx.opset < 5:
         return None
     view = ctx.graph
@@ -272,11 +289,28 @@ def _reshape_fusion(ctx):
         else:
             sym.append(pos)
         pos += 1
-    if minus + len(sym) > 1:
-        return None
-    if vague:
-        return UNSURE
-    return sym[0] if sym else None
+    return minus, sym, vague
+
+
+def _unsure_zeros(ctx, data, target) -> None:
+    """Whether onnxruntime fuses this Reshape's target (a computed entry then inferred as
+    -1) or reads it (a 0 entry then copies the input's dim) depends on its constant folding
+    here (_reshape_fusion: UNSURE). The target is taken as written only where no computed
+    entry (one fusion would infer) can be 0; otherwise the two readings differ (a window
+    count of 0 at small sizes: copied, the element counts differ and onnxruntime fails),
+    and the node is unproven. Found by the fuzzer (seed 6630992): every size was called
+    valid. (An Unsqueeze chain's entry keeps the reading measured on the corpus.)"""
+    parts = _fusion_parts(ctx)
+    computed = set(parts[1]) if isinstance(parts, tuple) else set(range(len(target)))
+    r = len(data.shape)
+    for i, v in enumerate(target):
+        if i not in computed or isinstance(v, int) or at_least_given(ctx.graph, v, 1) or \
+                (i < r and _vanishes_with(v, data.shape[i])):
+            continue
+        ctx.assume(f"shape entry {i} ({to_str(v)}) may be 0, and whether onnxruntime infers "
+                   f"it (its Reshape fusion after constant folding) or copies input dim {i} "
+                   "is not modelled", conditions_unsure=True)
+        return
 
 
 def _computed_zeros(ctx, data, target, out, neg) -> list:
