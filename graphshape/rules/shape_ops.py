@@ -179,14 +179,15 @@ def reshape(ctx, data, shape=None, *, allowzero: int = 0):
 
 
 def _reshape(ctx, data, target, allowzero):
-    fused = _reshape_fusion(ctx)
+    parts = _fusion_parts(ctx)
+    fused = _reshape_fusion(parts)
     if isinstance(fused, int) and fused < len(target):
         target = list(target)
         target[fused] = -1  # what onnxruntime runs: the entry is inferred, not read
     out, neg = _reshape_target(ctx, data, target, allowzero)
     numel = data.numel()
     if fused == UNSURE and not allowzero:
-        _unsure_zeros(ctx, data, target)
+        _unsure_zeros(ctx, data, target, parts)
     split = [] if allowzero or fused == UNSURE else \
         _computed_zeros(ctx, data, target, out, neg)
     if split and neg is not None:
@@ -230,7 +231,7 @@ def _reshape(ctx, data, target, allowzero):
 UNSURE = "unsure"
 
 
-def _reshape_fusion(ctx):
+def _reshape_fusion(parts):
     """onnxruntime's ReshapeFusion (core/optimizer/reshape_fusion.cc, basic level, so on by
     default) replaces a Reshape's target when it comes from a Concat with one consumer whose
     inputs are constants, Shape -> Gather(i) -> Unsqueeze(axes=[0]) chains (then 0) or
@@ -239,8 +240,8 @@ def _reshape_fusion(ctx):
     Reshape(x[N, 3], Concat(N / 2, [3])) runs at every N by default, only at N == 1 with
     optimisations off; with two computed entries, or one next to a -1, nothing is fused.
     Returns None (not fused), the target index that becomes -1 (fused), or UNSURE (an
-    Unsqueeze chain, a graph that cannot be seen: the target is then taken as written)."""
-    parts = _fusion_parts(ctx)
+    Unsqueeze chain, a graph that cannot be seen: the target is then taken as written).
+    ``parts``: _fusion_parts'."""
     if parts is None or parts == UNSURE:
         return parts
     minus, sym, vague = parts
@@ -292,7 +293,7 @@ def _fusion_parts(ctx):
     return minus, sym, vague
 
 
-def _unsure_zeros(ctx, data, target) -> None:
+def _unsure_zeros(ctx, data, target, parts) -> None:
     """Whether onnxruntime fuses this Reshape's target (a computed entry then inferred as
     -1) or reads it (a 0 entry then copies the input's dim) depends on its constant folding
     here (_reshape_fusion: UNSURE). The target is taken as written only where no computed
@@ -300,7 +301,6 @@ def _unsure_zeros(ctx, data, target) -> None:
     count of 0 at small sizes: copied, the element counts differ and onnxruntime fails),
     and the node is unproven. Found by the fuzzer (seed 6630992): every size was called
     valid. (An Unsqueeze chain's entry keeps the reading measured on the corpus.)"""
-    parts = _fusion_parts(ctx)
     computed = set(parts[1]) if isinstance(parts, tuple) else set(range(len(target)))
     r = len(data.shape)
     for i, v in enumerate(target):
@@ -587,9 +587,7 @@ def gather(ctx, data, indices, *, axis: int = 0):
     check_indices(ctx, indices, dim, table_words(dim, a))
     out = tuple(data.shape[:a]) + tuple(indices.shape) + tuple(data.shape[a + 1:])
     value = None
-    if data.value is not None and indices.value is not None and \
-            all(isinstance(d, int) for d in data.shape) and \
-            all(isinstance(d, int) for d in indices.shape) and \
+    if _known_contents(data) and _known_contents(indices) and \
             all(isinstance(v, int) for v in indices.value):
         value = _taken_value(data, indices.value, a)  # None where an index is out of range
     if value is None and data.value is None and DataType(data.dtype).is_integer and \
@@ -668,8 +666,7 @@ def concat(ctx, *inputs, axis: int):
     value = None
     if r == 0:
         ctx.fail("cannot concatenate scalars")
-    if all(t.value is not None and all(isinstance(d, int) for d in t.shape)
-           for t in inputs) and \
+    if all(_known_contents(t) for t in inputs) and \
             len({tuple(d for i, d in enumerate(t.shape) if i != a) for t in inputs}) == 1:
         value = _joined_value(inputs, a)
     # every input non-empty: the extremes of the parts are attained in the whole
@@ -774,11 +771,8 @@ def transpose(ctx, data, *, perm=None):
     p = list(perm) if perm is not None else list(range(r))[::-1]
     if sorted(p) != list(range(r)):
         ctx.fail(f"perm {p} is not a permutation of {r} axes")
-    value = None
-    if data.value is not None and all(isinstance(d, int) for d in data.shape):
-        strides = _strides(data.shape)  # output element (j...) is input element (j at p)
-        value = tuple(data.value[sum(j * strides[a] for j, a in zip(idx, p))]
-                      for idx in itertools.product(*(range(data.shape[a]) for a in p)))
+    value = _picked(data, [range(n) for n in data.shape], p) if _known_contents(data) \
+        else None
     return Tensor(tuple(data.shape[i] for i in p), data.dtype, value,
                   **same_elements(ctx, data))
 
@@ -868,8 +862,7 @@ def _slice(ctx, data, st, en, ax, sp):
         out[a] = length
         plan[a] = (s2, e2, k)
     value = None
-    if data.value is not None and all(isinstance(d, int) for d in data.shape) and \
-            all(isinstance(v, int) for p in plan.values() for v in p[:2]):
+    if _known_contents(data) and all(isinstance(v, int) for p in plan.values() for v in p[:2]):
         value = _sliced_value(data, plan)
     facts = same_elements(ctx, data, subset=True, from_value=value is None)
     return Tensor(tuple(out), data.dtype, value, **facts)
@@ -887,10 +880,7 @@ def _sliced_value(data, plan: dict) -> tuple:
         else:
             sl = slice(None)
         picks.append(range(*sl.indices(n)))
-    strides = _strides(shape)
-    vals = data.value
-    return tuple(vals[sum(i * st for i, st in zip(idx, strides))]
-                 for idx in itertools.product(*picks))
+    return _picked(data, picks)
 
 
 def _taken_value(data, picks, a: int) -> tuple | None:
@@ -924,12 +914,23 @@ def _joined_value(inputs, a: int) -> tuple:
     return tuple(out)
 
 
-def _strides(shape) -> list:
-    """Row-major element strides of a concrete shape."""
+def _known_contents(t) -> bool:
+    """Whether ``t``'s elements are known and its shape is concrete (row-major values)."""
+    return t.value is not None and all(isinstance(d, int) for d in t.shape)
+
+
+def _picked(data, picks: list, order=None) -> tuple:
+    """The row-major elements of ``data`` (known contents) at the indices ``picks[a]`` of
+    each axis a, the axes taken in ``order`` (a transpose's permutation; default as they
+    are): numpy's basic slicing and ``transpose`` without numpy."""
+    shape = data.shape
     strides = [1] * len(shape)
     for a in range(len(shape) - 2, -1, -1):
         strides[a] = strides[a + 1] * shape[a + 1]
-    return strides
+    order = list(range(len(shape))) if order is None else order
+    vals = data.value
+    return tuple(vals[sum(i * strides[a] for i, a in zip(idx, order))]
+                 for idx in itertools.product(*(picks[a] for a in order)))
 
 
 def _flat(x) -> list:
@@ -941,7 +942,7 @@ def _flat(x) -> list:
 
 def _value_array(t):
     """The contents of a small tensor with a constant shape as a numpy object array."""
-    if t.value is None or any(not isinstance(d, int) for d in t.shape):
+    if not _known_contents(t):
         return None
     arr = np.empty(len(t.value), dtype=object)
     arr[:] = list(t.value)
