@@ -11,11 +11,13 @@ The comparison is a function of its two arguments alone (a symbol's assumptions 
 its identity, so equal arguments are the same mathematical objects), so its result is
 remembered per pair: sympy's own answer, never a different one, only computed once.
 ``install()`` is idempotent and is called where an analysis starts; it leaves sympy
-untouched where a later sympy has no such method. The memo is bounded (cleared when full).
+untouched where a later sympy has no such method. The memo is bounded (least recently used
+answers go first).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from graphshape.arith import lazy
@@ -27,8 +29,6 @@ else:
 
 __all__ = ["install"]
 
-_LIMIT = 1 << 16
-_memo: dict = {}
 _installed = False
 
 
@@ -42,18 +42,5 @@ def install() -> None:
     original = base.__dict__.get("_is_connected")
     if not isinstance(original, classmethod):
         return  # a sympy without it: nothing to remember
-    compare = original.__func__
-
-    def _is_connected(cls, x, y):
-        key = (cls, x, y)
-        found = _memo.get(key)
-        if found is None:
-            found = compare(cls, x, y)
-            if len(_memo) >= _LIMIT:
-                _memo.clear()
-            _memo[key] = found
-        return found
-
-    _is_connected.__doc__ = compare.__doc__
-    _is_connected.__wrapped__ = compare  # type: ignore[attr-defined]
-    base._is_connected = classmethod(_is_connected)
+    remembered = functools.lru_cache(maxsize=1 << 16)(original.__func__)
+    base._is_connected = classmethod(remembered)  # type: ignore[arg-type]

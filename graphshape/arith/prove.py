@@ -321,26 +321,15 @@ def _decide(e, sign: int, budget: bool, depth: int) -> bool:
         structural_nonpos(x) or bounds(x)[1] <= 0
 
 
-# the provers' answers by (expression, budget): a rule asks the same question of every use
-# of a dim (a detector's 90 per-class branches, each clamp of a box), and the answer is a
-# function of the question alone (bounded: cleared when full)
-_PROVED: dict = {}
-
-
 def _remembered(fn):
+    """The prover's answers by (expression, budget): a rule asks the same question of every
+    use of a dim (a detector's 90 per-class branches, each clamp of a box), and the answer
+    is a function of the question alone (bounded: least recently used answers go first)."""
+    cached = functools.lru_cache(maxsize=1 << 16)(fn)
+
     @functools.wraps(fn)
     def prover(e: Dim, budget: bool = False) -> bool:
-        e = norm(e)
-        if isinstance(e, int):
-            return fn(e, budget)
-        key = (fn, e, budget)
-        found = _PROVED.get(key)
-        if found is None:
-            found = fn(e, budget)
-            if len(_PROVED) >= 1 << 16:
-                _PROVED.clear()
-            _PROVED[key] = found
-        return found
+        return cached(norm(e), budget)
     return prover
 
 

@@ -86,7 +86,6 @@ def _reader_gone() -> None:
     sys.exit(EXIT_READER_GONE)
 
 
-
 def guarded(fn):
     """Map every failure to one line on stderr and its exit code."""
 

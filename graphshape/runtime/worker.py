@@ -10,6 +10,7 @@ parent records them as failures and starts a new worker.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -46,9 +47,7 @@ def main() -> int:
     def draw(fill, shape, dtype):
         """Random data of ``shape``: a prefix of one pool, so that a size costs no new draw
         (drawing is most of a small model's run at a large size)."""
-        n = 1
-        for d in shape:
-            n *= d
+        n = math.prod(shape)
         pool = pools.get((fill, dtype.str))
         if pool is None or pool.size < n:
             m = max(n, 2 * (pool.size if pool is not None else 0), 1 << 16)
