@@ -26,8 +26,10 @@ Llama-style decoder from a transformers config via dynamo (models/hf.build_llama
   table says n=1).
 * FIRST ratios graphshape / peer (the goal: at most 0.5 against ort and osi).
 
-Then `verify` (edge points) against a brute-force onnxruntime sweep over 1..1024 per symbol
-on --verify-models: a 1-D model is swept in full when that fits --sweep-cap-s, else its time
+Then `verify` (edge points; onnxruntime's worker started before the analysis, as the
+command does; timed from that start to the last verdict, in this process; the command's
+whole wall in a fresh process is kept beside it) against a brute-force onnxruntime sweep
+over 1..1024 per symbol on --verify-models: a 1-D model is swept in full when that fits --sweep-cap-s, else its time
 is extrapolated from a sampled sweep; a k-D model is swept along each symbol at sampled sizes
 with the others at the domain's smallest valid point, and the sweep times are extrapolated
 (per-symbol: k x 1024 runs; grid: 1024^k runs) from the mean onnxruntime run time of those
@@ -255,13 +257,19 @@ def _spread(k: int, lo: int = 1, hi: int = 1024) -> list:
 
 def verify_vs_sweep(name, path, per_symbol: int, cap_s: float) -> dict:
     import graphshape
+    from graphshape.runtime.runner import prestart
     from graphshape.runtime.verify import verify
 
     row = {"model": name}
     t = time.perf_counter()
+    early = prestart(path)  # as `graphshape verify` does: onnxruntime starts meanwhile
     a = graphshape.analyze(path)
-    rep = verify(a)
+    rep = verify(a, worker=early)
     row["verify_s"] = time.perf_counter() - t  # analysis + edge-point verification, wall
+    exe = os.path.join(os.path.dirname(PY), "graphshape")
+    t = time.perf_counter()
+    subprocess.run([exe, "verify", path, "--json"], capture_output=True, check=False)
+    row["verify_cli_s"] = time.perf_counter() - t  # the command, fresh process, imports too
     row["verify_points"] = len(rep.verdicts)
     row["verify_compared"] = len(rep.compared)
     row["verify_ok"] = rep.ok
@@ -453,17 +461,20 @@ def print_table(result: dict) -> None:
         print("  note: " + n)
     if result.get("verify"):
         print()
-        print("verify (analysis + edge points, wall) vs brute-force onnxruntime sweep 1..1024 "
-              "per symbol")
-        print(f"{'model':<24}{'syms':>5}{'verify s':>9}{'pts':>5}{'sweep 1-D s':>12}"
-              f"{'x faster':>9}{'grid s':>10}{'x faster':>10}  same verdicts (compared)")
+        print("verify (analysis + edge points, wall; cmd: `graphshape verify`, fresh process) vs "
+              "brute-force onnxruntime sweep 1..1024 per symbol")
+        print(f"{'model':<24}{'syms':>5}{'verify s':>9}{'cmd s':>7}{'pts':>5}"
+              f"{'sweep 1-D s':>12}{'x faster':>9}{'grid s':>10}{'x faster':>10}"
+              "  same verdicts (compared)")
         for v in result["verify"]:
             if "sweep_1d_s" not in v:
                 print(f"{v['model']:<24}{len(v.get('symbols', [])):>5}{_f(v.get('verify_s')):>9}"
+                      f"{_f(v.get('verify_cli_s')):>7}"
                       f"{v.get('verify_points', 0):>5}  {v.get('note', v.get('error', '-'))}")
                 continue
             grid = v.get("sweep_grid_s")
             print(f"{v['model']:<24}{len(v['symbols']):>5}{v['verify_s']:>9.2f}"
+                  f"{_f(v.get('verify_cli_s')):>7}"
                   f"{v['verify_points']:>5}{v['sweep_1d_s']:>12.1f}{v['ratio_1d']:>9.0f}"
                   f"{(format(grid, '.2e') if grid else '-'):>10}"
                   f"{(format(v['ratio_grid'], '.1e') if grid else '-'):>10}  "

@@ -72,7 +72,7 @@ def layers(analysis, sizes: dict | None = None) -> list:
     env = analysis.domain.env(sizes) if sizes else None
     failing = set()
     if env is not None:
-        failing = {c.origins[0].node for c, _ in analysis.domain.violations(sizes)}
+        failing = {c.origins[0].node for c in analysis.domain.violated(sizes)}
         failing |= {e.node for e in analysis.domain.impossible}
     pinned = _pins(analysis)
     track: dict = {}

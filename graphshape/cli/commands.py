@@ -39,6 +39,7 @@ html = lazy.module("graphshape.render.html")
 report = lazy.module("graphshape.render.report")
 render_plot = lazy.module("graphshape.render.plot")
 verification = lazy.module("graphshape.runtime.verify")
+runner = lazy.module("graphshape.runtime.runner")  # starts onnxruntime before sympy loads
 rule_families = lazy.module("graphshape.rules")  # importing it registers every rule
 
 
@@ -54,15 +55,20 @@ rule_families = lazy.module("graphshape.rules")  # importing it registers every 
 def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     """Derive the domain of valid input sizes, with the node behind every bound."""
 
-    a = analysed(model, dims)
-    if plot:
-        try:
-            emit(render_plot.svg(a), plot)
-        except ValueError as e:
-            raise UsageError(f"--plot: {e}") from None
-    ver = None
-    if do_verify:
-        ver = verification.verify(a, progress=progress_bar())
+    early = runner.prestart(model) if do_verify and not dims else None
+    try:
+        a = analysed(model, dims)
+        if plot:
+            try:
+                emit(render_plot.svg(a), plot)
+            except ValueError as e:
+                raise UsageError(f"--plot: {e}") from None
+        ver = None
+        if do_verify:
+            ver = verification.verify(a, progress=progress_bar(), worker=early)
+    finally:
+        if early is not None:
+            early.stop()
     render = {"json": report.to_json, "markdown": report.markdown}.get(fmt)
     if fmt == "html":
         emit(html.page(a, ver, model_arg=model, dims=dims), output)
@@ -172,12 +178,19 @@ def explain(model, dims, sizes, show_all, fmt, output):
 def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level, cpu,
            fills, fmt, output):
     """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
-    a = analysed(model, dims)
-    points = [parse_sizes(sizes)] if sizes else None
-    rep = verification.verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
-                              memory_budget=int(memory_budget * 2 ** 30), opt_level=opt_level,
-                              providers=["CPUExecutionProvider"] if cpu else None,
-                              progress=progress_bar(), fills=tuple(fills))
+    providers = ["CPUExecutionProvider"] if cpu else None
+    # onnxruntime starts in its worker while the model is analysed
+    early = None if dims else runner.prestart(model, providers, opt_level)
+    try:
+        a = analysed(model, dims)
+        points = [parse_sizes(sizes)] if sizes else None
+        rep = verification.verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
+                                  memory_budget=int(memory_budget * 2 ** 30),
+                                  opt_level=opt_level, providers=providers,
+                                  progress=progress_bar(), fills=tuple(fills), worker=early)
+    finally:
+        if early is not None:
+            early.stop()
     if fmt in ("json", "markdown"):
         d = json.loads(json.dumps(rep.to_json(), default=str))
         emit(json.dumps(d, indent=2) if fmt == "json" else markdown.verification(d), output)

@@ -89,14 +89,18 @@ class Periodic1D:
         return " or ".join(parts)
 
     def edges(self) -> list:
+        """Where membership changes, each side: the ends of every run of the finite part
+        and their outer neighbours; from ``start`` on, the same for every run of
+        consecutive members within one period (residues 17..32 of 32 are one run, not 16
+        points), and each run's start one period later (the period itself checked)."""
         pts = set()
         for lo, hi in runs(self.finite):
             pts |= {lo - 1, lo, hi, hi + 1}
         if self.residues:
             first = self.start
-            for r in self.residues:
-                x = first + ((r - first) % self.period)
-                pts |= {x - 1, x, x + 1, x + self.period}
+            xs = sorted(first + ((r - first) % self.period) for r in self.residues)
+            for lo, hi in runs(xs):
+                pts |= {lo - 1, lo, hi, hi + 1, lo + self.period}
             pts.add(first - 1)
             pts.add(first)
         return sorted(p for p in pts if p >= self.least)

@@ -139,15 +139,20 @@ class Domain:
 
     def violations(self, sizes: dict) -> list:
         """Every violated condition at ``sizes``: (Condition, numbers text)."""
+        env = self._values(sizes)
+        return [(c, c.constraint.numbers(env)) for c in self.violated(sizes, env)]
+
+    def violated(self, sizes: dict, env: dict | None = None) -> list:
+        """Every condition that fails at ``sizes`` (without the numbers text)."""
+        env = self._values(sizes) if env is None else env
+        return [c for c in self.solved.conditions if not c.constraint.evaluate(env)]
+
+    def _values(self, sizes: dict) -> dict:
         env = self.env(sizes)
         floats = getattr(self.solved, "floats", None)
         if floats is not None:  # the derived sizes' values too (float_eval)
             env = floats.values(env) or env
-        out = []
-        for cond in self.solved.conditions:
-            if not cond.constraint.evaluate(env):
-                out.append((cond, cond.constraint.numbers(env)))
-        return out
+        return env
 
     # ---- structure ------------------------------------------------------------------
     @property

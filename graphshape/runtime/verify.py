@@ -1,28 +1,23 @@
 """onnxruntime as the arbiter: run the model at the domain's edges and compare.
 
-Every run happens in a child process (graphshape._worker), so a native crash counts as
-"invalid" for that size and never takes graphshape down. Each run has a timeout; sizes
-whose inputs and activations would exceed a memory budget are skipped with a reason.
+Every run happens in a child process (runtime/worker.py, driven by runtime/runner.py), so a
+native crash counts as "invalid" for that size and never takes graphshape down. Each run
+has a timeout; sizes whose inputs and activations would exceed a memory budget are skipped
+with a reason.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import select
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from graphshape.arith.dims import value_at
 from graphshape.domain.sets import INVALID, UNPROVEN, VALID
 from graphshape.dtypes import DataType
 from graphshape.errors import VerificationError
+from graphshape.runtime.runner import LoadRefused, Worker, pipelined
 
 _NODE_RE = re.compile(r"(?:Name:|node )'([^']*)'")
 _OP_RE = re.compile(r"while running (\w+) node\. Name:''")
@@ -93,87 +88,6 @@ class VerificationReport:
                 "verdicts": [v.to_json() for v in self.verdicts]}
 
 
-def default_providers() -> list:
-    try:
-        import onnxruntime as ort  # noqa: PLC0415  onnxruntime: only runs need it
-    except ImportError as e:
-        raise VerificationError(f"onnxruntime is not installed ({e})") from None
-    avail = ort.get_available_providers()
-    if "CUDAExecutionProvider" in avail and _gpu_present():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
-def _gpu_present() -> bool:
-    return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
-
-
-class Worker:
-    def __init__(self, path, providers, opt_level):
-        # run _worker.py by path, not with -m: -m imports the graphshape package first
-        # (sympy, islpy), which costs more than a second per worker start
-        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-        boot = ("import runpy, sys; sys.path = [p for p in sys.path if p]; "
-                f"runpy.run_path({worker!r}, run_name='__main__')")
-        self.args = [sys.executable, "-c", boot, path, ",".join(providers), opt_level]
-        self.proc = None
-        self.providers = providers
-
-    def start(self):
-        env = dict(os.environ)
-        env.setdefault("OMP_NUM_THREADS", "1")
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, env=env,
-                                     start_new_session=True)
-        hello = self._read(300)
-        if hello is None or not hello.get("ready"):
-            self.stop()
-            msg = (hello or {}).get("error", "the onnxruntime worker did not start")
-            raise VerificationError(f"onnxruntime cannot load the model: {msg}")
-        self.providers = hello["providers"]
-
-    def _read(self, timeout):
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            return "timeout"
-        line = self.proc.stdout.readline()
-        if not line:
-            return None
-        return json.loads(line)
-
-    def run(self, inputs, timeout, fill: str = "normal"):
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
-        try:
-            self.proc.stdin.write(json.dumps({"inputs": inputs, "fill": fill}) + "\n")
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            return self._died()
-        reply = self._read(timeout)
-        if reply == "timeout":
-            self.stop()
-            return {"ok": False, "timeout": True, "error": f"no answer within {timeout:g} s"}
-        if reply is None:
-            return self._died()
-        return reply
-
-    def _died(self):
-        rc = self.proc.wait()
-        self.proc = None
-        sig = -rc if rc < 0 else None
-        name = signal.Signals(sig).name if sig else f"exit code {rc}"
-        return {"ok": False, "crash": True, "error": f"onnxruntime died ({name})"}
-
-    def stop(self):
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
-            self.proc = None
-
-
 def estimate_bytes(analysis, sizes) -> int:
     """Bytes of the inputs plus the largest few activations at ``sizes`` (known shapes)."""
     env = analysis.domain.env(sizes)
@@ -212,36 +126,62 @@ def plan_points(domain, n_random: int = 6, seed: int = 0) -> list:
 
 def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: float = 120,
            memory_budget: int = 2 << 30, providers=None, opt_level: str = "all",
-           progress=None, fills=("normal",)) -> VerificationReport:
+           progress=None, fills=("normal",), worker: Worker | None = None
+           ) -> VerificationReport:
     """Run onnxruntime at ``points`` (default: plan_points) and compare. ``fills``: the
     input data each size is run with (normal, uniform, zeros): a detector's counts depend
-    on the data, and a size is valid only when every run succeeds."""
+    on the data, and a size is valid only when every run succeeds.
+
+    One worker process holds one session for every size; it starts (imports onnxruntime,
+    loads the model) while the predictions for the points are computed, and it is sent
+    sizes ahead (WINDOW) so that judging one reply overlaps the next run. ``worker``: one
+    from prestart(), used where it runs this model with these providers (verify stops it)."""
     path = analysis.graph.path
     if path is None:
         raise VerificationError("verification needs the model as a file")
-    providers = providers or default_providers()
-    if points is None:
-        points = plan_points(analysis.domain, n_random, seed)
     run_path, temp = _runnable_copy(analysis)
-    worker = Worker(os.path.abspath(run_path), providers, opt_level)
-    watcher = _Watcher(analysis, providers, opt_level, run_path)
-    report = VerificationReport([], providers, opt_level)
+    fresh = Worker(os.path.abspath(run_path), providers, opt_level)
+    if worker is None or worker.args != fresh.args or worker.proc is None:
+        if worker is not None:
+            worker.stop()  # started for another file, providers or level
+        worker = fresh
+    watcher = _Watcher(analysis, opt_level, run_path)
+    report = VerificationReport([], list(providers or []), opt_level)
     t0 = time.perf_counter()
     try:
+        if worker.proc is None:
+            worker.spawn()
+        if points is None:
+            points = plan_points(analysis.domain, n_random, seed)
+        planned = [_prepare(analysis, p, memory_budget) for p in points]
         try:
-            worker.start()
-        except VerificationError as e:
+            worker.ready()
+        except LoadRefused as e:
             # onnxruntime refuses the model at load time: no size can run
             # (the finally below stops the worker and removes the temporary copy)
             report.verdicts = [_refused(analysis, p, str(e)) for p in points]
             report.seconds = time.perf_counter() - t0
             return report
-        report.providers = worker.providers
-        for i, p in enumerate(points):
-            if progress:
-                progress(i, len(points), p)
-            report.verdicts.append(_one(analysis, worker, p, timeout, memory_budget, watcher,
-                                        fills))
+        report.providers = watcher.providers = worker.providers
+        runs = [i for i, p in enumerate(planned) if not isinstance(p, Verdict)]
+        requests = [{"inputs": planned[i].inputs, "fills": list(fills)} for i in runs]
+        judged = 0
+
+        def flush():  # every verdict known in order, as it becomes known
+            nonlocal judged
+            while judged < len(planned) and isinstance(planned[judged], Verdict):
+                if progress:
+                    progress(judged, len(planned), points[judged])
+                report.verdicts.append(planned[judged])
+                judged += 1
+
+        def judge(k, reply):
+            planned[runs[k]] = _judge(analysis, planned[runs[k]], reply, timeout, watcher,
+                                      fills)
+            flush()
+
+        flush()  # sizes before the first run (over the memory budget)
+        pipelined(worker, requests, timeout, judge)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -249,7 +189,7 @@ def verify(analysis, points=None, *, n_random: int = 6, seed: int = 0, timeout: 
         watcher.stop()
         if temp and os.path.exists(temp):
             os.unlink(temp)
-        if progress:
+        if progress and points is not None:
             progress(len(points), len(points), None)
     report.seconds = time.perf_counter() - t0
     return report
@@ -306,8 +246,9 @@ class _Watcher:
     definition (DESIGN.md) a size is invalid when a Conv/Pool output is empty, even if a
     later op (Concat skips empty inputs) hides it and the run completes."""
 
-    def __init__(self, analysis, providers, opt_level, src):
-        self.analysis, self.providers, self.opt_level = analysis, providers, opt_level
+    def __init__(self, analysis, opt_level, src):
+        self.analysis, self.opt_level = analysis, opt_level
+        self.providers: list = []  # the main worker's, once it has started
         self.src = src
         self.worker = None
         self.path = None
@@ -355,7 +296,20 @@ class _Watcher:
         self.path = None
 
 
-def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal",)) -> Verdict:
+@dataclass
+class _Planned:
+    """What a size's verdict needs besides onnxruntime's reply, computed before the run."""
+    sizes: dict
+    predicted: str
+    pred_nodes: list
+    given_counts: bool
+    count_nodes: set
+    inputs: dict
+
+
+def _prepare(analysis, sizes, budget):
+    """The prediction at ``sizes`` and the run's request, or the verdict (skipped) where the
+    run would exceed the memory budget."""
     predicted = analysis.domain.check(sizes)
     d = analysis.domain
     # unproven only because of conditions on data-dependent counts (Faster R-CNN needs one
@@ -368,7 +322,7 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal"
                    if c.origin is not None} if given_counts else set()
     pred_nodes = []
     if predicted == INVALID:
-        pred_nodes = sorted({c.origins[0].node for c, _ in analysis.domain.violations(sizes)})
+        pred_nodes = sorted({c.origins[0].node for c in analysis.domain.violated(sizes)})
     need = estimate_bytes(analysis, sizes)
     if need > budget:
         return Verdict(sizes, predicted, "skipped", None,
@@ -378,15 +332,18 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal"
     for name, shape in analysis.input_shapes_at(sizes).items():
         dtype = _numpy_name(analysis.graph.inputs[name].dtype)
         inputs[name] = {"shape": shape, "dtype": dtype}
-    reply = {}
-    secs = 0.0
-    for fill in fills:  # the first failing fill decides (a size is valid when all run)
-        reply = worker.run(inputs, timeout, fill)
-        secs += reply.get("seconds", 0.0)
-        if not reply.get("ok"):
-            if len(fills) > 1 and "error" in reply:
-                reply["error"] = f"with {fill} input data: " + reply["error"]
-            break
+    return _Planned(sizes, predicted, pred_nodes, given_counts, count_nodes, inputs)
+
+
+def _judge(analysis, plan: _Planned, reply: dict, timeout, watcher, fills) -> Verdict:
+    """The verdict at a size from onnxruntime's reply (its fills run in order, the first
+    that fails deciding)."""
+    sizes, predicted, pred_nodes = plan.sizes, plan.predicted, plan.pred_nodes
+    given_counts, count_nodes, inputs = plan.given_counts, plan.count_nodes, plan.inputs
+    secs = reply.get("seconds", 0.0)
+    if not reply.get("ok") and len(fills) > 1 and "error" in reply:
+        which = reply.get("fill") or " or ".join(fills)
+        reply["error"] = f"with {which} input data: " + reply["error"]
     if reply.get("timeout"):
         return Verdict(sizes, predicted, "timeout", None, reply["error"],
                        predicted_nodes=pred_nodes)
@@ -445,8 +402,6 @@ def _one(analysis, worker, sizes, timeout, budget, watcher=None, fills=("normal"
     return Verdict(sizes, predicted, observed, agree, detail, blamed, pred_nodes, shapes_ok,
                    secs, given_counts)
 
-
-_ = np
 
 
 def _numpy_name(code: int) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import re
 from typing import TYPE_CHECKING
 
 from graphshape import stats
@@ -277,6 +278,7 @@ def _isl_decide(c: Constraint, negate: bool, budget: int = PROOF_OPERATIONS) -> 
         text = _text(c, printer)
     except NonPresburger:
         return None
+    text, syms = _canonical(text, syms)
     key = (text, negate, budget, tuple(lower_bound(s) for s in syms))
     if key in _DECIDED:  # the same question (a loop body walked again, a condition
         return _DECIDED[key]  # asked of each of its uses): isl's answer once
@@ -290,6 +292,26 @@ def _isl_decide(c: Constraint, negate: bool, budget: int = PROOF_OPERATIONS) -> 
         _DECIDED.clear()
     _DECIDED[key] = found
     return found
+
+
+_VAR = re.compile(r"\bv(\d+)\b")
+
+
+def _canonical(text: str, syms: list) -> tuple:
+    """``text`` with its variables renumbered in order of first appearance, and the symbols
+    in that order: one question asked of W as of H (a detector pastes rows as it pastes
+    columns) reads the same and is answered once."""
+    order: list = []
+    for m in _VAR.finditer(text):
+        i = int(m.group(1))
+        if i not in order:
+            order.append(i)
+    order += [i for i in range(len(syms)) if i not in order]
+    if order == list(range(len(syms))):
+        return text, syms
+    new = {old: k for k, old in enumerate(order)}
+    return (_VAR.sub(lambda m: f"v{new[int(m.group(1))]}", text),
+            [syms[old] for old in order])
 
 
 # isl's answers by question: the condition's text over v0, v1, ... (the symbols in name
