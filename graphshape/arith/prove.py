@@ -175,28 +175,31 @@ def bounds(e) -> tuple:
 
 
 def _at(e, point: dict):
-    """e's exact value (a Fraction) with every symbol at point[s]."""
+    """e's exact value with every symbol at point[s] (ints in point): an int, or a Fraction
+    where a rational coefficient leaves one (ints are most of it, and much faster)."""
     if isinstance(e, int):
-        return Fraction(e)
+        return e
     if e.is_Number:
+        if e.is_Integer:
+            return int(e)
         if not e.is_Rational:
             raise ValueError(e)
         return Fraction(int(e.p), int(e.q))
     if e.is_Symbol:
-        return Fraction(point[e])
+        return point[e]
     if e.is_Add:
-        return sum((_at(a, point) for a in e.args), Fraction(0))
+        return sum(_at(a, point) for a in e.args)
     if e.is_Mul:
-        out = Fraction(1)
+        out = 1
         for a in e.args:
             out *= _at(a, point)
         return out
     if e.is_Pow and e.exp.is_Integer:
-        return _at(e.base, point) ** int(e.exp)
+        return Fraction(_at(e.base, point)) ** int(e.exp)  # exact where it is negative
     if isinstance(e, sympy.floor):
-        return Fraction(math.floor(_at(e.args[0], point)))
+        return math.floor(_at(e.args[0], point))
     if isinstance(e, sympy.ceiling):
-        return Fraction(math.ceil(_at(e.args[0], point)))
+        return math.ceil(_at(e.args[0], point))
     if isinstance(e, sympy.Min):
         return min(_at(a, point) for a in e.args)
     if isinstance(e, sympy.Max):
