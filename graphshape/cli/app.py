@@ -6,6 +6,7 @@ are decided here and only here (EXIT_*)."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import importlib
 import inspect
@@ -32,6 +33,20 @@ _KEEP = 4
 # heavy (sympy, isl, numpy): imported when a command first analyses (lazy.py)
 analysis = lazy.module("graphshape.analysis")
 engine = lazy.module("graphshape.shapes.engine")
+runner = lazy.module("graphshape.runtime.runner")  # light: starts onnxruntime's worker
+
+
+@contextlib.contextmanager
+def onnxruntime_started(model, dims, wanted: bool, providers=None, opt_level: str = "all"):
+    """verify's worker for ``model``, started before the analysis so that onnxruntime's
+    import and session overlap it (None where not ``wanted``, or where --dim overrides make
+    verify run a rewritten copy); stopped at the end unless verify took it."""
+    early = runner.prestart(model, providers, opt_level) if wanted and not dims else None
+    try:
+        yield early
+    finally:
+        if early is not None:
+            early.stop()
 
 
 def analysed(model: str, dims):

@@ -19,6 +19,7 @@ from graphshape.cli.app import (
     guarded,
     main,
     model_options,
+    onnxruntime_started,
     output_option,
     parse_sizes,
     progress_bar,
@@ -39,7 +40,6 @@ html = lazy.module("graphshape.render.html")
 report = lazy.module("graphshape.render.report")
 render_plot = lazy.module("graphshape.render.plot")
 verification = lazy.module("graphshape.runtime.verify")
-runner = lazy.module("graphshape.runtime.runner")  # starts onnxruntime before sympy loads
 rule_families = lazy.module("graphshape.rules")  # importing it registers every rule
 
 
@@ -55,8 +55,7 @@ rule_families = lazy.module("graphshape.rules")  # importing it registers every 
 def analyze(model, dims, fmt, do_verify, show_all, plot, output):
     """Derive the domain of valid input sizes, with the node behind every bound."""
 
-    early = runner.prestart(model) if do_verify and not dims else None
-    try:
+    with onnxruntime_started(model, dims, do_verify) as early:
         a = analysed(model, dims)
         if plot:
             try:
@@ -66,9 +65,6 @@ def analyze(model, dims, fmt, do_verify, show_all, plot, output):
         ver = None
         if do_verify:
             ver = verification.verify(a, progress=progress_bar(), worker=early)
-    finally:
-        if early is not None:
-            early.stop()
     render = {"json": report.to_json, "markdown": report.markdown}.get(fmt)
     if fmt == "html":
         emit(html.page(a, ver, model_arg=model, dims=dims), output)
@@ -179,18 +175,13 @@ def verify(model, dims, sizes, n_random, seed, timeout, memory_budget, opt_level
            fills, fmt, output):
     """Run onnxruntime at the domain's edges and random points; exit 1 on any disagreement."""
     providers = ["CPUExecutionProvider"] if cpu else None
-    # onnxruntime starts in its worker while the model is analysed
-    early = None if dims else runner.prestart(model, providers, opt_level)
-    try:
+    with onnxruntime_started(model, dims, True, providers, opt_level) as early:
         a = analysed(model, dims)
         points = [parse_sizes(sizes)] if sizes else None
         rep = verification.verify(a, points, n_random=n_random, seed=seed, timeout=timeout,
                                   memory_budget=int(memory_budget * 2 ** 30),
                                   opt_level=opt_level, providers=providers,
                                   progress=progress_bar(), fills=tuple(fills), worker=early)
-    finally:
-        if early is not None:
-            early.stop()
     if fmt in ("json", "markdown"):
         d = json.loads(json.dumps(rep.to_json(), default=str))
         emit(json.dumps(d, indent=2) if fmt == "json" else markdown.verification(d), output)

@@ -18,6 +18,7 @@ from graphshape.cli.app import (
     guarded,
     main,
     model_options,
+    onnxruntime_started,
     parse_sizes,
     progress_bar,
 )
@@ -81,17 +82,19 @@ def plot(model, dims, output, x_name, y_name, strip, sizes, maxes, scale, do_ver
             import matplotlib  # noqa: F401, PLC0415  matplotlib: an optional extra
         except ImportError:
             raise UsageError(P.MPL_HINT) from None
-    a = analysed(model, dims)
-    log = {"auto": None, "linear": False, "log": True}[scale]
-    try:
-        r = P.region(a, strip or x_name, y_name, held=parse_sizes(sizes),
-                     ranges=parse_sizes(maxes), strip=bool(strip), log=log)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    ver = None
-    if do_verify:
-        ver = verification.verify(a, n_random=n_random, progress=progress_bar())
-        P.add_points(r, ver)
+    with onnxruntime_started(model, dims, do_verify) as early:
+        a = analysed(model, dims)
+        log = {"auto": None, "linear": False, "log": True}[scale]
+        try:
+            r = P.region(a, strip or x_name, y_name, held=parse_sizes(sizes),
+                         ranges=parse_sizes(maxes), strip=bool(strip), log=log)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        ver = None
+        if do_verify:
+            ver = verification.verify(a, n_random=n_random, progress=progress_bar(),
+                                      worker=early)
+            P.add_points(r, ver)
     if ext == ".png":
         _write_bytes(P.png(a, r), output)
     else:
@@ -140,11 +143,13 @@ def report(model, dims, output, sizes, do_verify, n_random):
     """One self-contained HTML page for the model: the verdict in a sentence, the valid
     region (point at it, or type a size), the per-layer table, the deployer's answers."""
 
-    a = analysed(model, dims)
-    start = parse_sizes(sizes) if sizes else None
-    if start:
-        a.domain.env(start)  # an unknown dim or a missing one: one line, exit 2
-    ver = verification.verify(a, n_random=n_random, progress=progress_bar()) if do_verify else None
+    with onnxruntime_started(model, dims, do_verify) as early:
+        a = analysed(model, dims)
+        start = parse_sizes(sizes) if sizes else None
+        if start:
+            a.domain.env(start)  # an unknown dim or a missing one: one line, exit 2
+        ver = verification.verify(a, n_random=n_random, progress=progress_bar(),
+                                  worker=early) if do_verify else None
     emit(html.page(a, ver, model_arg=model, dims=dims, sizes=start), output)
     click.echo(f"wrote {output}: {html.verdict_sentence(a)}")
     if ver is not None and (ver.interrupted or not ver.ok):
