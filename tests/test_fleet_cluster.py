@@ -28,6 +28,7 @@ from graphshape.fleet.store import Store
 from graphshape.runtime.verify import plan_points
 
 from . import _fleet as F
+from .conftest import processes_with
 
 distributed = pytest.importorskip("distributed", reason="the fleet extra (dask) is needed")
 import dask  # noqa: E402  (the fleet extra: after the check above)
@@ -74,20 +75,7 @@ def test_faults_are_rows_and_every_other_row_is_written(tmp_path, cluster):
     assert rows["conv.onnx"]["verification"]["ok"]
     assert all(m["worker"].startswith(("tcp://", "inproc://")) for m in out["models"])
     # nothing of the killed models is left running
-    assert not _processes_with(str(reg))
-
-
-def _processes_with(text: str) -> list:
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if text.encode() in f.read():
-                        out.append(int(pid))
-            except OSError:
-                pass
-    return out
+    assert not processes_with(str(reg))
 
 
 def test_a_long_verification_is_split_into_tasks(tmp_path, cluster, toy_path):
@@ -262,7 +250,7 @@ def _kill_worker_running(client, reg, name: str):
 
     worker = F.wait_for(running, 60, f"{name}'s task to start")
     pid = client.run(os.getpid, workers=[worker])[worker]
-    F.wait_for(lambda: _processes_with(str(reg / name)), 30, f"onnxruntime to run {name}")
+    F.wait_for(lambda: processes_with(str(reg / name)), 30, f"onnxruntime to run {name}")
     os.kill(pid, signal.SIGKILL)
     F.wait_for(lambda: worker not in client.scheduler_info()["workers"], 30,
                "the scheduler to see the worker gone")
@@ -298,7 +286,7 @@ def test_worker_killed_mid_task_is_retried_then_lost(tmp_path):
         assert slow["worker"] != worker and slow["verification"]["ok"]
         assert rows["a.onnx"]["retries"] == 0
         # the killed worker's sandbox and onnxruntime processes went with it
-        F.wait_for(lambda: not _processes_with(str(reg / "slow.onnx")), 15,
+        F.wait_for(lambda: not processes_with(str(reg / "slow.onnx")), 15,
                    "the killed worker's processes to end")
 
         proc = F.graphshape_cli("audit", doomed, "--scheduler", c.scheduler_address,
@@ -352,4 +340,4 @@ def test_ctrl_c_keeps_the_rows_stored_so_far(tmp_path):
     assert run.status == "interrupted" and 1 <= len(rows) < 4
     assert all(r.status == "ok" and r.verification["ok"] for r in rows)
     assert stdout.count("== ") == len(rows)
-    F.wait_for(lambda: not _processes_with(str(reg)), 15, "the audit's processes to end")
+    F.wait_for(lambda: not processes_with(str(reg)), 15, "the audit's processes to end")

@@ -18,6 +18,7 @@ import pytest
 from graphshape.errors import VerificationError
 from graphshape.runtime import runner
 from graphshape.runtime.verify import verify
+from tests.conftest import processes_with
 
 # a child speaking the worker protocol: replies with its pid and the size it was sent; dies
 # by SIGSEGV at size 7 and 20, stalls at size 12
@@ -150,20 +151,6 @@ def test_cli_verify_starts_onnxruntime_while_analysing(toy_path):
     assert "1 sizes run on onnxruntime" in p.stdout and "1 agree, 0 disagree" in p.stdout
 
 
-def _processes_naming(path: str) -> list:
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if path.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 def test_a_model_that_fails_to_analyse_leaves_no_worker_behind(tmp_path):
     bad = tmp_path / "truncated.onnx"
     bad.write_bytes(b"\x08\x07\x12\x04abcd\x3a\xff\xff")  # a protobuf cut short
@@ -172,4 +159,4 @@ def test_a_model_that_fails_to_analyse_leaves_no_worker_behind(tmp_path):
         p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
-        assert _processes_naming(str(bad)) == []
+        assert processes_with(str(bad)) == []
