@@ -385,3 +385,52 @@ def test_window_count_zero_in_an_unsure_reshape_target_is_not_proved(tmp_path):
     assert [v.observed.value for v in rep.verdicts[:2]] == ["invalid", "invalid"]
     assert not rep.disagreements
     assert all(v.predicted.value == "unproven" for v in rep.verdicts)
+
+
+def test_concat_of_two_different_fixed_dims_is_not_proved_where_one_input_is_empty(tmp_path):
+    """Fuzz seed 7130094 (mix): Pad(X[1,2,H,6], ends -1 on H, +3 on W) concatenated with X
+    on axis 1: W is 9 against 6. At H = 1 the padded input is empty, which onnxruntime's
+    Concat kernel skips, and H = 1 was called valid; but onnxruntime's load-time shape
+    inference knows both numbers and refuses the model at every size. Where an input is
+    empty the size is now unproven; elsewhere it fails either way (invalid)."""
+    from tests.oracles import fuzz_mixed
+
+    model, _ = fuzz_mixed.generate(7130094)
+    path = str(tmp_path / "fuzz-mix-7130094.onnx")
+    onnx.save(model, path)
+    a = graphshape.analyze(path)
+    assert not a.domain.exact
+    assert any("load-time shape inference" in u.describe() for u in a.domain.unproven)
+    rep = verify(a, [{"H": v} for v in range(1, 7)], providers=["CPUExecutionProvider"])
+    assert all(v.observed.value == "invalid" for v in rep.verdicts)  # refused at load
+    assert not rep.disagreements
+    assert rep.verdicts[0].predicted.value == "unproven"
+    assert all(v.predicted.value == "invalid" for v in rep.verdicts[1:])
+
+
+def test_resize_of_an_empty_axis_to_size_zero_runs(tmp_path):
+    """Fuzz seed 7130251 (mix): a Resize whose sizes input is Div(W - 5, 4) on an axis of
+    W - 5: at W = 5 both are 0, which onnxruntime runs (0 -> 0); graphshape required the
+    target size >= 1 and called W = 5 invalid. Measured on every mode: 0 -> 0 runs,
+    5 -> 0 and 0 -> 3 fail, and graphshape now says so, size by size."""
+    from tests.oracles import fuzz_mixed
+
+    model, _ = fuzz_mixed.generate(7130251)
+    path = str(tmp_path / "fuzz-mix-7130251.onnx")
+    onnx.save(model, path)
+    a = graphshape.analyze(path)
+    pts = [{"N": 1, "H": h, "W": w} for h in (4, 8) for w in range(1, 14)]
+    rep = assert_agrees(a, pts)
+    by_w = {v.sizes["W"]: v.observed.value for v in rep.verdicts if v.sizes["H"] == 4}
+    # W - 5 and (W - 5) // 4 both 0 only at W = 5; at 6..8 a non-empty axis goes to 0
+    assert [by_w[w] for w in (4, 5, 6, 8, 9)] == ["invalid", "valid", "invalid", "invalid",
+                                                  "valid"]
+    # a non-empty axis to 0 fails at every size, as before
+    q = _text_model(tmp_path, """<ir_version: 10, opset_import: ["" : 19]>
+        g (float[1,2,8,W] X) => (float Y)
+        <int64[4] s = {1, 2, 8, 0}>
+        { Y = Resize <mode = "linear"> (X, , , s) }""", "to0.onnx")
+    b = graphshape.analyze(q)
+    assert b.domain.is_empty()
+    rep = verify(b, _pts(1, 4, "W"), providers=["CPUExecutionProvider"])
+    assert all(v.observed.value == "invalid" and v.agree for v in rep.verdicts)

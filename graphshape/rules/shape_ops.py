@@ -662,6 +662,7 @@ def concat(ctx, *inputs, axis: int):
             else:
                 main = eqs[0] if len(eqs) == 1 else Constraint.all_of(eqs)
                 ctx.any_of([main] + empties, why + " unless one of them is empty")
+                _fixed_mismatch(ctx, eqs, i, j)
     out[a] = _sum(t.shape[a] for t in inputs)
     value = None
     if r == 0:
@@ -674,6 +675,21 @@ def concat(ctx, *inputs, axis: int):
     bounds = None if value is not None else union([bounds_of(ctx, t) for t in inputs],
                                                   tight=solid_all)
     return Tensor(tuple(out), inputs[0].dtype, value, bounds, origin_of(ctx, *inputs))
+
+
+def _fixed_mismatch(ctx, eqs, i, j) -> None:
+    """Two inputs whose dims off the axis are two different numbers run only where one of
+    them is empty (concat.cc skips it), if onnxruntime loads the model at all: its
+    load-time shape inference refuses a Concat of two known, different dims ("Can't merge
+    shape info") at every size, and whether it knows both numbers (a Pad of constant
+    pads, a declared dim) is not modelled. The sizes where one is empty are then unproven;
+    the others fail either way (found by the fuzzer, seed 7130094)."""
+    for e in eqs:
+        if isinstance(e.lhs, int) and isinstance(e.rhs, int) and e.lhs != e.rhs:
+            ctx.assume(f"inputs {min(i, j)} and {max(i, j)} differ off the axis ({e.lhs} vs "
+                       f"{e.rhs}) and run only where one is empty, if onnxruntime's load-time "
+                       "shape inference (which may know both numbers) accepts the model")
+            return
 
 
 def _one_live_input(inputs, j, a, empty_dims):
