@@ -434,3 +434,23 @@ def test_resize_of_an_empty_axis_to_size_zero_runs(tmp_path):
     assert b.domain.is_empty()
     rep = verify(b, _pts(1, 4, "W"), providers=["CPUExecutionProvider"])
     assert all(v.observed.value == "invalid" and v.agree for v in rep.verdicts)
+
+
+def test_conv_transpose_output_shape_below_a_fixed_input_size_may_be_refused_at_load(tmp_path):
+    """Fuzz seed 7140905 (mix): ConvTranspose with output_shape [9, 5] on an input whose
+    fixed width is 10, then a Pad of 8 pads. onnx's shape inference, which onnxruntime runs
+    when it loads the model, stops at the output_shape entry below the input's size and
+    gives the output 3 axes; the Pad's 8 pads then refuse the model at every size. H >= 5
+    was called valid; the node is now unproven (the kernel itself runs: it alone loads)."""
+    from tests.oracles import fuzz_mixed
+
+    model, _ = fuzz_mixed.generate(7140905)
+    path = str(tmp_path / "fuzz-mix-7140905.onnx")
+    onnx.save(model, path)
+    a = graphshape.analyze(path)
+    assert not a.domain.exact
+    assert any("output_shape 5 is below the input's 10" in u.describe()
+               for u in a.domain.unproven)
+    rep = verify(a, _pts(3, 8, "H"), providers=["CPUExecutionProvider"])
+    assert all(v.observed.value == "invalid" for v in rep.verdicts) and not rep.disagreements
+    assert [v.predicted.value for v in rep.verdicts] == ["invalid"] * 2 + ["unproven"] * 4

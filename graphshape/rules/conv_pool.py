@@ -347,6 +347,13 @@ def conv_transpose(ctx, X, W, B=None, *, auto_pad: str = "NOTSET", dilations=Non
             ctx.ge(add(mul(size_in, s[i]), dk - 1), size,
                    f"spatial axis {i + 2}: output_shape {size} needs input size * stride "
                    f"{s[i]} + {dk - 1} >= {size} (onnxruntime recomputes the input size)")
+            if isinstance(size_in, int) and size < size_in:
+                # onnx's shape inference (run at load) stops at an output_shape entry below
+                # a fixed input size and leaves the output a lower rank: an op after it
+                # (Pad's pads, a broadcast) may refuse the model (fuzz2 seed 7140905)
+                ctx.assume(f"spatial axis {i + 2}: output_shape {size} is below the input's "
+                           f"{size_in}, where onnx's load-time shape inference gives the "
+                           "output fewer axes; the model may be refused at load")
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             # total padding max(0, full - in*s), and full - in*s = dk + op - s is constant
             size = mul(size_in, s[i]) if dk + op[i] >= s[i] else full
