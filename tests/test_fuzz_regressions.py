@@ -249,6 +249,16 @@ def _text_model(tmp_path, text, name="t.onnx"):
     onnx.save(m, path)
     return path
 
+def _fuzz_mix(tmp_path, seed: int) -> str:
+    """The mixed fuzzer's graph for ``seed``, saved: the model a regression is about."""
+    from tests.oracles import fuzz_mixed
+
+    model, _ = fuzz_mixed.generate(seed)
+    path = str(tmp_path / f"fuzz-mix-{seed}.onnx")
+    onnx.save(model, path)
+    return path
+
+
 
 @pytest.mark.parametrize("attrs,first", [
     ("kernel_shape = [3], strides = [2], output_padding = [1]", 2),
@@ -373,12 +383,7 @@ def test_window_count_zero_in_an_unsure_reshape_target_is_not_proved(tmp_path):
     the input's dim decides the run, and it copies: the run fails. Every size was called
     valid; the node is now unproven, and no size is claimed valid or invalid where
     onnxruntime disagrees."""
-    from tests.oracles import fuzz_mixed
-
-    model, _ = fuzz_mixed.generate(6630992)
-    path = str(tmp_path / "fuzz-mix-6630992.onnx")
-    onnx.save(model, path)
-    a = graphshape.analyze(path)
+    a = graphshape.analyze(_fuzz_mix(tmp_path, 6630992))
     assert not a.domain.exact
     assert any("may be 0" in u.describe() for u in a.domain.unproven)
     rep = verify(a, [{"L": v} for v in (1, 2, 3, 4, 8, 16)], providers=["CPUExecutionProvider"])
@@ -393,12 +398,7 @@ def test_concat_of_two_different_fixed_dims_is_not_proved_where_one_input_is_emp
     Concat kernel skips, and H = 1 was called valid; but onnxruntime's load-time shape
     inference knows both numbers and refuses the model at every size. Where an input is
     empty the size is now unproven; elsewhere it fails either way (invalid)."""
-    from tests.oracles import fuzz_mixed
-
-    model, _ = fuzz_mixed.generate(7130094)
-    path = str(tmp_path / "fuzz-mix-7130094.onnx")
-    onnx.save(model, path)
-    a = graphshape.analyze(path)
+    a = graphshape.analyze(_fuzz_mix(tmp_path, 7130094))
     assert not a.domain.exact
     assert any("load-time shape inference" in u.describe() for u in a.domain.unproven)
     rep = verify(a, [{"H": v} for v in range(1, 7)], providers=["CPUExecutionProvider"])
@@ -413,12 +413,7 @@ def test_resize_of_an_empty_axis_to_size_zero_runs(tmp_path):
     W - 5: at W = 5 both are 0, which onnxruntime runs (0 -> 0); graphshape required the
     target size >= 1 and called W = 5 invalid. Measured on every mode: 0 -> 0 runs,
     5 -> 0 and 0 -> 3 fail, and graphshape now says so, size by size."""
-    from tests.oracles import fuzz_mixed
-
-    model, _ = fuzz_mixed.generate(7130251)
-    path = str(tmp_path / "fuzz-mix-7130251.onnx")
-    onnx.save(model, path)
-    a = graphshape.analyze(path)
+    a = graphshape.analyze(_fuzz_mix(tmp_path, 7130251))
     pts = [{"N": 1, "H": h, "W": w} for h in (4, 8) for w in range(1, 14)]
     rep = assert_agrees(a, pts)
     by_w = {v.sizes["W"]: v.observed.value for v in rep.verdicts if v.sizes["H"] == 4}
@@ -442,12 +437,7 @@ def test_conv_transpose_output_shape_below_a_fixed_input_size_may_be_refused_at_
     when it loads the model, stops at the output_shape entry below the input's size and
     gives the output 3 axes; the Pad's 8 pads then refuse the model at every size. H >= 5
     was called valid; the node is now unproven (the kernel itself runs: it alone loads)."""
-    from tests.oracles import fuzz_mixed
-
-    model, _ = fuzz_mixed.generate(7140905)
-    path = str(tmp_path / "fuzz-mix-7140905.onnx")
-    onnx.save(model, path)
-    a = graphshape.analyze(path)
+    a = graphshape.analyze(_fuzz_mix(tmp_path, 7140905))
     assert not a.domain.exact
     assert any("output_shape 5 is below the input's 10" in u.describe()
                for u in a.domain.unproven)
