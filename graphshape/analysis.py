@@ -202,7 +202,9 @@ def analyze(source, dims=None) -> Analysis:
     dd_syms = {d.symbol for d in prop.data_dependent}
     for name in g.outputs:
         t = prop.tensors.get(name)
-        if t is None or t.shape is None:
+        if t is None or t.shape is None or name in prop.unsure:
+            # (an output whose shape may be wrong at some sizes may be empty there and not
+            # in the run: onnxruntime's Concat takes its first non-empty input's dims)
             continue
         for axis, d in enumerate(t.shape):
             if (isinstance(d, int) and d >= 1) or free_symbols(d) & dd_syms:

@@ -258,6 +258,9 @@ class Propagation:
     impossible: list = field(default_factory=list)  # ShapeErrors: the model never runs
     node_count: int = 0
     derived: list = field(default_factory=list)  # float32.Derived, in creation order
+    # values whose shapes rest on an assumption that may be wrong at some sizes -> the root
+    # Unproven (Walk.unsure): no condition is claimed from them, an output's emptiness neither
+    unsure: dict = field(default_factory=dict)
 
 
 # One node's rule (with any subgraphs it walks) may run this long (wall clock, seconds;
@@ -412,6 +415,7 @@ class Walk:
         # (NodeContext.assume's shapes_unsure) -> the root Unproven: conditions computed
         # from them are not claimed, nor is "no size can run"
         self.unsure: dict = {}
+        self.result.unsure = self.unsure
         self._visiting_op = ""  # the op whose rule is running (its subgraphs: _run_subgraph)
         self._visits = 0  # nodes visited (the memory budget is read every MEMORY_EVERY)
         self._memory_spent = False
