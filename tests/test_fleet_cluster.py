@@ -82,8 +82,10 @@ def test_a_long_verification_is_split_into_tasks(tmp_path, cluster, toy_path):
     reg = tmp_path / "reg"
     reg.mkdir()
     F.copy(toy_path, str(reg / "toy.onnx"))
+    # a split threshold no run can stay under: the toy's whole verification (its worker
+    # started while the model is analysed) can end within a few tenths of a second
     r, out = _audit(reg, "--scheduler", cluster, "--verify", "--random", 2,
-                    "--split-after", "0.3", "--db", tmp_path / "s.sqlite", "-q", "--json")
+                    "--split-after", "0.001", "--db", tmp_path / "s.sqlite", "-q", "--json")
     assert r.exit_code == 0, r.output
     (row,) = out["models"]
     ver = row["verification"]
