@@ -254,3 +254,36 @@ def test_value_operations_are_numpys():
         want = tuple(np.concatenate([arr, np.arange(100, 100 + m).reshape(other)],
                                     axis=a).reshape(-1))
         assert shape_ops._joined_value([t, u], a) == want
+
+
+def test_a_comparison_split_at_its_minima_is_the_same_set():
+    """IslPrinter.relation takes the minima and maxima at the top of a comparison out
+    (x + min(a, b) >= 0: x + a >= 0 and x + b >= 0): the set it writes is the plain
+    comparison's, exactly (isl), and holds where sympy's substitution says so."""
+    from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, point_set, size_set
+
+    syms = [H, W, K]
+    rng = random.Random(11)
+    compared = split = 0
+    for _ in range(200):
+        lhs, rhs = _random_expr(rng, 2), _random_expr(rng, 2)
+        if rng.random() < 0.3:
+            lhs = sympy.Max(0, sympy.Min(rhs, lhs))  # the clamped slice length = its size
+        for eq in (True, False):
+            p = IslPrinter(isl_names(syms))
+            try:
+                plain = f"({p.expr(lhs)} {'=' if eq else '>='} {p.expr(rhs)})"
+            except NonPresburger:
+                continue
+            text = p.relation(lhs, rhs, eq)
+            split += text != plain
+            assert size_set(syms, text).is_equal(size_set(syms, plain)), (lhs, rhs, eq)
+            for pt in _points(rng, 3):
+                at = {H: pt["H"], W: pt["W"], K: pt["k"]}
+                a, b = lhs.subs(at), rhs.subs(at)
+                holds = bool(a == b) if eq else bool(a >= b)
+                inside = not size_set(syms, text).intersect(
+                    point_set([pt["H"], pt["W"], pt["k"]])).is_empty()
+                assert inside == holds, (lhs, rhs, eq, pt)
+            compared += 1
+    assert compared > 250 and split > 100, (compared, split)

@@ -155,6 +155,89 @@ class IslPrinter:
             return out
         raise NonPresburger(f"unsupported expression {e}")
 
+    def relation(self, lhs, rhs, eq: bool) -> str:
+        """``lhs = rhs`` (eq) or ``lhs >= rhs`` as isl text, a minimum or maximum at the top
+        of ``lhs - rhs`` taken out exactly: ``x + min(a, b) >= 0`` is ``x + a >= 0 and
+        x + b >= 0`` (a maximum: or; a negative coefficient swaps them), an equality is
+        both inequalities, and terms that cancel are dropped (``max(0, min(H, E)) = H``
+        becomes ``E >= H or H <= 0``). Such a comparison is a proof's question: isl
+        answers the split form several times faster than nested minima (it would split
+        them itself, into more pieces). Unchanged where no minimum or maximum is at the
+        top, or where taking them out would write more than SPLIT_LEAVES comparisons."""
+        terms = _linear_terms(lhs, rhs)
+        if terms is None or not any(isinstance(t, (sympy.Min, sympy.Max)) for t in terms):
+            return f"({self.expr(lhs)} {'=' if eq else '>='} {self.expr(rhs)})"
+        neg = {t: -c for t, c in terms.items()}
+        leaves = [0]
+        parts = [_split_ge(terms, leaves)] + ([_split_ge(neg, leaves)] if eq else [])
+        if any(p is None for p in parts):
+            return f"({self.expr(lhs)} {'=' if eq else '>='} {self.expr(rhs)})"
+        return self._tree(parts[0] if len(parts) == 1 else ("and", parts))
+
+    def _tree(self, t) -> str:
+        if t is True or t is False:
+            return "(1 = 1)" if t else "(1 = 0)"
+        if isinstance(t, dict):  # sum of coefficient * term >= 0
+            const = t.get(1, 0)
+            body = " + ".join(f"{int(c)}*{self.expr(x)}" for x, c in t.items() if x != 1)
+            return f"({body} >= {-int(const)})"
+        joiner = f" {t[0]} "
+        return "(" + joiner.join(self._tree(p) for p in t[1]) + ")"
+
+
+# at most this many comparisons from one comparison's minima and maxima taken out
+SPLIT_LEAVES = 32
+
+
+def _linear_terms(lhs, rhs):
+    """lhs - rhs as {term: integer coefficient} (the constant under key 1), or None where
+    a coefficient is not an integer."""
+    out: dict = {}
+    for side, sign in ((lhs, 1), (rhs, -1)):
+        side = sympy.sympify(side)
+        for a in sympy.Add.make_args(side):
+            c, t = a.as_coeff_Mul()
+            if not c.is_Integer:
+                return None
+            key = 1 if t == 1 else t
+            out[key] = out.get(key, 0) + sign * int(c)
+    return {t: c for t, c in out.items() if c or t == 1}
+
+
+def _split_ge(terms: dict, leaves: list):
+    """``sum(c * t) >= 0`` with every top minimum or maximum taken out: True, False, a dict
+    (a comparison with none at the top), or ("and"|"or", parts); None past SPLIT_LEAVES."""
+    for t, c in terms.items():
+        if c and isinstance(t, (sympy.Min, sympy.Max)):
+            break
+    else:
+        if all(c == 0 for x, c in terms.items() if x != 1):
+            return terms.get(1, 0) >= 0
+        leaves[0] += 1
+        return terms if leaves[0] <= SPLIT_LEAVES else None
+    conj = isinstance(t, sympy.Min) == (c > 0)  # c*min(a, b) = min(c*a, c*b) for c > 0
+    rest = dict(terms)
+    del rest[t]
+    parts = []
+    for arg in t.args:
+        sub = _linear_terms(arg, 0)
+        if sub is None:
+            return None
+        one = dict(rest)
+        for x, k in sub.items():
+            one[x] = one.get(x, 0) + c * k
+        one = {x: k for x, k in one.items() if k or x == 1}
+        p = _split_ge(one, leaves)
+        if p is None:
+            return None
+        if p is (not conj):  # or: one part holds; and: one part fails
+            return p
+        if p is not conj:
+            parts.append(p)
+    if not parts:
+        return conj
+    return parts[0] if len(parts) == 1 else ("and" if conj else "or", parts)
+
 
 def isl_names(symbols) -> dict:
     return {s: f"v{i}" for i, s in enumerate(symbols)}

@@ -50,13 +50,10 @@ def _cond_text(c: Constraint, p: IslPrinter) -> str:
     if c.kind in (OR, AND):
         joiner = " or " if c.kind == OR else " and "
         return "(" + joiner.join(_cond_text(x, p) for x in c.parts) + ")"
-    a, b = p.expr(c.lhs), p.expr(c.rhs)
-    if c.kind == EQ:
-        return f"({a} = {b})"
-    if c.kind == GE:
-        return f"({a} >= {b})"
+    if c.kind in (EQ, GE):
+        return p.relation(c.lhs, c.rhs, eq=c.kind == EQ)
     if c.kind == DIV:
-        return f"(({a}) mod {int(c.rhs)} = 0)"
+        return f"(({p.expr(c.lhs)}) mod {int(c.rhs)} = 0)"
     raise NonPresburger(str(c.kind))
 
 

@@ -324,12 +324,9 @@ def _text(c: Constraint, p: IslPrinter) -> str:
     if c.kind in (OR, AND):
         j = " or " if c.kind == OR else " and "
         return "(" + j.join(_text(x, p) for x in c.parts) + ")"
-    a, b = p.expr(c.lhs), p.expr(c.rhs)
-    if c.kind == EQ:
-        return f"({a} = {b})"
-    if c.kind == GE:
-        return f"({a} >= {b})"
-    return f"(({a}) mod {int(c.rhs)} = 0)"
+    if c.kind in (EQ, GE):
+        return p.relation(c.lhs, c.rhs, eq=c.kind == EQ)
+    return f"(({p.expr(c.lhs)}) mod {int(c.rhs)} = 0)"
 
 
 def _abstract_constraint(c: Constraint, names: dict) -> Constraint:
