@@ -32,8 +32,8 @@ whole wall in a fresh process is kept beside it) against a brute-force onnxrunti
 over 1..1024 per symbol on --verify-models: each symbol is swept with the others at the
 domain's smallest valid point, in full (k x 1024 runs) when a sampled sweep says that fits
 --sweep-cap-s, else its time is extrapolated (per-symbol: k x 1024 runs; grid: 1024^k runs)
-from the mean onnxruntime run time of the sampled points. The table says which figures are extrapolated. Verdicts are compared on
-every point actually run.
+from the mean onnxruntime run time of the sampled points. The table says which figures are
+extrapolated. Verdicts are compared on every point actually run.
 
 Last, the CLI start: `graphshape check toy.onnx --size H=256 --size W=256`, wall, median of 3.
 

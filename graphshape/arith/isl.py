@@ -160,7 +160,7 @@ class IslPrinter:
         of ``lhs - rhs`` taken out exactly: ``x + min(a, b) >= 0`` is ``x + a >= 0 and
         x + b >= 0`` (a maximum: or; a negative coefficient swaps them), an equality is
         both inequalities, and terms that cancel are dropped (``max(0, min(H, E)) = H``
-        becomes ``E >= H or H <= 0``). Such a comparison is a proof's question: isl
+        becomes ``(E >= H or H <= 0) and H >= 0``). Such a comparison is a proof's question: isl
         answers the split form several times faster than nested minima (it would split
         them itself, into more pieces). Unchanged where no minimum or maximum is at the
         top, or where taking them out would write more than SPLIT_LEAVES comparisons."""
