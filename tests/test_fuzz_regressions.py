@@ -459,3 +459,16 @@ def test_an_output_whose_shape_may_be_wrong_is_not_called_empty(tmp_path):
         r = fuzz_runner.fuzz_one(seed, "mix", str(tmp_path))
         assert r.error is None and r.compared > 100, (seed, r.error)
         assert not r.disagreements, (seed, r.disagreements[:3])
+
+
+def test_reshape_minus_one_over_a_count_that_is_zero_at_small_sizes(tmp_path):
+    """Fuzz seed 7160150 (mix): a TF-style SAME pad, a stride-2 Conv, a Slice [0:-3] of its
+    height h = max(0, ceil(H/2) - 3) (empty up to H = 6), then Reshape(x, [-1, h]):
+    onnxruntime infers no -1 from a product of 0 (reshape_helper.h: size != 0). The node
+    was unproven ("cannot divide"); the quotient is now taken where h >= 1 (H >= 7), the
+    minima and maxima of H settled there, and the domain is exact, size by size."""
+    a = graphshape.analyze(_fuzz_mix(tmp_path, 7160150))
+    assert a.domain.exact and not a.propagation.unproven
+    rep = assert_agrees(a, [{"H": h} for h in range(1, 30)])
+    assert [v.sizes["H"] for v in rep.verdicts if v.observed.value == "valid"] == \
+        list(range(7, 30))

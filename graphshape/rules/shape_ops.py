@@ -24,8 +24,10 @@ from graphshape.arith.dims import (
     sub,
     to_str,
 )
+from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set, vmin
 from graphshape.arith.prove import Rel, nonneg, nonpos
 from graphshape.arith.quotient import integer_ratio
+from graphshape.arith.terms import is_expr, lcm_denominator
 from graphshape.dtypes import DataType
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import FLOAT, INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
@@ -513,6 +515,9 @@ def _exact_quotient(ctx, numel, known, reason):
     k = integer_ratio(numel, known)  # numel == k*known once both are expanded
     if k is not None:
         return k
+    q = _quotient_where_positive(numel, known)
+    if q is not None:
+        return q
     if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
         raise Unsupported(f"cannot divide {to_str(numel)} by symbolic {to_str(known)} exactly")
     q = sympy.cancel(sympy.sympify(numel) / known)
@@ -520,6 +525,59 @@ def _exact_quotient(ctx, numel, known, reason):
     if den.is_Integer:
         return _exact_quotient(ctx, norm(num), int(den), reason)
     raise Unsupported(f"cannot divide {numel} by symbolic {known} exactly")
+
+
+def _quotient_where_positive(numel, known):
+    """numel / known wherever known >= 1 (the caller imposes it: onnxruntime infers no -1
+    from a product of 0), for a ``known`` of one size s that is >= 1 exactly from some s0
+    on (max(0, H - 3) from H = 4): every minimum and maximum of s alone in both is replaced
+    by the argument that wins at every s >= s0 (isl), then they are divided. The quotient
+    equals numel / known at every s >= s0, the sizes the condition keeps. None where that
+    gives no quotient free of fractions."""
+    syms = sympy.sympify(known).free_symbols
+    if len(syms) != 1:
+        return None
+    (s,) = syms
+    if not s.is_positive:
+        return None
+    try:
+        where = size_set([s], IslPrinter(isl_names([s])).relation(known, 1, eq=False))
+    except NonPresburger:
+        return None
+    s0 = vmin(where)
+    if s0 is None or not where.is_equal(size_set([s], f"v0 >= {s0}")):
+        return None
+    if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
+        return None
+    try:
+        a, b = _settled(sympy.sympify(numel), s, s0), _settled(sympy.sympify(known), s, s0)
+    except NonPresburger:
+        return None
+    k = integer_ratio(a, b)
+    if k is not None:
+        return k
+    num, den = sympy.fraction(sympy.cancel(a / b))
+    if den != 1 or lcm_denominator(num) != 1:
+        return None
+    return norm(num)
+
+
+def _settled(e, s, s0: int):
+    """e with each minimum or maximum of ``s`` alone replaced by the argument that wins at
+    every s >= s0 (isl decides; bottom up); the others left as they are."""
+    if not is_expr(e) or e.is_Atom or not e.has(sympy.Min, sympy.Max):
+        return e
+    e = e.func(*[_settled(x, s, s0) for x in e.args])
+    if not isinstance(e, (sympy.Min, sympy.Max)) or not e.free_symbols <= {s}:
+        return e
+    p = IslPrinter(isl_names([s]))
+    for w in e.args:
+        # w wins where it is <= (min) or >= (max) every other argument
+        wins = " and ".join(p.relation(w, o, eq=False) if isinstance(e, sympy.Max) else
+                            p.relation(o, w, eq=False) for o in e.args if o is not w)
+        if size_set([s], f"v0 >= {s0} and not ({wins})").is_empty():
+            return w
+    return e
 
 
 def _shape_str(out, neg=None):
