@@ -249,6 +249,7 @@ def _text_model(tmp_path, text, name="t.onnx"):
     onnx.save(m, path)
     return path
 
+
 def _fuzz_mix(tmp_path, seed: int) -> str:
     """The mixed fuzzer's graph for ``seed``, saved: the model a regression is about."""
     from tests.oracles import fuzz_mixed
@@ -257,7 +258,6 @@ def _fuzz_mix(tmp_path, seed: int) -> str:
     path = str(tmp_path / f"fuzz-mix-{seed}.onnx")
     onnx.save(model, path)
     return path
-
 
 
 @pytest.mark.parametrize("attrs,first", [

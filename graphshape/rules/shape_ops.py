@@ -27,7 +27,7 @@ from graphshape.arith.dims import (
 from graphshape.arith.isl import IslPrinter, NonPresburger, isl_names, size_set, vmin
 from graphshape.arith.prove import Rel, nonneg, nonpos
 from graphshape.arith.quotient import integer_ratio
-from graphshape.arith.terms import is_expr, lcm_denominator
+from graphshape.arith.terms import is_expr
 from graphshape.dtypes import DataType
 from graphshape.errors import Unsupported
 from graphshape.loader.tensor import FLOAT, INT64, MAX_VALUE_ELEMENTS, Bounds, Tensor
@@ -515,9 +515,12 @@ def _exact_quotient(ctx, numel, known, reason):
     k = integer_ratio(numel, known)  # numel == k*known once both are expanded
     if k is not None:
         return k
-    q = _quotient_where_positive(numel, known)
-    if q is not None:
-        return q
+    pair = _settled_where_positive(numel, known)
+    if pair is not None and pair != (numel, known):
+        try:  # the same division, of the two as they are where known >= 1
+            return _exact_quotient(ctx, pair[0], pair[1], reason)
+        except Unsupported:
+            pass
     if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
         raise Unsupported(f"cannot divide {to_str(numel)} by symbolic {to_str(known)} exactly")
     q = sympy.cancel(sympy.sympify(numel) / known)
@@ -527,13 +530,13 @@ def _exact_quotient(ctx, numel, known, reason):
     raise Unsupported(f"cannot divide {numel} by symbolic {known} exactly")
 
 
-def _quotient_where_positive(numel, known):
-    """numel / known wherever known >= 1 (the caller imposes it: onnxruntime infers no -1
-    from a product of 0), for a ``known`` of one size s that is >= 1 exactly from some s0
-    on (max(0, H - 3) from H = 4): every minimum and maximum of s alone in both is replaced
-    by the argument that wins at every s >= s0 (isl), then they are divided. The quotient
-    equals numel / known at every s >= s0, the sizes the condition keeps. None where that
-    gives no quotient free of fractions."""
+def _settled_where_positive(numel, known):
+    """(numel, known) as they are wherever known >= 1 (the caller imposes it: onnxruntime
+    infers no -1 from a product of 0), for a ``known`` of one size s that is >= 1 exactly
+    from some s0 on (max(0, H - 3) from H = 4): every minimum and maximum of s alone in
+    both replaced by the argument that wins at every s >= s0 (isl). A quotient of the two
+    equals numel / known at every s >= s0, the sizes the condition keeps. None where
+    known is not of that form."""
     syms = sympy.sympify(known).free_symbols
     if len(syms) != 1:
         return None
@@ -550,16 +553,10 @@ def _quotient_where_positive(numel, known):
     if sympy.count_ops(numel) + sympy.count_ops(known) > 200:
         return None
     try:
-        a, b = _settled(sympy.sympify(numel), s, s0), _settled(sympy.sympify(known), s, s0)
+        return (norm(_settled(sympy.sympify(numel), s, s0)),
+                norm(_settled(sympy.sympify(known), s, s0)))
     except NonPresburger:
         return None
-    k = integer_ratio(a, b)
-    if k is not None:
-        return k
-    num, den = sympy.fraction(sympy.cancel(a / b))
-    if den != 1 or lcm_denominator(num) != 1:
-        return None
-    return norm(num)
 
 
 def _settled(e, s, s0: int):
